@@ -1,0 +1,29 @@
+# The front door. `make demo` and `make test` work on a fresh Debian machine (as root): they
+# install what is missing, build everything into build/, and run under a private Wine prefix.
+BUILD_DIR ?= build
+JOBS ?= $(shell nproc)
+PYTHON := /usr/bin/python3
+
+.PHONY: all deps configure build demo test clean
+
+all: build
+
+deps:
+	@tools/bootstrap.sh
+
+configure: deps
+	@test -f $(BUILD_DIR)/CMakeCache.txt || CC=clang CXX=clang++ cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release
+
+build: configure
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+# The seed's whole sequence, for real: kmdctl run skeleton.sys in a fresh Wine prefix,
+# followed by what the driver itself printed (DbgPrint).
+demo: build
+	$(PYTHON) tools/winebox.py run --box demo --kernel-log -- $(BUILD_DIR)/bin/kmdctl.exe run $(BUILD_DIR)/bin/skeleton.sys
+
+test: build
+	ctest --test-dir $(BUILD_DIR) --output-on-failure -j 2
+
+clean:
+	rm -rf $(BUILD_DIR)

@@ -1,0 +1,119 @@
+// requests.cpp - the IOCTL table and its handlers. No NT calls: see requests.hpp.
+#include "requests.hpp"
+
+#include <skeleton/ioctl.h>
+
+namespace skeleton::core {
+namespace {
+
+constexpr char kGreeting[] = "Hello from ring 0! The skeleton KMD answers SERVICE_SAY_HELLO.";
+
+constexpr Result fail(uint32_t s) { return Result{s, 0}; }
+
+// IOCTL_SKELETON_SAY_HELLO: the whole greeting or nothing.
+Result say_hello(ConstBytes, MutableBytes out)
+{
+    if (out.data == nullptr || out.size < sizeof kGreeting) return fail(status::buffer_too_small);
+    __builtin_memcpy(out.data, kGreeting, sizeof kGreeting);
+    return Result{status::success, sizeof kGreeting};
+}
+
+// Shared length rules of the two transforms (REVERSE_BUFFERED, ECHO_NEITHER).
+uint32_t check_transform_lengths(ConstBytes in, MutableBytes out)
+{
+    if (in.size > SKELETON_MAX_TRANSFER) return status::invalid_parameter;
+    if (in.size > 0 && in.data == nullptr) return status::invalid_parameter;
+    if (out.size < in.size || (in.size > 0 && out.data == nullptr)) return status::buffer_too_small;
+    return status::success;
+}
+
+// IOCTL_SKELETON_REVERSE_BUFFERED. `in` and `out` may be the same system buffer: memmove takes
+// all of the input first, then the bytes are reversed in place in the output.
+Result reverse_buffered(ConstBytes in, MutableBytes out)
+{
+    if (uint32_t s = check_transform_lengths(in, out); s != status::success) return fail(s);
+    if (in.size == 0) return Result{status::success, 0};
+    __builtin_memmove(out.data, in.data, in.size);
+    for (size_t lo = 0, hi = in.size - 1; lo < hi; ++lo, --hi) {
+        unsigned char t = out.data[lo];
+        out.data[lo] = out.data[hi];
+        out.data[hi] = t;
+    }
+    return Result{status::success, in.size};
+}
+
+// IOCTL_SKELETON_VERIFY_IN_DIRECT: `out` is the caller's data, mapped through the MDL, read only.
+Result verify_in_direct(ConstBytes in, MutableBytes out)
+{
+    if (in.data == nullptr || in.size < sizeof(skeleton_verify_request)) return fail(status::invalid_parameter);
+    if (out.data == nullptr || out.size == 0 || out.size > SKELETON_MAX_TRANSFER) return fail(status::invalid_parameter);
+    skeleton_verify_request request;
+    __builtin_memcpy(&request, in.data, sizeof request);
+    if (crc32(out.data, out.size) != request.expected_crc32) return fail(status::crc_error);
+    return Result{status::success, out.size};
+}
+
+// IOCTL_SKELETON_FILL_OUT_DIRECT: every byte of `out` is written, so no stale memory leaves.
+Result fill_out_direct(ConstBytes in, MutableBytes out)
+{
+    if (in.data == nullptr || in.size < sizeof(skeleton_fill_request)) return fail(status::invalid_parameter);
+    if (out.data == nullptr || out.size == 0 || out.size > SKELETON_MAX_TRANSFER) return fail(status::invalid_parameter);
+    skeleton_fill_request request;
+    __builtin_memcpy(&request, in.data, sizeof request);
+    for (size_t i = 0; i < out.size; ++i) out.data[i] = skeleton_pattern_byte(request.seed, static_cast<unsigned long>(i));
+    return Result{status::success, out.size};
+}
+
+// IOCTL_SKELETON_ECHO_NEITHER: the glue hands us captured kernel copies, never user addresses.
+Result echo_neither(ConstBytes in, MutableBytes out)
+{
+    if (uint32_t s = check_transform_lengths(in, out); s != status::success) return fail(s);
+    if (in.size > 0) __builtin_memmove(out.data, in.data, in.size);
+    return Result{status::success, in.size};
+}
+
+constexpr RequestSpec kRequests[] = {
+    {IOCTL_SKELETON_SAY_HELLO, "SAY_HELLO", say_hello},
+    {IOCTL_SKELETON_REVERSE_BUFFERED, "REVERSE_BUFFERED", reverse_buffered},
+    {IOCTL_SKELETON_VERIFY_IN_DIRECT, "VERIFY_IN_DIRECT", verify_in_direct},
+    {IOCTL_SKELETON_FILL_OUT_DIRECT, "FILL_OUT_DIRECT", fill_out_direct},
+    {IOCTL_SKELETON_ECHO_NEITHER, "ECHO_NEITHER", echo_neither},
+};
+
+} // namespace
+
+const RequestSpec* requests_begin() { return kRequests; }
+const RequestSpec* requests_end() { return kRequests + sizeof kRequests / sizeof kRequests[0]; }
+
+const RequestSpec* find_request(uint32_t code)
+{
+    for (const RequestSpec* r = requests_begin(); r != requests_end(); ++r)
+        if (r->code == code) return r;
+    return nullptr;
+}
+
+Result handle_device_control(uint32_t code, ConstBytes in, MutableBytes out)
+{
+    const RequestSpec* request = find_request(code);
+    if (request == nullptr) return fail(status::not_implemented);
+    Result result = request->handle(in, out);
+    // Defence in depth: a handler bug must never make the I/O manager copy more than the
+    // caller's buffer (or than was written) back to user mode.
+    if (result.information > out.size) return fail(status::invalid_parameter);
+    return result;
+}
+
+const char* greeting() { return kGreeting; }
+size_t greeting_size() { return sizeof kGreeting; }
+
+uint32_t crc32(const unsigned char* data, size_t size, uint32_t crc)
+{
+    crc = ~crc;
+    for (size_t i = 0; i < size; ++i) {
+        crc ^= data[i];
+        for (int bit = 0; bit < 8; ++bit) crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
+    }
+    return ~crc;
+}
+
+} // namespace skeleton::core

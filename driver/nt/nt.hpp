@@ -1,0 +1,22 @@
+// nt.hpp - the one way driver code includes the DDK, and the one place for what it lacks.
+#pragma once
+
+// The mingw-w64 DDK headers declare InterlockedBitTestAndSet/Reset a second time in C++ and
+// collide with the compiler's intrinsic declarations; claiming them as defined avoids that.
+#define __INTRINSIC_DEFINED_InterlockedBitTestAndSet
+#define __INTRINSIC_DEFINED_InterlockedBitTestAndReset
+#include <ntddk.h>
+
+// ---- Names newer than the mingw-w64 DDK headers (values from Microsoft's documentation) ----
+
+// MM_PAGE_PRIORITY flag, Windows 8 and later: map the MDL's pages no-execute.
+// https://learn.microsoft.com/windows-hardware/drivers/ddi/wdm/nf-wdm-mmgetsystemaddressformdlsafe
+#ifndef MdlMappingNoExecute
+#define MdlMappingNoExecute 0x40000000
+#endif
+
+// The compiler must understand structured exception handling: without __try/__except the
+// METHOD_NEITHER guard would silently not exist. GCC has none, so the build stops here.
+#if !defined(__clang__) && !defined(_MSC_VER)
+#error "skeleton.sys needs __try/__except: build the driver with clang (-fms-extensions) or MSVC"
+#endif

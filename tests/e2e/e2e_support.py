@@ -1,0 +1,14 @@
+"""Shared by the end-to-end scenarios: where the binaries are, and the Wine harness."""
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tools"))
+
+from winebox import Box, Run, dbgprint_lines, windows_path  # noqa: E402,F401
+
+BIN_DIR = Path(os.environ.get("SKELETON_BIN_DIR", ROOT / "build" / "bin"))
+KMDCTL = BIN_DIR / "kmdctl.exe"
+DRIVER = BIN_DIR / "skeleton.sys"
+SERVICE_KEY = r"HKLM\System\CurrentControlSet\Services\skeleton"
