@@ -16,6 +16,7 @@
 
 #include "cli_parse.hpp"
 #include "device.hpp"
+#include "pe_probe.hpp"
 #include "scm.hpp"
 #include "trace.hpp"
 #include "win32.hpp"
@@ -102,13 +103,43 @@ int cmd_help(const Args&);
 #define ERROR_DIRECTORY_NOT_SUPPORTED 336L // winerror.h; missing from mingw-w64's
 #endif
 
-// Refuses a missing file or a directory before the SCM is touched, so a typo creates no service.
+// The machine whose drivers this Windows can load: the kernel's, not this process's.
+uint16_t kernel_machine()
+{
+#if defined(_WIN64)
+    return 0x8664;
+#else
+    BOOL wow64 = FALSE;
+    return IsWow64Process(GetCurrentProcess(), &wow64) && wow64 ? 0x8664 : 0x014c;
+#endif
+}
+
+// Refuses what cannot be a driver for this machine before the SCM is touched, so a typo or a
+// wrong file creates no service: missing, a directory, not a PE image, another machine, not native.
 Failure check_driver_file(const std::wstring& path)
 {
+    const std::string shown = kmd::narrow(path);
     const DWORD attributes = GetFileAttributesW(path.c_str());
-    if (attributes == INVALID_FILE_ATTRIBUTES) return Failure{"GetFileAttributes(" + kmd::narrow(path) + ")", GetLastError()};
+    if (attributes == INVALID_FILE_ATTRIBUTES) return Failure{"GetFileAttributes(" + shown + ")", GetLastError()};
     if (attributes & FILE_ATTRIBUTE_DIRECTORY)
-        return Failure{"checking " + kmd::narrow(path) + " (it is a directory, not a driver image)", ERROR_DIRECTORY_NOT_SUPPORTED};
+        return Failure{"checking " + shown + " (it is a directory, not a driver image)", ERROR_DIRECTORY_NOT_SUPPORTED};
+
+    kmd::FileHandle file(CreateFileW(path.c_str(), GENERIC_READ, FILE_SHARE_READ, nullptr, OPEN_EXISTING, 0, nullptr));
+    if (!file) return Failure{"CreateFile(" + shown + ")", GetLastError()};
+    unsigned char head[4096];
+    DWORD got = 0;
+    if (!ReadFile(file.get(), head, sizeof head, &got, nullptr)) return Failure{"ReadFile(" + shown + ")", GetLastError()};
+
+    const kmd::PeProbe pe = kmd::probe_pe(head, got);
+    if (!pe.is_pe) return Failure{"checking " + shown + ": " + pe.problem, ERROR_BAD_EXE_FORMAT};
+    if (pe.machine != kernel_machine())
+        return Failure{"checking " + shown + ": an " + kmd::machine_name(pe.machine) + " image; this Windows loads " +
+                           kmd::machine_name(kernel_machine()) + " drivers",
+                       ERROR_EXE_MACHINE_TYPE_MISMATCH};
+    if (pe.subsystem != 1 /* IMAGE_SUBSYSTEM_NATIVE */)
+        return Failure{"checking " + shown + ": subsystem " + std::to_string(pe.subsystem) +
+                           ", not native (1): a user-mode program, not a driver",
+                       ERROR_BAD_EXE_FORMAT};
     return {};
 }
 

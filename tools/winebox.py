@@ -25,6 +25,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,7 @@ DEFAULT_WINE_DIR = Path(os.environ.get("SKELETON_WINE_DIR", ROOT / "build" / "wi
 READY_STAMP = ".skeleton-template-ready"
 # DbgPrint goes to Wine's `debugstr` channel at warn level; nothing else is wanted.
 KERNEL_LOG_DEBUG = "-all,warn+debugstr"
+SESSION_MARKER = "skeleton-session-ready"
 
 
 def windows_path(path: str | Path) -> str:
@@ -165,18 +167,31 @@ class Box:
 
     # -- session
     def start_session(self) -> None:
-        """Starts the holder process first, so services and drivers live until stop_session()."""
+        """Starts the holder process first, so services and drivers live until stop_session().
+
+        The holder must be the process that boots the prefix: whichever process comes first
+        starts services.exe, and services inherit its stdout/stderr. Were that a program run
+        with captured output, the pipe would never reach end-of-file while services live.
+        So nothing else starts until the holder has echoed a marker back."""
         if self._holder is not None:
             return
         self._log_file = open(self.kernel_log, "w")
         self._holder = subprocess.Popen(["wine", "cmd.exe"], env=_base_env(self.prefix, KERNEL_LOG_DEBUG),
-                                        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                                        stderr=self._log_file, start_new_session=True)
-        # The first program in a prefix boots it (wineboot, services.exe); wait until a second
-        # one can run, which means the session is up.
-        ready = self.run(["cmd.exe", "/c", "exit", "0"], timeout=120)
-        if ready.returncode != 0:
-            raise RuntimeError(f"Wine session did not come up in {self.prefix}:\n{ready.describe()}")
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log_file,
+                                        start_new_session=True, text=True, errors="replace")
+        self._holder.stdin.write(f"echo {SESSION_MARKER}\n")
+        self._holder.stdin.flush()
+        seen = threading.Event()
+
+        def watch(stream):
+            for line in stream:  # keeps draining cmd's prompts until the holder ends
+                if SESSION_MARKER in line and not line.lstrip().lower().startswith("echo"):
+                    seen.set()
+
+        threading.Thread(target=watch, args=(self._holder.stdout,), daemon=True).start()
+        if not seen.wait(timeout=180):
+            self.stop_session()
+            raise RuntimeError(f"Wine session did not come up in {self.prefix}: see {self.kernel_log}")
 
     def stop_session(self) -> None:
         if self._holder is None:
@@ -187,6 +202,8 @@ class Box:
         except (subprocess.TimeoutExpired, OSError):
             os.killpg(self._holder.pid, signal.SIGKILL)
             self._holder.wait()
+        if self._holder.stdout:
+            self._holder.stdout.close()
         self._holder = None
         if self._log_file:
             self._log_file.close()
@@ -200,7 +217,9 @@ class Box:
     # -- programs
     def run(self, argv: list[str], timeout: float = 120, env: dict[str, str] | None = None,
             input: str | None = None, debug: str = "-all") -> Run:
-        """Runs one Windows program (a Unix path to an .exe, or a name Wine finds) to its end."""
+        """Runs one Windows program (a Unix path to an .exe, or a name Wine finds) to its end,
+        inside the box's session (started on first use)."""
+        self.start_session()
         full_env = _base_env(self.prefix, debug)
         if env:
             full_env.update(env)

@@ -71,7 +71,8 @@ TEST(SayHello, OneByteShortIsBufferTooSmallAndWritesNothing)
     DWORD returned = 0;
     EXPECT_EQ(static_cast<DWORD>(ERROR_INSUFFICIENT_BUFFER),
               ioctl_error(device.get(), IOCTL_SKELETON_SAY_HELLO, nullptr, 0, out.data(), static_cast<DWORD>(out.size()), &returned));
-    EXPECT_EQ(0u, returned);
+    // lpBytesReturned is undefined after a failed DeviceIoControl (Wine leaves it alone); the
+    // buffer itself shows that nothing was written.
     EXPECT_EQ(std::vector<char>(kGreeting.size(), 'x'), out);
 }
 

@@ -1,0 +1,138 @@
+"""Every failure a kmdctl user meets: the step, the Win32 error number and its words, a non-zero
+exit, and the service database left as it was before the command."""
+import re
+import unittest
+
+from e2e_support import BIN_DIR, DRIVER, KMDCTL, Box, windows_path
+
+
+class LoaderErrors(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.box = Box("loader-errors").create()
+        cls.work = cls.box.prefix / "drive_c" / "kmdtest"
+        cls.work.mkdir()
+        (cls.work / "not_a_driver.sys").write_text("this is a text file, not a driver\n")
+        (cls.work / "a_directory.sys").mkdir()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.box.close()
+
+    def kmdctl(self, *args):
+        return self.box.run([KMDCTL, *args])
+
+    def assertFails(self, result, error: int, words: str, exit_code: int = 1):
+        self.assertEqual(exit_code, result.returncode, result.describe())
+        self.assertRegex(result.stderr, rf"error {error} \(", result.describe())
+        self.assertIn(words, result.stderr, result.describe())
+
+    def assertNoService(self, name="skeleton"):
+        # The registry is the service database: Wine's reg.exe is an independent witness.
+        query = self.box.run(["reg.exe", "query", rf"HKLM\System\CurrentControlSet\Services\{name}"])
+        self.assertNotEqual(0, query.returncode, f"service {name} was left behind:\n{query.describe()}")
+        self.assertIn("Unable to find the specified registry key", query.stdout, query.describe())
+
+    def test_missing_file(self):
+        result = self.kmdctl("run", r"C:\kmdtest\missing.sys")
+        self.assertFails(result, 2, "GetFileAttributes")
+        self.assertNoService()
+
+    def test_path_is_a_directory(self):
+        result = self.kmdctl("install", r"C:\kmdtest\a_directory.sys")
+        self.assertFails(result, 336, "it is a directory")
+        self.assertNoService()
+
+    def test_file_is_not_a_pe_image(self):
+        result = self.kmdctl("run", r"C:\kmdtest\not_a_driver.sys")
+        self.assertFails(result, 193, "no MZ header")
+        self.assertNoService()
+
+    def test_a_user_mode_program_is_not_a_driver(self):
+        result = self.kmdctl("install", KMDCTL)
+        self.assertFails(result, 193, "not native (1)")
+        self.assertNoService()
+
+    def test_driver_entry_failure_is_reported_and_undone(self):
+        result = self.kmdctl("run", BIN_DIR / "entry_fails.sys", "--name", "entry_fails")
+        # DriverEntry returns STATUS_INSUFFICIENT_RESOURCES; the SCM reports its Win32 mapping.
+        self.assertFails(result, 1450, "StartService")
+        self.assertIn("[4/7] FAILED", result.stdout)
+        self.assertIn("undo: deleted service entry_fails", result.stdout)
+        self.assertNoService("entry_fails")
+
+    def test_existing_service_with_another_path(self):
+        other = self.work / "copy.sys"
+        other.write_bytes(DRIVER.read_bytes())
+        self.assertEqual(0, self.kmdctl("install", other).returncode)
+        try:
+            result = self.kmdctl("install", DRIVER)
+            self.assertEqual(1, result.returncode, result.describe())
+            self.assertIn("already exists with another image path", result.stderr)
+            result = self.kmdctl("run", DRIVER)
+            self.assertFails(result, 1073, "--force")
+            status = self.kmdctl("status", "--json")
+            self.assertIn("copy.sys", status.stdout, "a failed run must leave the service as it was")
+            forced = self.kmdctl("install", DRIVER, "--force")
+            self.assertEqual(0, forced.returncode, forced.describe())
+            self.assertIn("reconfigured", forced.stdout)
+            self.assertIn(windows_path(DRIVER).lower().replace("\\", "\\\\"), self.kmdctl("status", "--json").stdout.lower())
+        finally:
+            self.kmdctl("remove")
+        self.assertNoService()
+
+    def test_start_twice_stop_twice(self):
+        self.assertEqual(0, self.kmdctl("install", DRIVER).returncode)
+        try:
+            self.assertEqual(0, self.kmdctl("start").returncode)
+            self.assertFails(self.kmdctl("start"), 1056, "StartService")
+            self.assertEqual(0, self.kmdctl("stop").returncode)
+            self.assertFails(self.kmdctl("stop"), 1062, "ControlService")
+        finally:
+            self.kmdctl("remove")
+        self.assertNoService()
+
+    def test_no_such_service(self):
+        for verb in ("start", "stop", "status", "remove"):
+            self.assertFails(self.kmdctl(verb, "no_such_driver"), 1060, "OpenService(no_such_driver)")
+
+    def test_device_not_present(self):
+        self.assertFails(self.kmdctl("hello"), 2, "CreateFile(\\\\.\\skeleton)")
+        self.assertFails(self.kmdctl("ioctl", "0x222007"), 2, "CreateFile")
+
+    def test_malformed_command_lines_are_usage_errors(self):
+        for args in (["ioctl", "0x22200z"], ["ioctl", "0x222007", "--in", "4g"], ["ioctl", "0x222007", "--out-size", "lots"],
+                     ["decode", "12abc"], ["encode", "unknown", "0x1000", "neither", "any_access"],
+                     ["install", DRIVER, "--start", "sometimes"], ["run"], ["frobnicate"], ["stop", "--timeout", "-5"]):
+            result = self.kmdctl(*args)
+            self.assertEqual(2, result.returncode, result.describe())
+            self.assertTrue(result.stderr.startswith("kmdctl"), result.describe())
+
+    def test_help(self):
+        result = self.kmdctl("help")
+        self.assertEqual(0, result.returncode)
+        for verb in ("run", "install", "start", "stop", "remove", "status", "list", "hello", "ioctl", "decode", "encode"):
+            self.assertRegex(result.stdout, rf"(?m)^  {verb}\b")
+        self.assertIn("usage: kmdctl run", self.kmdctl("run", "--help").stdout)
+
+    def test_decode_and_encode_agree_with_ctl_code(self):
+        decoded = self.kmdctl("decode", "0x00222007").stdout
+        self.assertIn("CTL_CODE(0x0022, 0x801, METHOD_NEITHER, FILE_ANY_ACCESS)", decoded)
+        self.assertIn("FILE_DEVICE_UNKNOWN", decoded)
+        encoded = self.kmdctl("encode", "FILE_DEVICE_UNKNOWN", "0x801", "METHOD_NEITHER", "FILE_ANY_ACCESS").stdout
+        self.assertIn("code        : 0x00222007", encoded)
+        encoded = self.kmdctl("encode", "0x8000", "0xfff", "out_direct", "read_write_access").stdout
+        self.assertIn("code        : 0x8000fffe", encoded)
+        self.assertIn("customer range", encoded)
+
+    def test_trace_narrates_each_win32_call(self):
+        result = self.kmdctl("--trace", "run", DRIVER)
+        self.assertEqual(0, result.returncode, result.describe())
+        calls = re.findall(r"-> (\w+)", result.stdout)
+        for call in ("OpenSCManager", "CreateService", "OpenService", "StartService", "CreateFile", "DeviceIoControl",
+                     "ControlService", "DeleteService"):
+            self.assertIn(call, calls)
+
+
+if __name__ == "__main__":
+    unittest.main()

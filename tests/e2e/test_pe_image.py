@@ -1,0 +1,137 @@
+"""skeleton.sys as an image: what the kernel loader and memory integrity (HVCI) demand, checked
+by tools/pe_lint.py, and each lint rule proven to fire on a deliberately broken copy."""
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+from pathlib import Path
+
+import pefile
+
+from e2e_support import BIN_DIR, DRIVER, ROOT
+
+LINT = ROOT / "tools" / "pe_lint.py"
+
+
+def lint(path: Path, *extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(LINT), *extra, str(path)], capture_output=True, text=True)
+
+
+class SkeletonImage(unittest.TestCase):
+    def setUp(self):
+        self.pe = pefile.PE(str(DRIVER))
+        self.addCleanup(self.pe.close)
+
+    def test_subsystem_is_native(self):
+        self.assertEqual(1, self.pe.OPTIONAL_HEADER.Subsystem)
+
+    def test_imports_only_from_the_kernel(self):
+        dlls = {e.dll.decode().lower() for e in self.pe.DIRECTORY_ENTRY_IMPORT}
+        self.assertTrue(dlls <= {"ntoskrnl.exe", "hal.dll"}, dlls)
+        self.assertIn("ntoskrnl.exe", dlls)
+        names = {i.name.decode() for e in self.pe.DIRECTORY_ENTRY_IMPORT for i in e.imports}
+        self.assertTrue({"IoCreateDevice", "IoCreateSymbolicLink", "IoDeleteDevice", "IoDeleteSymbolicLink"} <= names, names)
+        self.assertIn("__C_specific_handler", names, "the __try/__except guard must be compiled in")
+
+    def test_checksum_is_correct_and_not_zero(self):
+        self.assertNotEqual(0, self.pe.OPTIONAL_HEADER.CheckSum)
+        self.assertEqual(self.pe.generate_checksum(), self.pe.OPTIONAL_HEADER.CheckSum)
+
+    def test_has_relocations(self):
+        self.assertTrue(hasattr(self.pe, "DIRECTORY_ENTRY_BASERELOC") and self.pe.DIRECTORY_ENTRY_BASERELOC)
+
+    def test_machine_is_x64(self):
+        self.assertEqual(0x8664, self.pe.FILE_HEADER.Machine)
+
+    def test_lint_passes_on_every_driver_we_build(self):
+        for image in (DRIVER, BIN_DIR / "entry_fails.sys"):
+            result = lint(image)
+            self.assertEqual(0, result.returncode, result.stdout + result.stderr)
+            self.assertIn("8 passed, 0 failed", result.stdout)
+
+
+class LintRulesFire(unittest.TestCase):
+    """Each rule against a copy of skeleton.sys broken in exactly that one way."""
+
+    def setUp(self):
+        self.tmp = Path(tempfile.mkdtemp(prefix="pe_lint_"))
+        self.addCleanup(shutil.rmtree, self.tmp)
+
+    def broken(self, name: str, breaker, fix_checksum: bool = True) -> Path:
+        pe = pefile.PE(str(DRIVER))
+        breaker(pe)
+        if fix_checksum:
+            pe.OPTIONAL_HEADER.CheckSum = pe.generate_checksum()
+        path = self.tmp / f"{name}.sys"
+        pe.write(str(path))
+        pe.close()
+        if fix_checksum:  # generate_checksum sees the header before write(); settle it on the file
+            again = pefile.PE(str(path))
+            again.OPTIONAL_HEADER.CheckSum = again.generate_checksum()
+            data = again.write()
+            again.close()
+            path.write_bytes(data)
+        return path
+
+    def assertOnlyRuleFails(self, path: Path, rule: str, reason: str):
+        result = lint(path)
+        self.assertEqual(1, result.returncode, result.stdout)
+        failed = [l for l in result.stdout.splitlines() if " FAIL " in l]
+        self.assertEqual(1, len(failed), result.stdout)
+        self.assertIn(f"FAIL {rule}: ", failed[0])
+        self.assertIn(reason, failed[0])
+        self.assertIn("[", failed[0], "each failure cites the rule it stands for")
+
+    def test_subsystem(self):
+        def b(pe): pe.OPTIONAL_HEADER.Subsystem = 2  # WINDOWS_GUI
+        self.assertOnlyRuleFails(self.broken("gui", b), "native-subsystem", "subsystem is 2")
+
+    def test_imports(self):
+        def b(pe):
+            # "ntoskrnl.exe" and "kernel32.dll" have the same length: rename the import in place.
+            entry = pe.DIRECTORY_ENTRY_IMPORT[0]
+            pe.set_bytes_at_rva(entry.struct.Name, b"kernel32.dll")
+        self.assertOnlyRuleFails(self.broken("user_import", b), "kernel-imports-only", "imports from kernel32.dll (")
+
+    def test_checksum(self):
+        def b(pe): pe.OPTIONAL_HEADER.CheckSum = 0
+        self.assertOnlyRuleFails(self.broken("zero_checksum", b, fix_checksum=False), "checksum", "PE checksum is 0x00000000")
+
+    def test_relocations(self):
+        def b(pe):
+            d = pe.OPTIONAL_HEADER.DATA_DIRECTORY[pefile.DIRECTORY_ENTRY["IMAGE_DIRECTORY_ENTRY_BASERELOC"]]
+            d.VirtualAddress, d.Size = 0, 0
+        self.assertOnlyRuleFails(self.broken("no_relocs", b), "relocations", "no base relocation directory")
+
+    def test_writable_executable(self):
+        def b(pe):
+            text = next(s for s in pe.sections if s.Name.startswith(b".text"))
+            text.Characteristics |= 0x80000000
+        self.assertOnlyRuleFails(self.broken("wx", b), "no-writable-executable", ".text")
+
+    def test_page_alignment(self):
+        def b(pe):
+            pe.sections[-1].VirtualAddress += 0x200
+        self.assertOnlyRuleFails(self.broken("misaligned", b), "page-aligned-sections", "not page-aligned")
+
+    def test_nx_and_dynamic_base(self):
+        def b(pe): pe.OPTIONAL_HEADER.DllCharacteristics &= ~0x0100
+        self.assertOnlyRuleFails(self.broken("no_nx", b), "nx-and-dynamic-base", "lacks NX_COMPAT")
+
+    def test_tls(self):
+        def b(pe):
+            d = pe.OPTIONAL_HEADER.DATA_DIRECTORY[pefile.DIRECTORY_ENTRY["IMAGE_DIRECTORY_ENTRY_TLS"]]
+            d.VirtualAddress, d.Size = pe.sections[-1].VirtualAddress, 0x28
+        self.assertOnlyRuleFails(self.broken("tls", b), "no-tls", "has a TLS directory")
+
+    def test_not_a_pe_at_all(self):
+        path = self.tmp / "text.sys"
+        path.write_text("not an image\n")
+        result = lint(path)
+        self.assertEqual(2, result.returncode)
+        self.assertIn("not a PE image", result.stdout)
+
+
+if __name__ == "__main__":
+    unittest.main()

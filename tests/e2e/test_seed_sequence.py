@@ -1,0 +1,107 @@
+"""The seed's loader sequence, end to end under Wine: kmdctl against skeleton.sys, with Wine's
+own reg.exe and sc.exe as independent witnesses of the service database."""
+import unittest
+
+from e2e_support import DRIVER, KMDCTL, SERVICE_KEY, Box, dbgprint_lines, windows_path
+
+GREETING = "Hello from ring 0! The skeleton KMD answers SERVICE_SAY_HELLO."
+
+
+class SeedSequence(unittest.TestCase):
+    def setUp(self):
+        self.box = Box(f"seed-{self._testMethodName}").create()
+        self.addCleanup(self.box.close)
+
+    def kmdctl(self, *args, expect=0):
+        result = self.box.run([KMDCTL, *args])
+        self.assertEqual(expect, result.returncode, result.describe())
+        return result
+
+    def key_exists(self) -> bool:
+        result = self.box.run(["reg.exe", "query", SERVICE_KEY])
+        return result.returncode == 0
+
+    def test_run_does_all_seven_steps_and_prints_the_greeting(self):
+        result = self.kmdctl("run", DRIVER)
+        for step in range(1, 8):
+            self.assertIn(f"[{step}/7]", result.stdout)
+        self.assertIn(f'the driver says: "{GREETING}"', result.stdout)
+        self.assertIn("state: STOPPED", result.stdout)
+        self.assertIn("service skeleton deleted", result.stdout)
+        self.assertFalse(self.key_exists(), "the service key must be gone after run")
+        log = dbgprint_lines(self.box.kernel_log_text())
+        self.assertIn("skeleton: DriverEntry: created \\DosDevices\\skeleton -> \\Device\\skeleton", log)
+        self.assertTrue(any("code=0x00222007" in l and "status=0x00000000 information=63" in l for l in log), log)
+        self.assertIn("skeleton: DriverUnload: deleted \\DosDevices\\skeleton and \\Device\\skeleton", log)
+
+    def test_service_key_exists_while_installed_and_is_gone_after(self):
+        self.assertFalse(self.key_exists())
+        self.kmdctl("install", DRIVER)
+        query = self.box.run(["reg.exe", "query", SERVICE_KEY])
+        self.assertEqual(0, query.returncode, query.describe())
+        self.assertRegex(query.stdout, r"Type\s+REG_DWORD\s+0x1\b")      # SERVICE_KERNEL_DRIVER
+        self.assertRegex(query.stdout, r"Start\s+REG_DWORD\s+0x3\b")     # SERVICE_DEMAND_START
+        self.assertRegex(query.stdout, r"ErrorControl\s+REG_DWORD\s+0x1\b")  # SERVICE_ERROR_NORMAL
+        self.assertIn(windows_path(DRIVER).lower(), query.stdout.lower())
+        self.kmdctl("start")
+        self.assertIn("RUNNING", self.kmdctl("status").stdout)
+        self.assertEqual(GREETING, self.kmdctl("hello").stdout.strip())
+        self.assertIn("STOPPED", self.kmdctl("stop").stdout)
+        self.assertIn("removed", self.kmdctl("remove").stdout)
+        self.assertFalse(self.key_exists())
+
+    def test_load_unload_load_again(self):
+        self.kmdctl("install", DRIVER)
+        cycles = 5
+        for _ in range(cycles):
+            self.kmdctl("start")
+            self.assertEqual(GREETING, self.kmdctl("hello").stdout.strip())
+            self.kmdctl("stop")
+        self.kmdctl("remove")
+        for _ in range(2):
+            self.kmdctl("run", DRIVER)
+        log = dbgprint_lines(self.box.kernel_log_text())
+        loads = [l for l in log if l.startswith("skeleton: DriverEntry: created")]
+        unloads = [l for l in log if l.startswith("skeleton: DriverUnload")]
+        self.assertEqual(cycles + 2, len(loads), log)
+        self.assertEqual(cycles + 2, len(unloads), log)
+
+    def test_a_service_made_by_sc_exe_is_picked_up_and_left_installed(self):
+        create = self.box.run(["sc.exe", "create", "skeleton", "type=", "kernel", "start=", "demand",
+                               "binPath=", windows_path(DRIVER)])
+        self.assertEqual(0, create.returncode, create.describe())
+        result = self.kmdctl("run", DRIVER)
+        self.assertIn("already exists", result.stdout)
+        self.assertIn(f'the driver says: "{GREETING}"', result.stdout)
+        self.assertIn("stays installed", result.stdout)
+        query = self.box.run(["sc.exe", "query", "skeleton"])
+        self.assertEqual(0, query.returncode, query.describe())
+        self.assertIn("STOPPED", query.stdout)
+        delete = self.box.run(["sc.exe", "delete", "skeleton"])
+        self.assertEqual(0, delete.returncode, delete.describe())
+        self.assertFalse(self.key_exists())
+
+    def test_a_driver_already_running_is_used_and_left_running(self):
+        self.kmdctl("install", DRIVER)
+        self.kmdctl("start")
+        result = self.kmdctl("run", DRIVER)
+        self.assertIn("already running", result.stdout)
+        self.assertIn("stays running", result.stdout)
+        self.assertIn("RUNNING", self.kmdctl("status").stdout)
+        self.kmdctl("remove")
+
+    def test_status_json_and_list(self):
+        self.kmdctl("install", DRIVER, "--name", "skel2", "--display", "Skeleton two")
+        status = self.kmdctl("status", "skel2", "--json").stdout
+        import json
+        parsed = json.loads(status)
+        self.assertEqual({"name": "skel2", "state": "STOPPED", "type": "KERNEL_DRIVER", "start_type": "DEMAND_START"},
+                         {k: parsed[k] for k in ("name", "state", "type", "start_type")})
+        self.assertTrue(parsed["image_path"].lower().endswith("skeleton.sys"))
+        listing = self.kmdctl("list").stdout
+        self.assertRegex(listing, r"skel2\s+STOPPED\s+Skeleton two")
+        self.kmdctl("remove", "skel2")
+
+
+if __name__ == "__main__":
+    unittest.main()
