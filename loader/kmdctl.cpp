@@ -501,7 +501,7 @@ void print_decoded(uint32_t code)
     const auto c = skeleton::IoctlCode::decode(code);
     const char* device = kmd::device_type_name(c.device_type);
     std::printf("code        : 0x%08lx\n", static_cast<unsigned long>(code));
-    std::printf("device type : 0x%04x %s(%s)\n", c.device_type, device != nullptr ? device : "", 
+    std::printf("device type : 0x%04x %s%s(%s)\n", c.device_type, device != nullptr ? device : "", device != nullptr ? " " : "",
                 c.is_custom_device() ? "customer range" : "Microsoft range");
     std::printf("function    : 0x%03x (%s)\n", c.function, c.is_custom_function() ? "customer range" : "Microsoft range");
     std::printf("method      : %u %s\n", static_cast<unsigned>(c.method), kmd::method_name(static_cast<uint32_t>(c.method)));
