@@ -40,7 +40,7 @@ struct Args {
 // Options that take a value; every other "--x" is a flag.
 bool takes_value(const std::string& option)
 {
-    static const char* const kValued[] = {"--name", "--display", "--start", "--device", "--in", "--in-file", "--out-size", "--timeout"};
+    static const char* const kValued[] = {"--name", "--display", "--start", "--group", "--device", "--in", "--in-file", "--out-size", "--timeout"};
     for (const char* v : kValued)
         if (option == v) return true;
     return false;
@@ -298,7 +298,8 @@ int cmd_install(const Args& a)
 
     kmd::ScHandle scm, service;
     if (Failure f = kmd::open_scm(scm)) return report("install", f);
-    Failure created = kmd::create_kernel_service(scm.get(), name, display, image, *start_type, service);
+    const std::wstring group = kmd::widen(option_or(a, "--group", ""));
+    Failure created = kmd::create_kernel_service(scm.get(), name, display, image, *start_type, service, group);
     if (!created) {
         std::printf("installed %s -> %s\n", kmd::narrow(name).c_str(), kmd::narrow(image).c_str());
         return kExitOk;
@@ -544,8 +545,9 @@ const Verb kVerbs[] = {
      "A service that already exists is used and left installed; one already running is left running.\n"
      "On any failure, what this command did is undone. --force points an existing service at this file.",
      cmd_run},
-    {"install", "install <file.sys> [--name N] [--display D] [--start demand|system|auto|disabled] [--force]",
+    {"install", "install <file.sys> [--name N] [--display D] [--start demand|system|auto|disabled] [--group G] [--force]",
      "CreateService for a kernel driver with the file's full path. Same path already installed: success.\n"
+     "--group sets the load order group (under Wine, drivers of one group share one host process).\n"
      "Another path: an error, unless --force reconfigures the service (ChangeServiceConfig).",
      cmd_install},
     {"start", "start [N]", "StartService: the kernel loads the driver and calls DriverEntry.", cmd_start},

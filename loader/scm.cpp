@@ -33,10 +33,12 @@ Failure open_scm(ScHandle& scm, DWORD access)
 }
 
 Failure create_kernel_service(SC_HANDLE scm, const std::wstring& name, const std::wstring& display,
-                              const std::wstring& image_path, DWORD start_type, ScHandle& service)
+                              const std::wstring& image_path, DWORD start_type, ScHandle& service,
+                              const std::wstring& load_order_group)
 {
     service.reset(CreateServiceW(scm, name.c_str(), display.c_str(), SERVICE_ALL_ACCESS, SERVICE_KERNEL_DRIVER, start_type,
-                                 SERVICE_ERROR_NORMAL, image_path.c_str(), nullptr, nullptr, nullptr, nullptr, nullptr));
+                                 SERVICE_ERROR_NORMAL, image_path.c_str(),
+                                 load_order_group.empty() ? nullptr : load_order_group.c_str(), nullptr, nullptr, nullptr, nullptr));
     return checked(static_cast<bool>(service), "CreateService(" + quoted(name) + ", " + quoted(image_path) + ")");
 }
 
@@ -71,6 +73,7 @@ Failure query_config(SC_HANDLE service, ServiceConfig& config)
     config.error_control = qsc->dwErrorControl;
     config.image_path = qsc->lpBinaryPathName != nullptr ? qsc->lpBinaryPathName : L"";
     config.display_name = qsc->lpDisplayName != nullptr ? qsc->lpDisplayName : L"";
+    config.load_order_group = qsc->lpLoadOrderGroup != nullptr ? qsc->lpLoadOrderGroup : L"";
     return {};
 }
 

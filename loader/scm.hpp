@@ -14,13 +14,17 @@ struct ServiceConfig {
     DWORD error_control = 0;
     std::wstring image_path;
     std::wstring display_name;
+    std::wstring load_order_group;
 };
 
 Failure open_scm(ScHandle& scm, DWORD access = SC_MANAGER_ALL_ACCESS);
 
 // CreateService for a kernel driver. Fails with ERROR_SERVICE_EXISTS when the name is taken.
+// `load_order_group` (empty: none) also decides, under Wine, which drivers share one
+// winedevice.exe host process - drivers that call each other directly must share one.
 Failure create_kernel_service(SC_HANDLE scm, const std::wstring& name, const std::wstring& display,
-                              const std::wstring& image_path, DWORD start_type, ScHandle& service);
+                              const std::wstring& image_path, DWORD start_type, ScHandle& service,
+                              const std::wstring& load_order_group = {});
 Failure open_service(SC_HANDLE scm, const std::wstring& name, ScHandle& service, DWORD access = SERVICE_ALL_ACCESS);
 Failure start_service(SC_HANDLE service);
 Failure query_status(SC_HANDLE service, SERVICE_STATUS_PROCESS& status);

@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_WINE_DIR = Path(os.environ.get("SKELETON_WINE_DIR", ROOT / "build" / "wine"))
 READY_STAMP = ".skeleton-template-ready"
 # DbgPrint goes to Wine's `debugstr` channel at warn level; nothing else is wanted.
-KERNEL_LOG_DEBUG = "-all,warn+debugstr"
+KERNEL_LOG_DEBUG = os.environ.get("SKELETON_KERNEL_DEBUG", "-all,warn+debugstr")  # e.g. "+ntoskrnl,+seh" to debug
 SESSION_MARKER = "skeleton-session-ready"
 
 
@@ -139,6 +139,7 @@ class Box:
         self.keep = keep or os.environ.get("SKELETON_KEEP_BOXES") == "1"
         self._holder: subprocess.Popen | None = None
         self._log_file = None
+        self._session_held_elsewhere = False  # a `session start` keeper process holds it
 
     # -- lifetime
     def create(self) -> "Box":
@@ -173,7 +174,7 @@ class Box:
         starts services.exe, and services inherit its stdout/stderr. Were that a program run
         with captured output, the pipe would never reach end-of-file while services live.
         So nothing else starts until the holder has echoed a marker back."""
-        if self._holder is not None:
+        if self._holder is not None or self._session_held_elsewhere:
             return
         self._log_file = open(self.kernel_log, "w")
         self._holder = subprocess.Popen(["wine", "cmd.exe"], env=_base_env(self.prefix, KERNEL_LOG_DEBUG),
@@ -321,6 +322,7 @@ def main(argv: list[str]) -> int:
 
     if args.verb == "exec":
         box = Box(args.box, args.wine_dir)
+        box._session_held_elsewhere = True
         if not box.prefix.exists():
             print(f"winebox: no session {args.box} (winebox.py session start --box {args.box})", file=sys.stderr)
             return 1

@@ -5,7 +5,9 @@
 // collide with the compiler's intrinsic declarations; claiming them as defined avoids that.
 #define __INTRINSIC_DEFINED_InterlockedBitTestAndSet
 #define __INTRINSIC_DEFINED_InterlockedBitTestAndReset
-#include <ntddk.h>
+// ntifs.h: ntddk.h plus the object-security calls (ObOpenObjectByPointer, ZwSetSecurityObject,
+// RtlCreateAcl) that device_security.cpp needs.
+#include <ntifs.h>
 
 // ---- Names newer than the mingw-w64 DDK headers (values from Microsoft's documentation) ----
 
@@ -14,6 +16,10 @@
 #ifndef MdlMappingNoExecute
 #define MdlMappingNoExecute 0x40000000
 #endif
+
+// Object type of driver objects (for ObReferenceObjectByName), exported by ntoskrnl.exe and
+// declared in Microsoft's ntddk.h, but not in mingw-w64's.
+extern "C" NTSYSAPI POBJECT_TYPE* IoDriverObjectType;
 
 // The compiler must understand structured exception handling: without __try/__except the
 // METHOD_NEITHER guard would silently not exist. GCC has none, so the build stops here.

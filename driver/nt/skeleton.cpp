@@ -6,6 +6,7 @@
 #include <skeleton/ioctl.h>
 
 #include "../core/requests.hpp"
+#include "device_security.hpp"
 #include "irp_buffers.hpp"
 #include "kernel_raii.hpp"
 #include "nt.hpp"
@@ -104,6 +105,15 @@ extern "C" NTSTATUS NTAPI DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING reg
     if (!NT_SUCCESS(status)) {
         SKELETON_LOG("IoCreateDevice(%.*ws) failed: 0x%08lx\n", USTR_ARGS(&g_device_name), static_cast<ULONG>(status));
         return status;
+    }
+
+    // FILE_DEVICE_SECURE_OPEN (above) makes the I/O manager apply the device's DACL to opens of
+    // any name below it too (\Device\skeleton\anything), and the DACL admits only SYSTEM and
+    // Administrators.
+    status = skeleton::nt::restrict_to_system_and_admins(device.get());
+    if (!NT_SUCCESS(status)) {
+        SKELETON_LOG("setting the device's DACL failed: 0x%08lx\n", static_cast<ULONG>(status));
+        return status; // `device` deletes the device object on the way out
     }
 
     skeleton::nt::SymbolicLinkOwner link;

@@ -10,7 +10,8 @@ def main(exe: str) -> int:
     with Box(f"gtest-{exe.split('.')[0]}") as box:
         box.start_session()
         result = box.run([BIN_DIR / exe, "--gtest_color=no"], timeout=600,
-                         env={"SKELETON_DRIVER": windows_path(BIN_DIR / "skeleton.sys")})
+                         env={"SKELETON_DRIVER": windows_path(BIN_DIR / "skeleton.sys"),
+                              "SKELETON_PROBER_DRIVER": windows_path(BIN_DIR / "neither_prober.sys")})
         print(result.stdout, end="")
         print(result.stderr, end="", file=sys.stderr)
         if result.timed_out:

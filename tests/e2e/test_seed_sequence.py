@@ -90,6 +90,22 @@ class SeedSequence(unittest.TestCase):
         self.assertIn("RUNNING", self.kmdctl("status").stdout)
         self.kmdctl("remove")
 
+    def test_driver_entry_undoes_the_device_when_the_link_fails(self):
+        squatter = DRIVER.parent / "link_squatter.sys"
+        self.kmdctl("install", squatter, "--name", "squatter")
+        self.kmdctl("start", "squatter")
+        failed = self.kmdctl("run", DRIVER, expect=1)
+        self.assertIn("[4/7] FAILED: StartService", failed.stdout)
+        self.assertIn("undo: deleted service skeleton", failed.stdout)
+        log = dbgprint_lines(self.box.kernel_log_text())
+        self.assertTrue(any(l.startswith("skeleton: IoCreateSymbolicLink(\\DosDevices\\skeleton) failed")
+                            and "deleting the device" in l for l in log), log)
+        # With the name free again, the driver loads: no \Device\skeleton was left behind.
+        self.kmdctl("stop", "squatter")
+        self.kmdctl("remove", "squatter")
+        result = self.kmdctl("run", DRIVER)
+        self.assertIn(f'the driver says: "{GREETING}"', result.stdout)
+
     def test_status_json_and_list(self):
         self.kmdctl("install", DRIVER, "--name", "skel2", "--display", "Skeleton two")
         status = self.kmdctl("status", "skel2", "--json").stdout

@@ -11,15 +11,20 @@
 namespace skeleton::test {
 namespace {
 
-// Installs and starts the driver before the first test; stops and deletes it after the last.
+// Installs and starts one driver for the whole run; stops and deletes it afterwards.
 class DriverEnvironment : public ::testing::Environment {
 public:
+    DriverEnvironment(const wchar_t* service, const char* path_variable) : service_name_(service), path_variable_(path_variable) {}
+
     void SetUp() override
     {
-        ASSERT_FALSE(driver_path().empty()) << "set SKELETON_DRIVER to the Windows path of skeleton.sys";
+        const std::wstring path = path_from(path_variable_);
+        ASSERT_FALSE(path.empty()) << "set " << path_variable_ << " to the Windows path of the driver";
         ASSERT_FALSE(kmd::open_scm(scm_)) << "OpenSCManager";
-        Failure f = kmd::create_kernel_service(scm_.get(), SKELETON_SERVICE_NAME_W, SKELETON_SERVICE_NAME_W, driver_path(),
-                                               SERVICE_DEMAND_START, service_);
+        // One load order group: under Wine the prober must share skeleton.sys's host process to
+        // call it directly.
+        Failure f = kmd::create_kernel_service(scm_.get(), service_name_, service_name_, path, SERVICE_DEMAND_START, service_,
+                                               L"skeleton-tests");
         ASSERT_FALSE(f) << f.describe();
         f = kmd::start_service(service_.get());
         ASSERT_FALSE(f) << f.describe();
@@ -37,18 +42,22 @@ public:
 
 private:
     using Failure = kmd::Failure;
+    static std::wstring path_from(const char* variable)
+    {
+        const char* path = std::getenv(variable);
+        return path != nullptr ? kmd::widen(path) : std::wstring();
+    }
+    std::wstring service_name_;
+    const char* path_variable_;
     kmd::ScHandle scm_, service_;
 };
 
-const auto* const g_environment = ::testing::AddGlobalTestEnvironment(new DriverEnvironment);
+// Environments set up in this order and tear down in reverse: the prober (which opens
+// \Device\skeleton) goes before skeleton.sys.
+const auto* const g_skeleton = ::testing::AddGlobalTestEnvironment(new DriverEnvironment(SKELETON_SERVICE_NAME_W, "SKELETON_DRIVER"));
+const auto* const g_prober = ::testing::AddGlobalTestEnvironment(new DriverEnvironment(L"skeleton_prober", "SKELETON_PROBER_DRIVER"));
 
 } // namespace
-
-std::wstring driver_path()
-{
-    const char* path = std::getenv("SKELETON_DRIVER");
-    return path != nullptr ? kmd::widen(path) : std::wstring();
-}
 
 kmd::FileHandle open_skeleton()
 {

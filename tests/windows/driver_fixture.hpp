@@ -1,4 +1,5 @@
-// driver_fixture.hpp - loads skeleton.sys for a whole GoogleTest run and unloads it afterwards.
+// driver_fixture.hpp - loads skeleton.sys (SKELETON_DRIVER) and the test-only neither_prober.sys
+// (SKELETON_PROBER_DRIVER) for a whole GoogleTest run, and unloads both afterwards.
 #pragma once
 
 #include <string>
@@ -6,9 +7,6 @@
 #include "win32.hpp"
 
 namespace skeleton::test {
-
-// The driver image to load: the SKELETON_DRIVER environment variable (a Windows path).
-std::wstring driver_path();
 
 // Opens \\.\skeleton for one test.
 kmd::FileHandle open_skeleton();
