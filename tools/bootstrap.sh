@@ -10,8 +10,8 @@ PACKAGES=(
   googletest libgtest-dev                         # GoogleTest sources (Windows build) and host library
   wine wine64                                     # the NT-compatible I/O manager the tests run on
   python3 python3-pefile                          # PE checksum and image checks
-  osslsigncode                                    # test-signing the driver
-  xvfb x11-apps imagemagick                       # GUI screenshot tests (kmdctl hello --gui)
+  osslsigncode openssl                            # test-signing the driver
+  xvfb x11-utils imagemagick                      # GUI screenshot test (kmdctl hello --gui)
 )
 
 missing=()

@@ -131,8 +131,10 @@ class Run:
 class Box:
     """One private Wine prefix. Use as a context manager: it always ends its wineserver."""
 
-    def __init__(self, name: str, wine_dir: Path = DEFAULT_WINE_DIR, keep: bool = False):
+    def __init__(self, name: str, wine_dir: Path = DEFAULT_WINE_DIR, keep: bool = False,
+                 env: dict[str, str] | None = None):
         self.name = name
+        self.env = env or {}  # for every process of the box, the session's first (e.g. DISPLAY)
         self.wine_dir = wine_dir
         self.prefix = wine_dir / "boxes" / name
         self.kernel_log = wine_dir / "boxes" / f"{name}.kernel.log"
@@ -177,7 +179,7 @@ class Box:
         if self._holder is not None or self._session_held_elsewhere:
             return
         self._log_file = open(self.kernel_log, "w")
-        self._holder = subprocess.Popen(["wine", "cmd.exe"], env=_base_env(self.prefix, KERNEL_LOG_DEBUG),
+        self._holder = subprocess.Popen(["wine", "cmd.exe"], env={**_base_env(self.prefix, KERNEL_LOG_DEBUG), **self.env},
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log_file,
                                         start_new_session=True, text=True, errors="replace")
         self._holder.stdin.write(f"echo {SESSION_MARKER}\n")
@@ -216,19 +218,21 @@ class Box:
         return self.kernel_log.read_text(errors="replace") if self.kernel_log.exists() else ""
 
     # -- programs
+    def spawn(self, argv: list, env: dict[str, str] | None = None, debug: str = "-all",
+              stdin=subprocess.DEVNULL) -> subprocess.Popen:
+        """Starts one Windows program in the box's session and returns at once (text pipes for
+        stdout/stderr). The caller waits for it, or closing the box ends it."""
+        self.start_session()
+        full_env = {**_base_env(self.prefix, debug), **self.env, **(env or {})}
+        return subprocess.Popen(["wine", *[str(a) for a in argv]], env=full_env, stdin=stdin, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, errors="replace", start_new_session=True)
+
     def run(self, argv: list[str], timeout: float = 120, env: dict[str, str] | None = None,
             input: str | None = None, debug: str = "-all") -> Run:
         """Runs one Windows program (a Unix path to an .exe, or a name Wine finds) to its end,
         inside the box's session (started on first use)."""
-        self.start_session()
-        full_env = _base_env(self.prefix, debug)
-        if env:
-            full_env.update(env)
-        cmd = ["wine", *[str(a) for a in argv]]
         start = time.monotonic()
-        proc = subprocess.Popen(cmd, env=full_env, stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, errors="replace",
-                                start_new_session=True)
+        proc = self.spawn(argv, env=env, debug=debug, stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL)
         try:
             out, err = proc.communicate(input=input, timeout=timeout)
             rc: int | None = proc.returncode

@@ -1,6 +1,7 @@
 """Every failure a kmdctl user meets: the step, the Win32 error number and its words, a non-zero
 exit, and the service database left as it was before the command."""
 import re
+import subprocess
 import unittest
 
 from e2e_support import BIN_DIR, DRIVER, KMDCTL, Box, windows_path
@@ -91,6 +92,26 @@ class LoaderErrors(unittest.TestCase):
         finally:
             self.kmdctl("remove")
         self.assertNoService()
+
+    def test_marked_for_delete_while_another_program_holds_the_service(self):
+        self.assertEqual(0, self.kmdctl("install", DRIVER).returncode)
+        holder = self.box.spawn([BIN_DIR / "hold_service.exe", "skeleton"], stdin=subprocess.PIPE)
+        try:
+            self.assertEqual("holding skeleton", holder.stdout.readline().strip())
+            removed = self.kmdctl("remove")
+            self.assertEqual(0, removed.returncode, removed.describe())
+            self.assertIn("marked for deletion", removed.stdout)
+            self.assertFails(self.kmdctl("install", DRIVER), 1072, "CreateService")
+            self.assertFails(self.kmdctl("run", DRIVER), 1072, "CreateService")
+        finally:
+            holder.stdin.close()
+            holder.wait(timeout=60)
+            holder.stdout.close()
+            holder.stderr.close()
+        # The last handle is gone, so is the service; the name is free again.
+        self.assertNoService()
+        self.assertEqual(0, self.kmdctl("install", DRIVER).returncode)
+        self.assertIn("removed", self.kmdctl("remove").stdout)
 
     def test_no_such_service(self):
         for verb in ("start", "stop", "status", "remove"):

@@ -45,7 +45,7 @@ class SkeletonImage(unittest.TestCase):
         self.assertEqual(0x8664, self.pe.FILE_HEADER.Machine)
 
     def test_lint_passes_on_every_driver_we_build(self):
-        for image in (DRIVER, BIN_DIR / "entry_fails.sys"):
+        for image in (DRIVER, *(BIN_DIR / f"{name}.sys" for name in ("entry_fails", "link_squatter", "neither_prober"))):
             result = lint(image)
             self.assertEqual(0, result.returncode, result.stdout + result.stderr)
             self.assertIn("8 passed, 0 failed", result.stdout)

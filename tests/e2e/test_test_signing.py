@@ -1,0 +1,62 @@
+"""The test-signed driver: the signature verifies against the throw-away certificate, breaks when
+one byte of the image changes, and the signed image still passes the lint and loads under Wine."""
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+from pathlib import Path
+
+import pefile
+
+from e2e_support import BIN_DIR, KMDCTL, ROOT, Box
+
+SIGNED = BIN_DIR / "skeleton.signed.sys"
+CERT = Path(os.environ.get("SKELETON_SIGNING_DIR", ROOT / "build" / "windows-x64" / "test-signing")) / "test-signing.crt"
+
+
+def verify(image: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(["osslsigncode", "verify", "-CAfile", str(CERT), "-in", str(image)],
+                          capture_output=True, text=True)
+
+
+class TestSigning(unittest.TestCase):
+    def test_signature_verifies_against_the_build_certificate(self):
+        result = verify(SIGNED)
+        self.assertEqual(0, result.returncode, result.stdout + result.stderr)
+        self.assertIn("Signature verification: ok", result.stdout)
+        self.assertIn("Skeleton KMD test signing (throw-away)", result.stdout)
+
+    def test_one_changed_byte_breaks_the_signature(self):
+        tmp = Path(tempfile.mkdtemp())
+        self.addCleanup(shutil.rmtree, tmp)
+        tampered = tmp / "tampered.sys"
+        pe = pefile.PE(str(SIGNED))
+        text = next(s for s in pe.sections if s.Name.startswith(b".text"))
+        offset = text.PointerToRawData + 16
+        pe.close()
+        data = bytearray(SIGNED.read_bytes())
+        data[offset] ^= 0xFF
+        tampered.write_bytes(bytes(data))
+        result = verify(tampered)
+        self.assertNotEqual(0, result.returncode, result.stdout)
+        self.assertNotIn("Signature verification: ok", result.stdout)
+
+    def test_signed_image_passes_the_lint(self):
+        result = subprocess.run([sys.executable, str(ROOT / "tools" / "pe_lint.py"), str(SIGNED)], capture_output=True, text=True)
+        self.assertEqual(0, result.returncode, result.stdout)
+        pe = pefile.PE(str(SIGNED))
+        security = pe.OPTIONAL_HEADER.DATA_DIRECTORY[pefile.DIRECTORY_ENTRY["IMAGE_DIRECTORY_ENTRY_SECURITY"]]
+        self.assertGreater(security.Size, 0, "the Authenticode signature lives in the security directory")
+        pe.close()
+
+    def test_signed_image_loads_and_answers(self):
+        with Box("signed") as box:
+            result = box.run([KMDCTL, "run", SIGNED])
+            self.assertEqual(0, result.returncode, result.describe())
+            self.assertIn('the driver says: "Hello from ring 0!', result.stdout)
+
+
+if __name__ == "__main__":
+    unittest.main()
