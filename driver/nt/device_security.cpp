@@ -1,6 +1,8 @@
 // device_security.cpp - the device's DACL: SYSTEM and Administrators only. See the header.
 #include "device_security.hpp"
 
+#include "kernel_raii.hpp"
+
 namespace skeleton::nt {
 namespace {
 
@@ -15,23 +17,6 @@ struct Sid2 {
 constinit Sid2 g_local_system = {SID_REVISION, 1, SECURITY_NT_AUTHORITY, {SECURITY_LOCAL_SYSTEM_RID, 0}}; // S-1-5-18
 constinit Sid2 g_administrators = {SID_REVISION, 2, SECURITY_NT_AUTHORITY,
                                    {SECURITY_BUILTIN_DOMAIN_RID, DOMAIN_ALIAS_RID_ADMINS}}; // S-1-5-32-544
-
-// A kernel handle, closed on scope exit.
-class KernelHandle {
-public:
-    KernelHandle() = default;
-    KernelHandle(const KernelHandle&) = delete;
-    KernelHandle& operator=(const KernelHandle&) = delete;
-    ~KernelHandle()
-    {
-        if (handle_ != nullptr) ZwClose(handle_);
-    }
-    PHANDLE out() { return &handle_; }
-    HANDLE get() const { return handle_; }
-
-private:
-    HANDLE handle_ = nullptr;
-};
 
 } // namespace
 

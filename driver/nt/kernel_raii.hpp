@@ -69,6 +69,23 @@ private:
     PUNICODE_STRING link_ = nullptr; // points at storage that outlives the owner
 };
 
+// A kernel handle (OBJ_KERNEL_HANDLE), ZwClose'd on scope exit.
+class KernelHandle {
+public:
+    KernelHandle() = default;
+    KernelHandle(const KernelHandle&) = delete;
+    KernelHandle& operator=(const KernelHandle&) = delete;
+    ~KernelHandle()
+    {
+        if (handle_ != nullptr) ZwClose(handle_);
+    }
+    PHANDLE out() { return &handle_; }
+    HANDLE get() const { return handle_; }
+
+private:
+    HANDLE handle_ = nullptr;
+};
+
 // Zeroed non-paged, no-execute pool, freed on scope exit. Zeroing means no byte of earlier pool
 // contents can ever reach the caller, whatever a handler leaves unwritten.
 class PoolBuffer {

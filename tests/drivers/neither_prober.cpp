@@ -100,14 +100,12 @@ NTSTATUS query_dacl(void* out, ULONG out_len, ULONG_PTR& information)
     TargetDevice skeleton;
     NTSTATUS status = skeleton.open();
     if (!NT_SUCCESS(status)) return status;
-    HANDLE handle = nullptr;
-    status = ObOpenObjectByPointer(skeleton.device(), OBJ_KERNEL_HANDLE, nullptr, READ_CONTROL, nullptr, KernelMode, &handle);
-    if (NT_SUCCESS(status)) {
-        ULONG needed = 0;
-        status = ZwQuerySecurityObject(handle, DACL_SECURITY_INFORMATION, out, out_len, &needed);
-        information = NT_SUCCESS(status) ? needed : 0;
-        ZwClose(handle);
-    }
+    skeleton::nt::KernelHandle handle;
+    status = ObOpenObjectByPointer(skeleton.device(), OBJ_KERNEL_HANDLE, nullptr, READ_CONTROL, nullptr, KernelMode, handle.out());
+    if (!NT_SUCCESS(status)) return status;
+    ULONG needed = 0;
+    status = ZwQuerySecurityObject(handle.get(), DACL_SECURITY_INFORMATION, out, out_len, &needed);
+    information = NT_SUCCESS(status) ? needed : 0;
     return status;
 }
 
