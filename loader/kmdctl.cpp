@@ -3,7 +3,16 @@
 // `kmdctl run skeleton.sys` is the seed's loader: its seven steps in order, narrated, with every
 // failure explained in words and undone. The other verbs are the same steps one at a time, as
 // sc.exe offers them, plus IOCTL tools (hello, ioctl, decode, encode).
+// Windows' own CTL_CODE first (WIN32_LEAN_AND_MEAN leaves winioctl.h out of windows.h), so the
+// contract checks its codes against it.
+#include <windows.h>
+#include <winioctl.h>
+
 #include <skeleton/ioctl.h>
+
+#ifndef SKELETON_IOCTL_CHECKED_AGAINST_CTL_CODE
+#error "skeleton/ioctl.h must see winioctl.h's CTL_CODE: include it first"
+#endif
 
 #include <cstdio>
 #include <cstring>

@@ -88,6 +88,9 @@ private:
 
 // Zeroed non-paged, no-execute pool, freed on scope exit. Zeroing means no byte of earlier pool
 // contents can ever reach the caller, whatever a handler leaves unwritten.
+// (ExAllocatePool2, Windows 10 2004+, zeroes by itself and is the modern call; Wine 8.0's
+// ntoskrnl does not export it, so: ExAllocatePoolWithTag(NonPagedPoolNx) + RtlZeroMemory.
+// NonPagedPoolNx needs Windows 8 or later.)
 class PoolBuffer {
 public:
     static constexpr ULONG kTag = 'nlkS'; // "Skln" in a pool dump (little-endian)

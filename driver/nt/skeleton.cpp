@@ -3,13 +3,18 @@
 // The seed's three routines, in C++. What each request means lives in driver/core (plain C++,
 // unit-tested on Linux); how each transfer method's buffers are found and made safe lives in
 // irp_buffers.cpp. This file is only the NT shell around them.
+#include "nt.hpp" // first: the contract checks its codes against the DDK's CTL_CODE
+
 #include <skeleton/ioctl.h>
 
 #include "../core/requests.hpp"
 #include "device_security.hpp"
 #include "irp_buffers.hpp"
 #include "kernel_raii.hpp"
-#include "nt.hpp"
+
+#ifndef SKELETON_IOCTL_CHECKED_AGAINST_CTL_CODE
+#error "skeleton/ioctl.h must see the DDK's CTL_CODE: include nt.hpp first"
+#endif
 
 namespace core = skeleton::core;
 using skeleton::nt::literal_ustring;

@@ -166,7 +166,10 @@ static_assert(method_of(IOCTL_SKELETON_FILL_OUT_DIRECT) == TransferMethod::OutDi
 static_assert(method_of(IOCTL_SKELETON_ECHO_NEITHER) == TransferMethod::Neither);
 
 #if defined(CTL_CODE) && defined(METHOD_NEITHER) && defined(FILE_DEVICE_UNKNOWN)
-/* The platform's own macro (winioctl.h / wdm.h) must agree with ours, value for value. */
+/* The platform's own macro (winioctl.h / wdm.h) must agree with ours, value for value. Include
+ * the platform header first; a translation unit can insist that this check ran with
+ * #ifndef SKELETON_IOCTL_CHECKED_AGAINST_CTL_CODE / #error. */
+#define SKELETON_IOCTL_CHECKED_AGAINST_CTL_CODE 1
 static_assert(IOCTL_SKELETON_SAY_HELLO == CTL_CODE(FILE_DEVICE_UNKNOWN, 0x801, METHOD_NEITHER, FILE_ANY_ACCESS));
 static_assert(IOCTL_SKELETON_REVERSE_BUFFERED ==
               CTL_CODE(FILE_DEVICE_UNKNOWN, 0x802, METHOD_BUFFERED, FILE_READ_DATA | FILE_WRITE_DATA));

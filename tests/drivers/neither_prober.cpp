@@ -48,8 +48,12 @@ private:
     PDRIVER_OBJECT driver_ = nullptr;
 };
 
-// Sends one METHOD_NEITHER request to \Device\skeleton as if from user mode.
-prober_result send(PDEVICE_OBJECT target, unsigned which, ULONG code, void* in, ULONG in_len, void* out, ULONG out_len)
+// What to break in an IRP after IoBuildDeviceIoControlRequest built it.
+enum class Tamper { none, drop_mdl, claim_more_output };
+
+// Sends one request to \Device\skeleton as if from user mode.
+prober_result send(PDEVICE_OBJECT target, unsigned which, ULONG code, void* in, ULONG in_len, void* out, ULONG out_len,
+                   Tamper tamper = Tamper::none)
 {
     prober_result r{which, 0, 0};
     KEVENT done;
@@ -61,6 +65,11 @@ prober_result send(PDEVICE_OBJECT target, unsigned which, ULONG code, void* in, 
         return r;
     }
     irp->RequestorMode = UserMode; // what makes skeleton.sys probe
+    if (tamper == Tamper::drop_mdl && irp->MdlAddress != nullptr) {
+        IoFreeMdl(irp->MdlAddress);
+        irp->MdlAddress = nullptr;
+    }
+    if (tamper == Tamper::claim_more_output) IoGetNextIrpStackLocation(irp)->Parameters.DeviceIoControl.OutputBufferLength = out_len * 16;
     NTSTATUS status = IoCallDriver(target, irp);
     if (status == STATUS_PENDING) {
         KeWaitForSingleObject(&done, Executive, KernelMode, FALSE, nullptr);
@@ -92,6 +101,15 @@ NTSTATUS run_cases(prober_result* results)
     results[PROBER_ECHO_IN_KERNEL_ADDRESS] = send(target, PROBER_ECHO_IN_KERNEL_ADDRESS, echo, kKernelIn, 16, good_out.data(), 256);
     results[PROBER_ECHO_IN_NULL_WITH_LENGTH] = send(target, PROBER_ECHO_IN_NULL_WITH_LENGTH, echo, nullptr, 16, good_out.data(), 256);
     results[PROBER_ECHO_OUT_READ_ONLY] = send(target, PROBER_ECHO_OUT_READ_ONLY, echo, good_in.data(), 16, read_only, 64);
+
+    // The direct methods: what skeleton.sys does when the MDL is missing or shorter than claimed.
+    // good_in is zeroed: a CRC of 0 and a seed of 0 are both fine requests.
+    const ULONG verify = IOCTL_SKELETON_VERIFY_IN_DIRECT, fill = IOCTL_SKELETON_FILL_OUT_DIRECT;
+    results[PROBER_VERIFY_NO_MDL] =
+        send(target, PROBER_VERIFY_NO_MDL, verify, good_in.data(), 4, good_out.data(), 256, Tamper::drop_mdl);
+    results[PROBER_FILL_LENGTH_BEYOND_MDL] =
+        send(target, PROBER_FILL_LENGTH_BEYOND_MDL, fill, good_in.data(), 4, good_out.data(), 256, Tamper::claim_more_output);
+    results[PROBER_FILL_VALID] = send(target, PROBER_FILL_VALID, fill, good_in.data(), 4, good_out.data(), 256);
     return STATUS_SUCCESS;
 }
 

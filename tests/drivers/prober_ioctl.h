@@ -30,6 +30,9 @@ enum prober_case {
     PROBER_ECHO_IN_KERNEL_ADDRESS,       /* ECHO, Type3InputBuffer = 0xFFFF800000002000 */
     PROBER_ECHO_IN_NULL_WITH_LENGTH,     /* ECHO, Type3InputBuffer = NULL, InputBufferLength = 16 */
     PROBER_ECHO_OUT_READ_ONLY,           /* ECHO, good input, UserBuffer read-only */
+    PROBER_VERIFY_NO_MDL,                /* VERIFY_IN_DIRECT, 256-byte output but Irp->MdlAddress NULL */
+    PROBER_FILL_LENGTH_BEYOND_MDL,       /* FILL_OUT_DIRECT, MDL of 256 bytes, OutputBufferLength 4096 */
+    PROBER_FILL_VALID,                   /* control: FILL_OUT_DIRECT through a real MDL -> success */
     PROBER_CASE_COUNT
 };
 

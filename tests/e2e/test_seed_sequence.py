@@ -106,6 +106,24 @@ class SeedSequence(unittest.TestCase):
         result = self.kmdctl("run", DRIVER)
         self.assertIn(f'the driver says: "{GREETING}"', result.stdout)
 
+    def test_ioctl_verb_sends_any_code_and_shows_the_reply(self):
+        self.kmdctl("install", DRIVER)
+        self.kmdctl("start")
+        reverse = self.kmdctl("ioctl", "0x0022e008", "--in", "01 02 03 41", "--out-size", "8")
+        self.assertIn("Information: 4 bytes", reverse.stdout)
+        self.assertIn("00000000  41 03 02 01 ", reverse.stdout)
+        self.assertIn("status: success", reverse.stdout)
+        payload = self.box.prefix / "drive_c" / "payload.bin"
+        payload.write_bytes(b"Skeleton")
+        echo = self.kmdctl("ioctl", "0x0022e017", "--in-file", r"C:\payload.bin", "--out-size", "16")
+        self.assertIn("Information: 8 bytes", echo.stdout)
+        self.assertIn("|Skeleton|", echo.stdout)
+        small = self.kmdctl("ioctl", "0x222007", "--out-size", "4", expect=1)
+        self.assertIn("status: error 122 (", small.stdout)
+        unknown = self.kmdctl("ioctl", "0x222fff", expect=1)
+        self.assertIn("status: error 1 (", unknown.stdout)
+        self.kmdctl("remove")
+
     def test_status_json_and_list(self):
         self.kmdctl("install", DRIVER, "--name", "skel2", "--display", "Skeleton two")
         status = self.kmdctl("status", "skel2", "--json").stdout

@@ -52,6 +52,18 @@ TEST(NeitherGuard, BadUserPointersGetAnErrorStatusNeverACrash)
     EXPECT_EQ(kInvalidParameter, r[PROBER_ECHO_IN_NULL_WITH_LENGTH].status);
 }
 
+TEST(DirectGuard, AMissingOrShortMdlIsInvalidParameter)
+{
+    const auto r = run_prober();
+    ASSERT_EQ(static_cast<size_t>(PROBER_CASE_COUNT), r.size());
+    EXPECT_EQ(kSuccess, r[PROBER_FILL_VALID].status) << "the control case must work, or the others prove nothing";
+    EXPECT_EQ(256u, r[PROBER_FILL_VALID].information);
+    EXPECT_EQ(kInvalidParameter, r[PROBER_VERIFY_NO_MDL].status);
+    EXPECT_EQ(0u, r[PROBER_VERIFY_NO_MDL].information);
+    EXPECT_EQ(kInvalidParameter, r[PROBER_FILL_LENGTH_BEYOND_MDL].status);
+    EXPECT_EQ(0u, r[PROBER_FILL_LENGTH_BEYOND_MDL].information);
+}
+
 TEST(NeitherGuard, TheDriverKeepsServingAfterTheFaults)
 {
     for (int round = 0; round < 3; ++round) run_prober();
