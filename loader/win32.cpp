@@ -10,6 +10,8 @@ std::string error_text(DWORD error)
     std::string text = n != 0 && buffer != nullptr ? std::string(buffer, n) : std::string();
     if (buffer != nullptr) LocalFree(buffer);
     while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' ')) text.pop_back();
+    // FORMAT_MESSAGE_IGNORE_INSERTS leaves "%1" in texts such as 193's; name what it stands for.
+    for (size_t at = text.find("%1"); at != std::string::npos; at = text.find("%1", at)) text.replace(at, 2, "the file");
     if (text.empty()) text = "no description available for this error number";
     return text;
 }
