@@ -233,7 +233,12 @@ int cmd_run(const Args& a)
                 kmd::narrow(image).c_str());
     if (Failure f = kmd::create_kernel_service(scm.get(), name, name, image, SERVICE_DEMAND_START, created)) {
         if (f.error != ERROR_SERVICE_EXISTS) return step_failed(2, f);
-        std::printf("      the service already exists (error 1073): using it, and leaving it installed afterwards\n");
+        if (has(a, "--cleanup")) {
+            std::printf("      the service already exists (error 1073): using it; --cleanup: deleting it afterwards\n");
+            undo.created();
+        } else {
+            std::printf("      the service already exists (error 1073): using it, and leaving it installed afterwards\n");
+        }
     } else {
         undo.track(created.get());
         undo.created();
@@ -256,7 +261,12 @@ int cmd_run(const Args& a)
     step(4, "StartService (the kernel loads the image and calls DriverEntry)");
     if (Failure f = kmd::start_service(service.get())) {
         if (f.error != ERROR_SERVICE_ALREADY_RUNNING) return step_failed(4, f);
-        std::printf("      already running (error 1056): using it, and leaving it running afterwards\n");
+        if (has(a, "--cleanup")) {
+            std::printf("      already running (error 1056): using it; --cleanup: stopping it afterwards\n");
+            undo.started();
+        } else {
+            std::printf("      already running (error 1056): using it, and leaving it running afterwards\n");
+        }
     } else {
         undo.started();
     }
@@ -548,11 +558,12 @@ int cmd_encode(const Args& a)
 // ---------------------------------------------------------------- verb table
 
 const Verb kVerbs[] = {
-    {"run", "run <file.sys> [--name N] [--device D] [--force]",
+    {"run", "run <file.sys> [--name N] [--device D] [--force] [--cleanup]",
      "The seed's loader: OpenSCManager, CreateService, OpenService, StartService, CreateFile +\n"
      "DeviceIoControl(SAY_HELLO), ControlService(STOP), DeleteService + CloseServiceHandle.\n"
-     "A service that already exists is used and left installed; one already running is left running.\n"
-     "On any failure, what this command did is undone. --force points an existing service at this file.",
+     "A service that already exists is used and left installed; one already running is left running;\n"
+     "--cleanup stops and deletes it anyway. On any failure, what this command did is undone.\n"
+     "--force points an existing service with another image path at this file.",
      cmd_run},
     {"install", "install <file.sys> [--name N] [--display D] [--start demand|system|auto|disabled] [--group G] [--force]",
      "CreateService for a kernel driver with the file's full path. Same path already installed: success.\n"

@@ -7,8 +7,9 @@
 
 namespace kmd {
 
-// When on, every Win32 call made through the loader library prints one line to stdout:
-//   "  -> StartService(skeleton) = ok"  or  "  -> StartService(skeleton) = error 2 (...)".
+// When on, every Win32 call made through the loader library prints one line to stdout, numbered
+// with the seed's loader step it belongs to, whatever the verb:
+//   "  -> (4/7) StartService = ok"  or  "  -> (4/7) StartService = error 2 (...)".
 void set_trace(bool on);
 bool trace_enabled();
 void trace_call(const std::string& call, bool ok, DWORD error);

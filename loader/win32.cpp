@@ -1,6 +1,14 @@
 #include "win32.hpp"
 
+#include "trace.hpp"
+
 namespace kmd {
+
+void ServiceHandleTraits::close(SC_HANDLE h)
+{
+    const BOOL ok = CloseServiceHandle(h);
+    trace_call("CloseServiceHandle", ok != FALSE, ok ? ERROR_SUCCESS : GetLastError());
+}
 
 std::string error_text(DWORD error)
 {

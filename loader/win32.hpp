@@ -41,7 +41,7 @@ private:
 struct ServiceHandleTraits {
     using handle_type = SC_HANDLE;
     static SC_HANDLE invalid() { return nullptr; }
-    static void close(SC_HANDLE h) { CloseServiceHandle(h); }
+    static void close(SC_HANDLE h); // CloseServiceHandle, narrated under --trace (the seed's step 7)
 };
 
 struct FileHandleTraits {

@@ -149,10 +149,15 @@ class LoaderErrors(unittest.TestCase):
     def test_trace_narrates_each_win32_call(self):
         result = self.kmdctl("--trace", "run", DRIVER)
         self.assertEqual(0, result.returncode, result.describe())
-        calls = re.findall(r"-> (\w+)", result.stdout)
-        for call in ("OpenSCManager", "CreateService", "OpenService", "StartService", "CreateFile", "DeviceIoControl",
-                     "ControlService", "DeleteService"):
-            self.assertIn(call, calls)
+        calls = re.findall(r"-> \((\d)/7\) (\w+)", result.stdout)
+        for step, call in (("1", "OpenSCManager"), ("2", "CreateService"), ("3", "OpenService"), ("4", "StartService"),
+                           ("5", "CreateFile"), ("5", "DeviceIoControl"), ("6", "ControlService"), ("7", "DeleteService"),
+                           ("7", "CloseServiceHandle")):
+            self.assertIn((step, call), calls, result.stdout)
+        # Any verb is narrated the same way, numbered by the seed's step each call belongs to.
+        status = self.kmdctl("--trace", "status", "no_such_driver")
+        self.assertIn("-> (1/7) OpenSCManager = ok", status.stdout)
+        self.assertIn("-> (3/7) OpenService(no_such_driver) = error 1060 (", status.stdout)
 
 
 if __name__ == "__main__":

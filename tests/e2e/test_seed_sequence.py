@@ -81,6 +81,15 @@ class SeedSequence(unittest.TestCase):
         self.assertEqual(0, delete.returncode, delete.describe())
         self.assertFalse(self.key_exists())
 
+    def test_run_cleanup_removes_even_a_service_it_did_not_create(self):
+        self.kmdctl("install", DRIVER)
+        self.kmdctl("start")
+        result = self.kmdctl("run", DRIVER, "--cleanup")
+        self.assertIn("--cleanup: deleting it afterwards", result.stdout)
+        self.assertIn("--cleanup: stopping it afterwards", result.stdout)
+        self.assertIn("service skeleton deleted", result.stdout)
+        self.assertFalse(self.key_exists())
+
     def test_a_driver_already_running_is_used_and_left_running(self):
         self.kmdctl("install", DRIVER)
         self.kmdctl("start")
