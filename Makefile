@@ -4,7 +4,7 @@ BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 PYTHON := /usr/bin/python3
 
-.PHONY: all deps configure build demo test clean
+.PHONY: all deps configure build demo test bench clean
 
 all: build
 
@@ -24,6 +24,10 @@ demo: build
 
 test: build
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -j 2
+
+# What one request costs under Wine, per transfer method (figures only; not part of `make test`).
+bench: build
+	$(PYTHON) tools/winebox.py run --box bench --env-path SKELETON_DRIVER=$(BUILD_DIR)/bin/skeleton.sys -- $(BUILD_DIR)/bin/skeleton_bench.exe
 
 clean:
 	rm -rf $(BUILD_DIR)

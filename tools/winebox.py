@@ -260,6 +260,8 @@ def main(argv: list[str]) -> int:
     run_p.add_argument("--timeout", type=float, default=300)
     run_p.add_argument("--kernel-log", action="store_true", help="hold a session and print the driver's DbgPrint lines")
     run_p.add_argument("--keep", action="store_true", help="keep the box afterwards (debugging)")
+    run_p.add_argument("--env-path", action="append", default=[], metavar="NAME=UNIXPATH",
+                       help="set NAME for the program to the Windows path of UNIXPATH")
     run_p.add_argument("program", nargs=argparse.REMAINDER)
     sess = sub.add_parser("session", help="start or stop a box with a held session")
     sess.add_argument("action", choices=["start", "stop"])
@@ -283,7 +285,11 @@ def main(argv: list[str]) -> int:
         with Box(args.box, args.wine_dir, keep=args.keep) as box:
             if args.kernel_log:
                 box.start_session()
-            result = box.run(program, timeout=args.timeout)
+            env = {}
+            for item in args.env_path:
+                name, _, path = item.partition("=")
+                env[name] = windows_path(path)
+            result = box.run(program, timeout=args.timeout, env=env)
             sys.stdout.write(result.stdout)
             sys.stderr.write(result.stderr)
             if args.kernel_log:
