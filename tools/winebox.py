@@ -45,6 +45,7 @@ def windows_path(path: str | Path) -> str:
 
 def _base_env(prefix: Path, debug: str = "-all") -> dict[str, str]:
     env = dict(os.environ)
+    env.setdefault("HOME", str(prefix.parent))  # Wine wants a home; CI environments may lack one
     env.update(
         WINEPREFIX=str(prefix),
         WINEDEBUG=debug,
