@@ -177,6 +177,12 @@ public:
     ~RunUndo()
     {
         if (service_ == nullptr) return;
+        if (!old_image_path_.empty() && !created_) {
+            if (Failure f = kmd::change_image_path(service_, old_image_path_, old_start_type_))
+                std::printf("      undo: could not restore the image path of %s: %s\n", kmd::narrow(name_).c_str(), f.describe().c_str());
+            else
+                std::printf("      undo: image path of %s restored to %s\n", kmd::narrow(name_).c_str(), kmd::narrow(old_image_path_).c_str());
+        }
         if (started_) {
             DWORD state = 0;
             if (Failure f = kmd::stop_service(service_, kStopTimeoutMs, state))
@@ -199,12 +205,22 @@ public:
     void deleted() { created_ = false; }
     bool has_started() const { return started_; }
     bool has_created() const { return created_; }
+    // --force changed an existing service's image path: put it back if the run fails.
+    void reconfigured(const std::wstring& old_image_path, DWORD old_start_type)
+    {
+        old_image_path_ = old_image_path;
+        old_start_type_ = old_start_type;
+    }
+    // The run succeeded: a --force reconfiguration stays, as asked.
+    void succeeded() { old_image_path_.clear(); }
 
 private:
     std::wstring name_;
     SC_HANDLE service_ = nullptr;
     bool created_ = false;
     bool started_ = false;
+    std::wstring old_image_path_;
+    DWORD old_start_type_ = SERVICE_DEMAND_START;
 };
 
 void step(int n, const char* what) { std::printf("[%d/7] %s\n", n, what), std::fflush(stdout); }
@@ -255,6 +271,7 @@ int cmd_run(const Args& a)
                                               ", not this file; --force reconfigures it",
                                           ERROR_SERVICE_EXISTS});
         if (Failure f = kmd::change_image_path(service.get(), image, SERVICE_DEMAND_START)) return step_failed(3, f);
+        undo.reconfigured(config.image_path, config.start_type);
         std::printf("      --force: image path changed to %s\n", kmd::narrow(image).c_str());
     }
 
@@ -299,6 +316,7 @@ int cmd_run(const Args& a)
     } else {
         std::printf("      skipped DeleteService: the service existed before this command, so it stays installed\n");
     }
+    undo.succeeded();
     return kExitOk; // the owners close every handle (CloseServiceHandle) on the way out
 }
 

@@ -74,6 +74,11 @@ class LoaderErrors(unittest.TestCase):
             self.assertFails(result, 1073, "--force")
             status = self.kmdctl("status", "--json")
             self.assertIn("copy.sys", status.stdout, "a failed run must leave the service as it was")
+            # --force on a run that then fails (the device name is wrong) puts the old path back.
+            failed = self.kmdctl("run", DRIVER, "--force", "--device", r"\\.\no_such_device")
+            self.assertFails(failed, 2, "CreateFile")
+            self.assertIn("undo: image path of skeleton restored", failed.stdout)
+            self.assertIn("copy.sys", self.kmdctl("status", "--json").stdout)
             forced = self.kmdctl("install", DRIVER, "--force")
             self.assertEqual(0, forced.returncode, forced.describe())
             self.assertIn("reconfigured", forced.stdout)
