@@ -271,7 +271,12 @@ def main(argv: list[str]) -> int:
     exec_p.add_argument("--box", default="session")
     exec_p.add_argument("--timeout", type=float, default=300)
     exec_p.add_argument("program", nargs=argparse.REMAINDER)
+    keep_p = sub.add_parser("_keep")  # internal: the detached owner of a `session start` box
+    keep_p.add_argument("box")
     args = parser.parse_args(argv)
+
+    if args.verb == "_keep":
+        return _keep(args.wine_dir, args.box)
 
     if args.verb == "template":
         print(ensure_template(args.wine_dir))
@@ -361,8 +366,4 @@ def _keep(wine_dir: Path, name: str) -> int:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) >= 2 and "_keep" in sys.argv[1:4]:
-        i = sys.argv.index("_keep")
-        wd = Path(sys.argv[sys.argv.index("--wine-dir") + 1]) if "--wine-dir" in sys.argv else DEFAULT_WINE_DIR
-        sys.exit(_keep(wd, sys.argv[i + 1]))
     sys.exit(main(sys.argv[1:]))

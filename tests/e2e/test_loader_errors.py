@@ -8,17 +8,14 @@ from e2e_support import BIN_DIR, DRIVER, KMDCTL, Box, windows_path
 
 
 class LoaderErrors(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.box = Box("loader-errors").create()
-        cls.work = cls.box.prefix / "drive_c" / "kmdtest"
-        cls.work.mkdir()
-        (cls.work / "not_a_driver.sys").write_text("this is a text file, not a driver\n")
-        (cls.work / "a_directory.sys").mkdir()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.box.close()
+    def setUp(self):
+        # Every test in a fresh prefix of its own: none sees another's services or files.
+        self.box = Box(f"loader-{self._testMethodName}").create()
+        self.addCleanup(self.box.close)
+        self.work = self.box.prefix / "drive_c" / "kmdtest"
+        self.work.mkdir()
+        (self.work / "not_a_driver.sys").write_text("this is a text file, not a driver\n")
+        (self.work / "a_directory.sys").mkdir()
 
     def kmdctl(self, *args):
         return self.box.run([KMDCTL, *args])
