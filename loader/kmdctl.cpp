@@ -414,7 +414,6 @@ int cmd_remove(const Args& a)
     service.reset();
     // DeleteService only marks the service; it goes once the last handle to it closes. Check.
     kmd::ScHandle again;
-    kmd::set_trace(false);
     Failure gone = kmd::open_service(scm.get(), name, again, SERVICE_QUERY_STATUS);
     if (!gone)
         std::printf("%s: marked for deletion (another program still holds a handle to it; it goes when that closes)\n",

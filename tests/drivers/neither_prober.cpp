@@ -51,18 +51,19 @@ private:
 // What to break in an IRP after IoBuildDeviceIoControlRequest built it.
 enum class Tamper { none, drop_mdl, claim_more_output };
 
-// Sends one request to \Device\skeleton as if from user mode.
-prober_result send(PDEVICE_OBJECT target, unsigned which, ULONG code, void* in, ULONG in_len, void* out, ULONG out_len,
-                   Tamper tamper = Tamper::none)
+// Sends one request to \Device\skeleton as if from user mode; its outcome goes to results[which].
+void send(prober_result* results, PDEVICE_OBJECT target, prober_case which, ULONG code, void* in, ULONG in_len, void* out,
+          ULONG out_len, Tamper tamper = Tamper::none)
 {
-    prober_result r{which, 0, 0};
+    prober_result& r = results[which];
+    r = prober_result{static_cast<unsigned>(which), 0, 0};
     KEVENT done;
     KeInitializeEvent(&done, NotificationEvent, FALSE);
     IO_STATUS_BLOCK iosb{};
     PIRP irp = IoBuildDeviceIoControlRequest(code, target, in, in_len, out, out_len, FALSE, &done, &iosb);
     if (irp == nullptr) {
         r.status = static_cast<unsigned>(STATUS_INSUFFICIENT_RESOURCES);
-        return r;
+        return;
     }
     irp->RequestorMode = UserMode; // what makes skeleton.sys probe
     if (tamper == Tamper::drop_mdl && irp->MdlAddress != nullptr) {
@@ -77,7 +78,6 @@ prober_result send(PDEVICE_OBJECT target, unsigned which, ULONG code, void* in, 
     }
     r.status = static_cast<unsigned>(status);
     r.information = iosb.Information;
-    return r;
 }
 
 NTSTATUS run_cases(prober_result* results)
@@ -92,24 +92,22 @@ NTSTATUS run_cases(prober_result* results)
     void* read_only = const_cast<unsigned char*>(kReadOnly);
     const ULONG hello = IOCTL_SKELETON_SAY_HELLO, echo = IOCTL_SKELETON_ECHO_NEITHER;
 
-    results[PROBER_VALID_BUFFERS] = send(target, PROBER_VALID_BUFFERS, hello, nullptr, 0, good_out.data(), 256);
-    results[PROBER_HELLO_OUT_UNMAPPED] = send(target, PROBER_HELLO_OUT_UNMAPPED, hello, nullptr, 0, kUnmappedOut, 64);
-    results[PROBER_HELLO_OUT_READ_ONLY] = send(target, PROBER_HELLO_OUT_READ_ONLY, hello, nullptr, 0, read_only, 64);
-    results[PROBER_HELLO_OUT_KERNEL_ADDRESS] = send(target, PROBER_HELLO_OUT_KERNEL_ADDRESS, hello, nullptr, 0, kKernelOut, 64);
-    results[PROBER_HELLO_OUT_NULL_WITH_LENGTH] = send(target, PROBER_HELLO_OUT_NULL_WITH_LENGTH, hello, nullptr, 0, nullptr, 64);
-    results[PROBER_ECHO_IN_UNMAPPED] = send(target, PROBER_ECHO_IN_UNMAPPED, echo, kUnmappedIn, 16, good_out.data(), 256);
-    results[PROBER_ECHO_IN_KERNEL_ADDRESS] = send(target, PROBER_ECHO_IN_KERNEL_ADDRESS, echo, kKernelIn, 16, good_out.data(), 256);
-    results[PROBER_ECHO_IN_NULL_WITH_LENGTH] = send(target, PROBER_ECHO_IN_NULL_WITH_LENGTH, echo, nullptr, 16, good_out.data(), 256);
-    results[PROBER_ECHO_OUT_READ_ONLY] = send(target, PROBER_ECHO_OUT_READ_ONLY, echo, good_in.data(), 16, read_only, 64);
+    send(results, target, PROBER_VALID_BUFFERS, hello, nullptr, 0, good_out.data(), 256);
+    send(results, target, PROBER_HELLO_OUT_UNMAPPED, hello, nullptr, 0, kUnmappedOut, 64);
+    send(results, target, PROBER_HELLO_OUT_READ_ONLY, hello, nullptr, 0, read_only, 64);
+    send(results, target, PROBER_HELLO_OUT_KERNEL_ADDRESS, hello, nullptr, 0, kKernelOut, 64);
+    send(results, target, PROBER_HELLO_OUT_NULL_WITH_LENGTH, hello, nullptr, 0, nullptr, 64);
+    send(results, target, PROBER_ECHO_IN_UNMAPPED, echo, kUnmappedIn, 16, good_out.data(), 256);
+    send(results, target, PROBER_ECHO_IN_KERNEL_ADDRESS, echo, kKernelIn, 16, good_out.data(), 256);
+    send(results, target, PROBER_ECHO_IN_NULL_WITH_LENGTH, echo, nullptr, 16, good_out.data(), 256);
+    send(results, target, PROBER_ECHO_OUT_READ_ONLY, echo, good_in.data(), 16, read_only, 64);
 
     // The direct methods: what skeleton.sys does when the MDL is missing or shorter than claimed.
     // good_in is zeroed: a CRC of 0 and a seed of 0 are both fine requests.
     const ULONG verify = IOCTL_SKELETON_VERIFY_IN_DIRECT, fill = IOCTL_SKELETON_FILL_OUT_DIRECT;
-    results[PROBER_VERIFY_NO_MDL] =
-        send(target, PROBER_VERIFY_NO_MDL, verify, good_in.data(), 4, good_out.data(), 256, Tamper::drop_mdl);
-    results[PROBER_FILL_LENGTH_BEYOND_MDL] =
-        send(target, PROBER_FILL_LENGTH_BEYOND_MDL, fill, good_in.data(), 4, good_out.data(), 256, Tamper::claim_more_output);
-    results[PROBER_FILL_VALID] = send(target, PROBER_FILL_VALID, fill, good_in.data(), 4, good_out.data(), 256);
+    send(results, target, PROBER_VERIFY_NO_MDL, verify, good_in.data(), 4, good_out.data(), 256, Tamper::drop_mdl);
+    send(results, target, PROBER_FILL_LENGTH_BEYOND_MDL, fill, good_in.data(), 4, good_out.data(), 256, Tamper::claim_more_output);
+    send(results, target, PROBER_FILL_VALID, fill, good_in.data(), 4, good_out.data(), 256);
     return STATUS_SUCCESS;
 }
 
