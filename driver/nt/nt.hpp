@@ -27,8 +27,9 @@ extern "C" NTSYSAPI POBJECT_TYPE* IoDriverObjectType;
 #error "skeleton.sys needs __try/__except: build the driver with clang (-fms-extensions) or MSVC"
 #endif
 // Worse than an error: clang (14) targeting i686-w64-windows-gnu accepts __try/__except but emits
-// no exception registration record, so the handler is silently dropped (seen in its disassembly).
-// x86 SEH is frame-based and needs the MSVC-style lowering this target lacks.
+// no exception registration record, so the handler is silently dropped, and -fasync-exceptions
+// does not compile there (tools/x86_seh_probe.sh). x86 SEH is frame-based and needs the
+// MSVC-style lowering this target lacks.
 #if defined(__clang__) && defined(__MINGW32__) && defined(__i386__)
 #error "no x86 build: clang for i686-w64-windows-gnu would silently drop the METHOD_NEITHER __try/__except guard"
 #endif

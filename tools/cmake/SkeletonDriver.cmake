@@ -22,3 +22,12 @@ function(skeleton_add_driver name)
     COMMAND "${SKELETON_PYTHON}" "${PROJECT_SOURCE_DIR}/tools/pe_checksum.py" "$<TARGET_FILE:${name}>"
     VERBATIM)
 endfunction()
+
+# skeleton_seh_sources(SOURCES...) - sources that use __try/__except. -fasync-exceptions makes the
+# guard cover every instruction in a __try, not only calls: without it clang assumes a plain load,
+# store or inlined memcpy cannot fault and drops the handler (tools/x86_seh_probe.sh shows it).
+# Only these files get it: elsewhere it would turn destructors into C++ EH cleanups that need
+# _Unwind_Resume and __gxx_personality_seh0, which no kernel provides (the link then fails).
+function(skeleton_seh_sources)
+  set_source_files_properties(${ARGN} PROPERTIES COMPILE_OPTIONS -fasync-exceptions)
+endfunction()
