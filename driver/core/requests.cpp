@@ -73,11 +73,11 @@ Result echo_neither(ConstBytes in, MutableBytes out)
 }
 
 constexpr RequestSpec kRequests[] = {
-    {IOCTL_SKELETON_SAY_HELLO, "SAY_HELLO", say_hello},
-    {IOCTL_SKELETON_REVERSE_BUFFERED, "REVERSE_BUFFERED", reverse_buffered},
-    {IOCTL_SKELETON_VERIFY_IN_DIRECT, "VERIFY_IN_DIRECT", verify_in_direct},
-    {IOCTL_SKELETON_FILL_OUT_DIRECT, "FILL_OUT_DIRECT", fill_out_direct},
-    {IOCTL_SKELETON_ECHO_NEITHER, "ECHO_NEITHER", echo_neither},
+    {IOCTL_SKELETON_SAY_HELLO, "SAY_HELLO", say_hello, false}, // ioctl.h: "in: nothing (ignored)"
+    {IOCTL_SKELETON_REVERSE_BUFFERED, "REVERSE_BUFFERED", reverse_buffered, true},
+    {IOCTL_SKELETON_VERIFY_IN_DIRECT, "VERIFY_IN_DIRECT", verify_in_direct, true},
+    {IOCTL_SKELETON_FILL_OUT_DIRECT, "FILL_OUT_DIRECT", fill_out_direct, true},
+    {IOCTL_SKELETON_ECHO_NEITHER, "ECHO_NEITHER", echo_neither, true},
 };
 
 } // namespace
@@ -96,6 +96,7 @@ Result handle_device_control(uint32_t code, ConstBytes in, MutableBytes out)
 {
     const RequestSpec* request = find_request(code);
     if (request == nullptr) return fail(status::not_implemented);
+    if (!request->reads_input) in = ConstBytes{nullptr, 0}; // ignored by contract, whatever its size
     Result result = request->handle(in, out);
     // Defence in depth: a handler bug must never make the I/O manager copy more than the
     // caller's buffer (or than was written) back to user mode.

@@ -47,6 +47,9 @@ struct RequestSpec {
     uint32_t code;
     const char* name;
     Result (*handle)(ConstBytes in, MutableBytes out);
+    // False when the contract says the input is ignored (SAY_HELLO): the glue then never looks
+    // at it - no length check, no probe, no capture - and hands the handler an empty range.
+    bool reads_input;
 };
 
 // The table row for `code`, or nullptr: the glue asks before it touches any buffer, so an

@@ -93,10 +93,13 @@ core::Result run_neither(PIRP irp, PIO_STACK_LOCATION stack, ULONG code, ULONG i
 core::Result run_device_control(PIRP irp, PIO_STACK_LOCATION stack)
 {
     const ULONG code = stack->Parameters.DeviceIoControl.IoControlCode;
-    const ULONG in_len = stack->Parameters.DeviceIoControl.InputBufferLength;
     const ULONG out_len = stack->Parameters.DeviceIoControl.OutputBufferLength;
 
-    if (core::find_request(code) == nullptr) return fail(STATUS_NOT_IMPLEMENTED);
+    const core::RequestSpec* request = core::find_request(code);
+    if (request == nullptr) return fail(STATUS_NOT_IMPLEMENTED);
+    // An input the contract ignores (SAY_HELLO) is not looked at at all: its length is neither
+    // checked nor probed nor captured, so any size works, as ioctl.h promises.
+    const ULONG in_len = request->reads_input ? stack->Parameters.DeviceIoControl.InputBufferLength : 0;
 
     switch (METHOD_FROM_CTL_CODE(code)) {
     case METHOD_BUFFERED: return run_buffered(irp, code, in_len, out_len);

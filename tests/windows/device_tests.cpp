@@ -104,6 +104,23 @@ TEST(SayHello, InputIsIgnored)
     EXPECT_EQ(kGreeting, std::string(out));
 }
 
+// ioctl.h says SAY_HELLO's input is ignored: so it must be whatever its size, even beyond
+// SKELETON_MAX_TRANSFER (the driver used to check the length before looking at the code: 87).
+TEST(SayHello, InputLargerThanTheMaximumTransferIsIgnoredToo)
+{
+    auto device = open_skeleton();
+    for (DWORD size : {SKELETON_MAX_TRANSFER + 1, 2 * SKELETON_MAX_TRANSFER}) {
+        std::vector<char> in(size, 'x');
+        char out[128] = {};
+        DWORD returned = 0;
+        ASSERT_EQ(static_cast<DWORD>(ERROR_SUCCESS),
+                  ioctl_error(device.get(), IOCTL_SKELETON_SAY_HELLO, in.data(), size, out, sizeof out, &returned))
+            << "input of " << size << " bytes";
+        EXPECT_EQ(kGreeting.size() + 1, returned);
+        EXPECT_EQ(kGreeting, std::string(out));
+    }
+}
+
 // ------------------------------------------------------------------ what the driver does not serve
 
 TEST(Unsupported, UnknownIoctlsAreInvalidFunctionWhateverTheirMethod)
