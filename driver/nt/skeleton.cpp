@@ -9,6 +9,7 @@
 
 #include "../core/requests.hpp"
 #include "device_security.hpp"
+#include "dispatch_guard.hpp"
 #include "irp_buffers.hpp"
 #include "kernel_raii.hpp"
 
@@ -32,6 +33,12 @@ namespace {
 // refer to it after DriverEntry returns.
 constinit UNICODE_STRING g_device_name = literal_ustring(SKELETON_DEVICE_NAME_W);
 constinit UNICODE_STRING g_link_name = literal_ustring(SKELETON_DOS_DEVICE_NAME_W);
+
+// Keeps requests and DriverUnload apart: see kit/driver/kmd/dispatch_guard.hpp.
+constinit skeleton::nt::DispatchGuard g_guard;
+// How long DriverUnload waits, after deleting the device, for a request the host had already
+// taken off its queue (Wine's request thread; docs/reliability.md). Unload costs this much more.
+constexpr ULONG kSettleMs = 100;
 
 // Driver messages go to the kernel debugger (DbgView, WinDbg; under Wine the `debugstr` channel).
 // On Windows Vista and later, INFO level shows once the "Debug Print Filter" key enables it.
@@ -70,8 +77,18 @@ NTSTATUS complete(PIRP irp, core::Result result)
 // everything else is STATUS_NOT_IMPLEMENTED.
 extern "C" NTSTATUS NTAPI SkeletonDispatch(PDEVICE_OBJECT, PIRP irp)
 {
+    // First thing: once DriverUnload has begun, new work is refused (CLOSE and CLEANUP still
+    // succeed: there is nothing to refuse), and DriverUnload waits until admitted requests leave.
+    const auto pass = g_guard.enter();
     PIO_STACK_LOCATION stack = IoGetCurrentIrpStackLocation(irp);
     core::Result result{core::status::not_implemented, 0};
+
+    if (!pass) {
+        const bool closing = stack->MajorFunction == IRP_MJ_CLOSE || stack->MajorFunction == IRP_MJ_CLEANUP;
+        result = {closing ? core::status::success : static_cast<uint32_t>(skeleton::nt::DispatchGuard::kRefusal), 0};
+        SKELETON_LOG("%s refused: unloading -> status=0x%08lx\n", major_name(stack->MajorFunction), static_cast<ULONG>(result.status));
+        return complete(irp, result);
+    }
 
     switch (stack->MajorFunction) {
     case IRP_MJ_CREATE:
@@ -92,11 +109,15 @@ extern "C" NTSTATUS NTAPI SkeletonDispatch(PDEVICE_OBJECT, PIRP irp)
 }
 
 // The seed's DriverUnload: undo DriverEntry, link first, so the driver can be loaded again.
+// Before that, refuse new requests and wait for those already inside the driver: the image is
+// unmapped as soon as this returns.
 extern "C" VOID NTAPI SkeletonUnload(PDRIVER_OBJECT driver)
 {
+    g_guard.run_down();
     IoDeleteSymbolicLink(&g_link_name);
     IoDeleteDevice(driver->DeviceObject);
     SKELETON_LOG("DriverUnload: deleted %.*ws and %.*ws\n", USTR_ARGS(&g_link_name), USTR_ARGS(&g_device_name));
+    g_guard.settle(kSettleMs);
 }
 
 // The seed's DriverEntry: create the device, the link, the dispatch table and the unload routine.
@@ -132,6 +153,7 @@ extern "C" NTSTATUS NTAPI DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING reg
     // CREATE, CLOSE, CLEANUP and DEVICE_CONTROL are the requests we serve. Every other slot points
     // at the same dispatcher too, so that the seed's "undefined request -> STATUS_NOT_IMPLEMENTED"
     // is this driver's answer, not the I/O manager's default.
+    g_guard.initialize();
     for (PDRIVER_DISPATCH& slot : driver->MajorFunction) slot = SkeletonDispatch;
     driver->DriverUnload = SkeletonUnload;
 
