@@ -4,7 +4,7 @@ BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 PYTHON := /usr/bin/python3
 
-.PHONY: all deps configure build demo test bench clean
+.PHONY: all deps configure build demo test bench soak clean
 
 all: build
 
@@ -28,6 +28,11 @@ test: build
 # What one request costs under Wine, per transfer method (figures only; not part of `make test`).
 bench: build
 	$(PYTHON) tools/winebox.py run --box bench --env-path SKELETON_DRIVER=$(BUILD_DIR)/bin/skeleton.sys -- $(BUILD_DIR)/bin/skeleton_bench.exe
+
+# The reliability suite's heavy variants (tests/reliability): about half an hour, run on purpose.
+# SEED=N replays an earlier run.
+soak: build
+	$(PYTHON) tests/reliability/reliability.py --soak $(if $(SEED),--seed $(SEED))
 
 clean:
 	rm -rf $(BUILD_DIR)

@@ -64,6 +64,19 @@ TEST(Core, UnknownCodesAreNotImplemented)
     }
 }
 
+// ioctl.h: SAY_HELLO's input is "nothing (ignored)"; every other request reads its input. The
+// NT glue skips the length check, probe and capture of an input the table marks as unread.
+TEST(Core, OnlySayHelloIgnoresItsInputWhateverItsSize)
+{
+    for (const core::RequestSpec* r = core::requests_begin(); r != core::requests_end(); ++r)
+        EXPECT_EQ(r->code != IOCTL_SKELETON_SAY_HELLO, r->reads_input) << r->name;
+    unsigned char out[128] = {};
+    const unsigned char in[1] = {};
+    auto r = core::handle_device_control(IOCTL_SKELETON_SAY_HELLO, {in, SKELETON_MAX_TRANSFER + 1u}, {out, sizeof out});
+    EXPECT_EQ(core::status::success, r.status);
+    EXPECT_EQ(core::greeting_size(), r.information);
+}
+
 TEST(Core, TableHasOneRowPerContractCodeAndEveryMethod)
 {
     const uint32_t codes[] = {IOCTL_SKELETON_SAY_HELLO, IOCTL_SKELETON_REVERSE_BUFFERED, IOCTL_SKELETON_VERIFY_IN_DIRECT,
