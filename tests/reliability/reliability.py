@@ -67,6 +67,7 @@ class Suite:
     def __init__(self, box: Box, driver: Path, seed: int, sizes: dict[str, int]):
         self.box, self.driver, self.seed, self.sizes = box, driver, seed, sizes
         self.rng = random.Random(seed)
+        self.evidence = 0
 
     # ------------------------------------------------------------------ helpers
     def run(self, argv, timeout=300):
@@ -112,6 +113,16 @@ class Suite:
     def crash_lines(self, mark: int) -> list[str]:
         text = self.box.kernel_log_text()[mark:]
         return [line for line in text.splitlines() if any(m in line for m in CRASH_MARKERS)]
+
+    def keep_evidence(self, mark: int, what: str) -> None:
+        """The kernel log since `mark` (the driver's DbgPrint lines with Wine's thread ids, and the
+        crash report) survives the session restart in build/wine/reliability-evidence/."""
+        folder = self.box.wine_dir / "reliability-evidence"
+        folder.mkdir(parents=True, exist_ok=True)
+        self.evidence += 1
+        path = folder / f"{self.box.name}-{what}-{self.evidence}.log"
+        path.write_text(self.box.kernel_log_text()[mark:])
+        print(f"    evidence: {path}")
 
     def recover(self) -> None:
         """A dead driver host leaves the session unusable (every later start fails with error 6)
@@ -210,6 +221,7 @@ class Suite:
         crashed = self.crash_lines(mark)
         if crashed:
             print(f"    {verb}: host CRASHED ({crashed[0].strip()[:110]}); kmdctl {verb} exited {stop.returncode}")
+            self.keep_evidence(mark, f"stop-crash-{verb}")
             self.recover()
         else:
             if stop.returncode != 0:
