@@ -16,7 +16,7 @@ Cases (fast / soak):
   fuzz             20000 / 1000000 fuzzed requests through the real device; the host process
                    must be the same afterwards and SAY_HELLO correct
   flood            2000 / 20000 open/close pairs, then the driver must still answer
-  stop_under_load  3 / 20 trials: `kmdctl stop` (and `remove`) while another program's
+  stop_under_load  2 / 20 trials: `kmdctl stop` (and `remove`) while another program's
                    requests are in flight; the host must not crash and the driver must restart
   kill_host        1 / 5 trials: SIGKILL the box's driver host (its Unix PID found through the
                    box's own WINEPREFIX, never by name) with requests in flight, then recover
@@ -46,7 +46,7 @@ KMDCTL = BIN_DIR / "kmdctl.exe"
 STRESS = BIN_DIR / "skeleton_stress.exe"
 SERVICES_KEY = r"HKLM\System\CurrentControlSet\Services"
 
-FAST = dict(reload=50, mixed=500, fuzz=20000, flood=2000, stop_under_load=3, kill_host=1, concurrent_run=1)
+FAST = dict(reload=50, mixed=500, fuzz=20000, flood=2000, stop_under_load=2, kill_host=1, concurrent_run=1)
 SOAK = dict(reload=1000, mixed=10000, fuzz=1000000, flood=20000, stop_under_load=20, kill_host=5, concurrent_run=10)
 CRASH_MARKERS = ("Unhandled page fault", "Unhandled exception", "unhandled exception", "Unimplemented function")
 
