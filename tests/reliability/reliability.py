@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tools"))
+sys.path.insert(0, str(ROOT / "kit" / "harness"))
 from winebox import Box, _kill_wineserver, windows_path  # noqa: E402
 
 BIN_DIR = Path(os.environ.get("SKELETON_BIN_DIR", ROOT / "build" / "bin"))

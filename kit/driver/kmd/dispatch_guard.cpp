@@ -1,7 +1,7 @@
 // dispatch_guard.cpp - see dispatch_guard.hpp.
-#include "dispatch_guard.hpp"
+#include <kmd/dispatch_guard.hpp>
 
-namespace skeleton::nt {
+namespace kmd {
 namespace {
 
 constexpr LONG kDown = 1; // state_ bit 0
@@ -64,4 +64,4 @@ void DispatchGuard::settle(ULONG grace_ms)
     for (ULONG waited = 0; load(&inside_) != 0 && waited < 5000; ++waited) sleep_ms(1);
 }
 
-} // namespace skeleton::nt
+} // namespace kmd

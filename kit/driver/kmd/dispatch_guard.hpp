@@ -25,9 +25,9 @@
 // host can close it (it must stop dispatching to a driver before it calls DriverUnload).
 #pragma once
 
-#include "nt.hpp"
+#include <kmd/nt.hpp>
 
-namespace skeleton::nt {
+namespace kmd {
 
 class DispatchGuard {
 public:
@@ -67,4 +67,4 @@ private:
     KEVENT drained_{};         // set by the last admitted request to leave once running down
 };
 
-} // namespace skeleton::nt
+} // namespace kmd
