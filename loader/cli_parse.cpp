@@ -62,7 +62,7 @@ const char* name_of(uint32_t value, const Named (&table)[N])
 
 } // namespace
 
-std::optional<uint32_t> parse_u32(std::string_view text)
+std::optional<uint64_t> parse_u64(std::string_view text)
 {
     int base = 10;
     if (text.size() > 2 && text[0] == '0' && (text[1] == 'x' || text[1] == 'X')) {
@@ -74,10 +74,18 @@ std::optional<uint32_t> parse_u32(std::string_view text)
     for (char c : text) {
         const int d = hex_digit(c);
         if (d < 0 || d >= base) return std::nullopt;
-        value = value * static_cast<uint64_t>(base) + static_cast<uint64_t>(d);
-        if (value > 0xFFFFFFFFull) return std::nullopt;
+        const auto digit = static_cast<uint64_t>(d);
+        if (value > (UINT64_MAX - digit) / static_cast<uint64_t>(base)) return std::nullopt; // would wrap
+        value = value * static_cast<uint64_t>(base) + digit;
     }
-    return static_cast<uint32_t>(value);
+    return value;
+}
+
+std::optional<uint32_t> parse_u32(std::string_view text)
+{
+    const auto value = parse_u64(text);
+    if (!value || *value > 0xFFFFFFFFull) return std::nullopt;
+    return static_cast<uint32_t>(*value);
 }
 
 std::optional<std::vector<unsigned char>> parse_hex_bytes(std::string_view text)
@@ -91,7 +99,9 @@ std::optional<std::vector<unsigned char>> parse_hex_bytes(std::string_view text)
             continue;
         }
         if (c == '0' && i + 1 < text.size() && (text[i + 1] == 'x' || text[i + 1] == 'X')) {
+            // A prefix announces digits: "0x" alone or "0x0x" is a typo, not zero bytes.
             i += 2;
+            if (i >= text.size() || hex_digit(text[i]) < 0) return std::nullopt;
             continue;
         }
         if (i + 1 >= text.size()) return std::nullopt; // an odd, lone digit
@@ -102,6 +112,34 @@ std::optional<std::vector<unsigned char>> parse_hex_bytes(std::string_view text)
     }
     return bytes;
 }
+
+namespace {
+
+std::string_view trim(std::string_view s)
+{
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+    return s;
+}
+
+template <typename T>
+std::optional<std::vector<unsigned char>> parse_number_list(std::string_view text)
+{
+    std::vector<unsigned char> bytes;
+    while (true) {
+        const size_t comma = text.find(',');
+        const auto value = parse_u64(trim(text.substr(0, comma)));
+        if (!value || *value > static_cast<uint64_t>(static_cast<T>(-1))) return std::nullopt;
+        for (size_t b = 0; b < sizeof(T); ++b) bytes.push_back(static_cast<unsigned char>(*value >> (8 * b))); // little-endian
+        if (comma == std::string_view::npos) return bytes;
+        text.remove_prefix(comma + 1);
+    }
+}
+
+} // namespace
+
+std::optional<std::vector<unsigned char>> parse_u32_list(std::string_view text) { return parse_number_list<uint32_t>(text); }
+std::optional<std::vector<unsigned char>> parse_u64_list(std::string_view text) { return parse_number_list<uint64_t>(text); }
 
 std::string hex_dump(const unsigned char* data, size_t size)
 {
@@ -133,5 +171,298 @@ std::optional<uint32_t> parse_access(std::string_view text) { return parse_named
 const char* device_type_name(uint32_t device_type) { return name_of(device_type, kDeviceTypes); }
 const char* method_name(uint32_t method) { return name_of(method & 3u, kMethods); }
 const char* access_name(uint32_t access) { return name_of(access & 3u, kAccess); }
+
+// ---------------------------------------------------------------- options per verb
+
+std::string ParsedArgs::get(std::string_view option, std::string_view fallback) const
+{
+    const auto it = options.find(option);
+    return std::string(it == options.end() ? fallback : std::string_view(it->second));
+}
+
+std::optional<std::string> parse_command_args(const std::vector<std::string>& words, const CommandSpec& spec, ParsedArgs& out)
+{
+    out = ParsedArgs{};
+    bool options_ended = false;
+    for (size_t i = 0; i < words.size(); ++i) {
+        const std::string& word = words[i];
+        const bool looks_like_option = !options_ended && word.size() > 1 && word[0] == '-';
+        if (!looks_like_option) {
+            if (out.positional.size() == spec.max_positional) {
+                if (spec.max_positional == 0) return "takes no arguments, but got '" + word + "'";
+                return "unexpected extra argument '" + word + "'";
+            }
+            out.positional.push_back(word);
+            continue;
+        }
+        if (word == "--") {
+            options_ended = true;
+            continue;
+        }
+        const size_t equals = word.find('=');
+        const std::string name = word.substr(0, equals);
+        const OptionSpec* option = nullptr;
+        for (const OptionSpec& o : spec.options)
+            if (o.name == name) option = &o;
+        if (option == nullptr) return "unknown option '" + name + "'";
+        if (out.has(name)) return "option " + name + " given twice";
+        if (!option->takes_value) {
+            if (equals != std::string::npos) return "option " + name + " takes no value";
+            out.options[name] = "";
+        } else if (equals != std::string::npos) {
+            out.options[name] = word.substr(equals + 1);
+        } else {
+            if (i + 1 >= words.size()) return "option " + name + " needs a value";
+            out.options[name] = words[++i];
+        }
+    }
+    if (out.positional.size() < spec.min_positional) return "missing argument";
+    return std::nullopt;
+}
+
+// ---------------------------------------------------------------- names
+
+namespace {
+
+// UTF-16 length of valid UTF-8 (kmdctl's text comes from UTF-16, so it is valid), or nullopt.
+std::optional<size_t> utf16_length(std::string_view s)
+{
+    size_t units = 0;
+    for (size_t i = 0; i < s.size();) {
+        const auto c = static_cast<unsigned char>(s[i]);
+        size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+        if (len == 0 || i + len > s.size()) return std::nullopt;
+        for (size_t k = 1; k < len; ++k)
+            if ((static_cast<unsigned char>(s[i + k]) >> 6) != 0x2) return std::nullopt;
+        units += len == 4 ? 2 : 1; // beyond the BMP: a surrogate pair
+        i += len;
+    }
+    return units;
+}
+
+} // namespace
+
+std::optional<std::string> service_name_problem(std::string_view name)
+{
+    constexpr size_t kMaxServiceName = 256; // the SCM's limit (CreateService documentation)
+    if (name.empty()) return "a service name cannot be empty";
+    const auto length = utf16_length(name);
+    if (!length) return "the service name is not valid UTF-8";
+    if (*length > kMaxServiceName)
+        return "a service name has at most " + std::to_string(kMaxServiceName) + " characters; this one has " +
+               std::to_string(*length);
+    for (char c : name) {
+        const auto u = static_cast<unsigned char>(c);
+        if (u < 0x20 || u == 0x7f) return "a service name cannot contain control characters (a newline, a tab, ...)";
+        if (c == '/' || c == '\\') return "a service name cannot contain '/' or '\\' (the SCM refuses them)";
+        if (c == '*' || c == '?') return "a service name cannot contain the wildcards '*' or '?'";
+    }
+    if (name == "." || name == "..") return "'" + std::string(name) + "' cannot be a service name (it means a directory)";
+    // Reserved DOS device names, with or without an extension ("CON", "nul.sys"): as the file part
+    // of \\.\<name> they open the console or a port, never the driver's device.
+    const std::string_view stem = name.substr(0, name.find('.'));
+    static constexpr std::string_view kReserved[] = {"CON", "PRN", "AUX", "NUL"};
+    bool reserved = false;
+    for (std::string_view r : kReserved) reserved = reserved || equals_ignore_case(stem, r);
+    if (stem.size() == 4 && (equals_ignore_case(stem.substr(0, 3), "COM") || equals_ignore_case(stem.substr(0, 3), "LPT")) &&
+        stem[3] >= '1' && stem[3] <= '9')
+        reserved = true;
+    if (reserved) return "'" + std::string(stem) + "' is a reserved DOS device name (CON, PRN, AUX, NUL, COM1-9, LPT1-9)";
+    return std::nullopt;
+}
+
+std::string json_escape(std::string_view text)
+{
+    std::string out;
+    for (char c : text) {
+        switch (c) {
+        case '"': out += "\\\""; break;
+        case '\\': out += "\\\\"; break;
+        case '\n': out += "\\n"; break;
+        case '\r': out += "\\r"; break;
+        case '\t': out += "\\t"; break;
+        case '\b': out += "\\b"; break;
+        case '\f': out += "\\f"; break;
+        default:
+            if (static_cast<unsigned char>(c) < 0x20) {
+                char escaped[8];
+                std::snprintf(escaped, sizeof escaped, "\\u%04x", static_cast<unsigned>(static_cast<unsigned char>(c)));
+                out += escaped;
+            } else {
+                out += c; // UTF-8 passes through: JSON text is UTF-8
+            }
+        }
+    }
+    return out;
+}
+
+// ---------------------------------------------------------------- contract headers
+
+namespace {
+
+// The header with comments removed and continuation lines joined, one logical line per entry.
+std::vector<std::string> logical_lines(std::string_view text)
+{
+    std::vector<std::string> lines;
+    std::string line;
+    for (size_t i = 0; i < text.size(); ++i) {
+        const char c = text[i];
+        if (c == '/' && i + 1 < text.size() && text[i + 1] == '*') {
+            const size_t end = text.find("*/", i + 2);
+            i = end == std::string_view::npos ? text.size() : end + 1;
+            line += ' ';
+        } else if (c == '/' && i + 1 < text.size() && text[i + 1] == '/') {
+            while (i + 1 < text.size() && text[i + 1] != '\n') ++i;
+        } else if (c == '\\' && i + 1 < text.size() && (text[i + 1] == '\n' || text[i + 1] == '\r')) {
+            i += text[i + 1] == '\r' && i + 2 < text.size() && text[i + 2] == '\n' ? 2 : 1; // joined
+        } else if (c == '\n') {
+            lines.push_back(std::move(line));
+            line.clear();
+        } else {
+            line += c;
+        }
+    }
+    lines.push_back(std::move(line));
+    return lines;
+}
+
+bool is_ident_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_'; }
+
+// Evaluates the small expression language of IOCTL definitions: numbers (with U/L suffixes),
+// names (#defines of this header or the well-known ones), |, +, parentheses, and calls of a
+// macro whose name ends in CTL_CODE. Anything else makes the definition unknown (nullopt).
+class Evaluator {
+public:
+    explicit Evaluator(const std::map<std::string, std::string, std::less<>>& defines) : defines_(defines) {}
+
+    std::optional<uint64_t> evaluate(std::string_view text, int depth = 0)
+    {
+        if (depth > 16) return std::nullopt; // a #define loop
+        Cursor cur{text, 0};
+        auto value = expression(cur, depth);
+        skip_space(cur);
+        if (!value || cur.at != text.size()) return std::nullopt;
+        return value;
+    }
+
+private:
+    struct Cursor {
+        std::string_view text;
+        size_t at;
+    };
+    const std::map<std::string, std::string, std::less<>>& defines_;
+
+    static void skip_space(Cursor& c)
+    {
+        while (c.at < c.text.size() && std::isspace(static_cast<unsigned char>(c.text[c.at])) != 0) ++c.at;
+    }
+    static bool take(Cursor& c, char ch)
+    {
+        skip_space(c);
+        if (c.at < c.text.size() && c.text[c.at] == ch) {
+            ++c.at;
+            return true;
+        }
+        return false;
+    }
+
+    std::optional<uint64_t> expression(Cursor& c, int depth)
+    {
+        auto value = term(c, depth);
+        while (value) {
+            if (take(c, '|')) {
+                const auto rhs = term(c, depth);
+                if (!rhs) return std::nullopt;
+                *value |= *rhs;
+            } else if (take(c, '+')) {
+                const auto rhs = term(c, depth);
+                if (!rhs) return std::nullopt;
+                *value += *rhs;
+            } else {
+                break;
+            }
+        }
+        return value;
+    }
+
+    std::optional<uint64_t> term(Cursor& c, int depth)
+    {
+        skip_space(c);
+        if (take(c, '(')) {
+            auto value = expression(c, depth);
+            if (!value || !take(c, ')')) return std::nullopt;
+            return value;
+        }
+        skip_space(c);
+        const size_t start = c.at;
+        while (c.at < c.text.size() && is_ident_char(c.text[c.at])) ++c.at;
+        std::string_view word = c.text.substr(start, c.at - start);
+        if (word.empty()) return std::nullopt;
+        if (std::isdigit(static_cast<unsigned char>(word[0])) != 0) {
+            // Integer suffixes (0x22u, 1UL); none of u/U/l/L is a hex digit, so this is safe for hex.
+            while (!word.empty() && (word.back() == 'u' || word.back() == 'U' || word.back() == 'l' || word.back() == 'L'))
+                word.remove_suffix(1);
+            return parse_u64(word);
+        }
+        if (word.size() >= 8 && word.substr(word.size() - 8) == "CTL_CODE") return ctl_code_call(c, depth);
+        return name(word, depth);
+    }
+
+    std::optional<uint64_t> ctl_code_call(Cursor& c, int depth)
+    {
+        if (!take(c, '(')) return std::nullopt;
+        uint64_t args[4];
+        for (int i = 0; i < 4; ++i) {
+            const auto value = expression(c, depth);
+            if (!value || !take(c, i < 3 ? ',' : ')')) return std::nullopt;
+            args[i] = *value;
+        }
+        // CTL_CODE(DeviceType, Function, Method, Access), as winioctl.h defines it.
+        if (args[0] > 0xFFFF || args[1] > 0xFFF || args[2] > 3 || args[3] > 3) return std::nullopt;
+        return (args[0] << 16) | (args[3] << 14) | (args[1] << 2) | args[2];
+    }
+
+    std::optional<uint64_t> name(std::string_view word, int depth)
+    {
+        if (const auto it = defines_.find(word); it != defines_.end()) return evaluate(it->second, depth + 1);
+        if (auto v = parse_device_type(word); v && word.substr(0, 12) == "FILE_DEVICE_") return v;
+        if (auto v = parse_method(word); v && word.substr(0, 7) == "METHOD_") return v;
+        if (auto v = parse_access(word); v && word.substr(0, 5) == "FILE_") return v;
+        if (word == "FILE_READ_DATA") return 1;
+        if (word == "FILE_WRITE_DATA") return 2;
+        if (word == "FILE_SPECIAL_ACCESS") return 0;
+        return std::nullopt;
+    }
+};
+
+} // namespace
+
+std::vector<std::pair<std::string, uint32_t>> ioctls_in_header(std::string_view header_text)
+{
+    std::map<std::string, std::string, std::less<>> defines;
+    std::vector<std::string> order;
+    for (const std::string& raw : logical_lines(header_text)) {
+        std::string_view line = trim(raw);
+        if (line.empty() || line[0] != '#') continue;
+        line = trim(line.substr(1));
+        if (line.substr(0, 6) != "define" || line.size() == 6 || !std::isspace(static_cast<unsigned char>(line[6]))) continue;
+        line = trim(line.substr(6));
+        size_t end = 0;
+        while (end < line.size() && is_ident_char(line[end])) ++end;
+        if (end == 0 || (end < line.size() && line[end] == '(')) continue; // function-like macros are not values
+        const std::string name(line.substr(0, end));
+        defines[name] = std::string(trim(line.substr(end)));
+        order.push_back(name);
+    }
+    std::vector<std::pair<std::string, uint32_t>> found;
+    Evaluator evaluator(defines);
+    for (const std::string& name : order) {
+        const std::string& body = defines[name];
+        if (body.find("CTL_CODE") == std::string::npos) continue; // only IOCTL definitions
+        if (const auto value = evaluator.evaluate(body); value && *value <= 0xFFFFFFFFull)
+            found.emplace_back(name, static_cast<uint32_t>(*value));
+    }
+    return found;
+}
 
 } // namespace kmd
