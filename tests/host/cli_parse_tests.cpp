@@ -129,6 +129,22 @@ TEST(CliParse, IoctlsFromAContractHeader)
     EXPECT_EQ(expected, found);
 }
 
+TEST(CliParse, IoctlsFromAGeneratedDriverContract)
+{
+    // The shape tools/new-driver writes: a three-argument look-alike with casts and an ul suffix.
+    const char* header = R"(
+#define MYDRV_CTL_CODE(function, method, access) \
+    ((0x00000022ul << 16) | ((unsigned long)(access) << 14) | ((unsigned long)(function) << 2) | (unsigned long)(method))
+#define IOCTL_MYDRV_ADD MYDRV_CTL_CODE(0x800, 0, 0)
+#define IOCTL_MYDRV_CHECK_SUM MYDRV_CTL_CODE(0x801, 1, 2)
+#define IOCTL_MYDRV_WRONG_ARITY MYDRV_CTL_CODE(0x802, 1)
+#define MYDRV_MAX_TRANSFER (1024u * 1024u)
+)";
+    const std::vector<std::pair<std::string, uint32_t>> expected = {{"IOCTL_MYDRV_ADD", 0x00222000u},
+                                                                    {"IOCTL_MYDRV_CHECK_SUM", 0x0022a005u}};
+    EXPECT_EQ(expected, kmd::ioctls_in_header(header));
+}
+
 TEST(CliParse, IoctlsOfTheSkeletonContract)
 {
     std::ifstream file(SKELETON_IOCTL_HEADER);
