@@ -114,8 +114,7 @@ class LoaderErrors(unittest.TestCase):
 
     def test_force_leaves_a_service_that_is_not_a_kernel_driver_alone(self):
         # Issue 8, finding 10: --force turned a Win32 service into a kernel driver.
-        created = self.box.run(["sc.exe", "create", "winsvc", "binpath=", r"C:\windows\system32
-otepad.exe"])
+        created = self.box.run(["sc.exe", "create", "winsvc", "binpath=", r"C:\windows\system32\notepad.exe"])
         self.assertEqual(0, created.returncode, created.describe())
         before = self.reg_values("winsvc")
         self.assertEqual("0x10", before["Type"], before)
