@@ -146,7 +146,7 @@ bool checked_name(const char* verb, const std::string& name, std::wstring& out, 
     if (auto problem = kmd::service_name_problem(name)) {
         // Escaped (a newline shows as \n) and cut short: the message must stay one readable line.
         std::string shown = kmd::json_escape(name);
-        if (shown.size() > 40) shown = shown.substr(0, 32) + "...";
+        if (shown.size() > 40) shown.replace(32, std::string::npos, "...");
         exit_code = usage_error(verb, "bad service name '" + shown + "': " + *problem);
         return false;
     }
