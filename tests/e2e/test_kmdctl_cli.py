@@ -93,8 +93,14 @@ class KmdctlCli(unittest.TestCase):
             self.assertIn(f"OpenSCManager({scm}) = ok", result.stdout, result.describe())
             self.assertIn(f"OpenService(skeleton, {service}) = ok", result.stdout, result.describe())
             self.assertNotIn("ALL_ACCESS", result.stdout, result.describe())
+        self.assertEqual(0, self.kmdctl("install", DRIVER).returncode)
         listing = self.kmdctl("--trace", "list")
         self.assertIn("OpenSCManager(SC_MANAGER_ENUMERATE_SERVICE) = ok", listing.stdout, listing.describe())
+        # More than one EnumServicesStatusEx: the ERROR_MORE_DATA loop ran, and lost no entry.
+        self.assertGreaterEqual(listing.stdout.count("EnumServicesStatusEx = "), 2, listing.describe())
+        names = [line.split()[0] for line in listing.stdout.splitlines() if line and not line.startswith(" ")]
+        for name in ("skeleton", "MountMgr", "nsiproxy"):
+            self.assertEqual(1, names.count(name), listing.describe())
 
     def test_non_ascii_names_and_paths(self):
         # Issue 8/10: "C:\drvé\..." failed with error 3, "--name ñame" became "\ufffdame".
