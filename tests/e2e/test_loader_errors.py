@@ -167,9 +167,11 @@ class LoaderErrors(unittest.TestCase):
     def test_start_twice_stop_twice(self):
         self.assertEqual(0, self.kmdctl("install", DRIVER).returncode)
         try:
-            self.assertEqual(0, self.kmdctl("start").returncode)
+            started = self.kmdctl("start")
+            self.assertEqual(0, started.returncode, started.describe())
             self.assertFails(self.kmdctl("start"), 1056, "StartService")
-            self.assertEqual(0, self.kmdctl("stop").returncode)
+            stopped = self.kmdctl("stop")
+            self.assertEqual(0, stopped.returncode, stopped.describe())
             self.assertFails(self.kmdctl("stop"), 1062, "ControlService")
         finally:
             self.kmdctl("remove")
