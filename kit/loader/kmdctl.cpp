@@ -621,10 +621,13 @@ int cmd_start(const Args& a)
     // SERVICE_START, and SERVICE_QUERY_STATUS to print the state the start led to.
     if (Failure f = open_named(name, SERVICE_START | SERVICE_QUERY_STATUS, scm, service)) return report("start", f);
     if (Failure f = kmd::start_service(service.get())) return report("start", f);
-    SERVICE_STATUS_PROCESS status{};
-    if (Failure f = kmd::query_status(service.get(), status)) return report("start", f);
-    std::printf("%s: %s\n", kmd::narrow(name).c_str(), kmd::state_name(status.dwCurrentState));
-    return kExitOk;
+    // The state the start settled in, not START_PENDING: RUNNING, or STOPPED if it went down again.
+    DWORD state = 0;
+    if (Failure f = kmd::wait_while_starting(service.get(), kStopTimeoutMs, state)) return report("start", f);
+    std::printf("%s: %s\n", kmd::narrow(name).c_str(), kmd::state_name(state));
+    if (state == SERVICE_RUNNING) return kExitOk;
+    return report("start", Failure{"StartService succeeded, but the service is " + std::string(kmd::state_name(state)) + " now",
+                               ERROR_SERVICE_NOT_ACTIVE});
 }
 
 int cmd_stop(const Args& a)

@@ -1,5 +1,6 @@
 #include "scm.hpp"
 
+#include <algorithm>
 #include <vector>
 
 #include "stop_wait.hpp"
@@ -127,12 +128,36 @@ bool marked_for_delete(SC_HANDLE service)
     return !ok && GetLastError() == ERROR_SERVICE_MARKED_FOR_DELETE;
 }
 
+Failure wait_while_starting(SC_HANDLE service, DWORD timeout_ms, DWORD& final_state)
+{
+    const ULONGLONG deadline = GetTickCount64() + timeout_ms;
+    while (true) {
+        SERVICE_STATUS_PROCESS sp{};
+        if (Failure f = query_status(service, sp)) return f;
+        final_state = sp.dwCurrentState;
+        if (sp.dwCurrentState != SERVICE_START_PENDING) return {};
+        const ULONGLONG now = GetTickCount64();
+        if (now >= deadline) return Failure{"waiting for the service to finish starting", ERROR_SERVICE_REQUEST_TIMEOUT};
+        // A tenth of the service's hint (Wine's winedevice reports 10 s while a driver loads), 50 ms..1 s.
+        Sleep(static_cast<DWORD>(std::min<ULONGLONG>(std::clamp<DWORD>(sp.dwWaitHint / 10, 50, 1000), deadline - now)));
+    }
+}
+
 Failure stop_service(SC_HANDLE service, DWORD timeout_ms, DWORD& final_state)
 {
     SERVICE_STATUS status{};
-    const BOOL ok = ControlService(service, SERVICE_CONTROL_STOP, &status);
+    BOOL ok = ControlService(service, SERVICE_CONTROL_STOP, &status);
     Failure control = checked(ok != FALSE, "ControlService(SERVICE_CONTROL_STOP)");
     SERVICE_STATUS_PROCESS sp{};
+    if (control && control.error == ERROR_SERVICE_CANNOT_ACCEPT_CTRL && query_status(service, sp).error == ERROR_SUCCESS &&
+        sp.dwCurrentState == SERVICE_START_PENDING) {
+        // Still starting (StartService can return before the driver's host reports RUNNING, and
+        // a START_PENDING service accepts no control): let it finish, then ask again.
+        if (Failure f = wait_while_starting(service, timeout_ms, final_state)) return f;
+        if (final_state == SERVICE_STOPPED) return {}; // it did not come up at all
+        ok = ControlService(service, SERVICE_CONTROL_STOP, &status);
+        control = checked(ok != FALSE, "ControlService(SERVICE_CONTROL_STOP)");
+    }
     if (control) {
         // 1061: the service cannot take a control now - one reason is that it is stopping
         // already (another program asked first). Then wait for it like for our own request.

@@ -51,7 +51,12 @@ bool marked_for_delete(SC_HANDLE service);
 // its dwWaitHint and dwCheckPoint ask (stop_wait.hpp), for at most timeout_ms. A service already
 // STOP_PENDING (ControlService fails with 1061) is waited for the same way. `final_state` is the
 // last state seen (SERVICE_STOPPED on success).
+// A service still START_PENDING (which accepts no control) is first waited out.
 Failure stop_service(SC_HANDLE service, DWORD timeout_ms, DWORD& final_state);
+
+// Waits while the service reports START_PENDING (StartService may return before the driver's
+// host says RUNNING), for at most timeout_ms; `final_state` is the state it settled in.
+Failure wait_while_starting(SC_HANDLE service, DWORD timeout_ms, DWORD& final_state);
 Failure delete_service(SC_HANDLE service);
 
 struct ServiceEntry {
