@@ -25,6 +25,7 @@
 
 #include "cli_parse.hpp"
 #include "device.hpp"
+#include "host_health.hpp"
 #include "pe_probe.hpp"
 #include "scm.hpp"
 #include "trace.hpp"
@@ -231,6 +232,26 @@ int step_failed(int n, const Failure& f)
     return kExitFailed;
 }
 
+// A request or stop failed: if a driver host died meanwhile, say so (host_health) and stop undoing
+// against a dead host; otherwise the failure stands as it was.
+Failure host_crash_or(RunUndo& undo, const Failure& f, const std::wstring& link)
+{
+    if (kmd::report_dead_driver_hosts(stderr, link) == 0) return f;
+    undo.stopped(); // ControlService would only fail with 232 against the dead host
+    return Failure{f.call + " (the driver host died: see above)", f.error};
+}
+
+// True (and explained) when the service's host process is dead though the SCM says it runs.
+bool host_died(SC_HANDLE service, const std::wstring& name, const std::wstring& link = {})
+{
+    SERVICE_STATUS_PROCESS status{};
+    kmd::ServiceConfig config;
+    if (kmd::query_status(service, status) || kmd::query_config(service, config)) return false;
+    const kmd::HostState host = kmd::host_of(service, status);
+    if (host.dead) kmd::explain_dead_host(stderr, kmd::narrow(name), config.image_path, host, link);
+    return host.dead;
+}
+
 int cmd_run(const Args& a)
 {
     if (a.positional.size() != 1) return usage_error("run", "expects exactly one driver file");
@@ -277,7 +298,10 @@ int cmd_run(const Args& a)
 
     step(4, "StartService (the kernel loads the image and calls DriverEntry)");
     if (Failure f = kmd::start_service(service.get())) {
-        if (f.error != ERROR_SERVICE_ALREADY_RUNNING) return step_failed(4, f);
+        if (f.error != ERROR_SERVICE_ALREADY_RUNNING) {
+            kmd::explain_start_failure(stderr, kmd::narrow(name), f.error, device_path_of(a));
+            return step_failed(4, f);
+        }
         if (has(a, "--cleanup")) {
             std::printf("      already running (error 1056): using it; --cleanup: stopping it afterwards\n");
             undo.started();
@@ -292,16 +316,17 @@ int cmd_run(const Args& a)
                 kmd::narrow(device_path_of(a)).c_str(), static_cast<unsigned long>(IOCTL_SKELETON_SAY_HELLO));
     {
         kmd::FileHandle device;
-        if (Failure f = kmd::open_device(device_path_of(a), device)) return step_failed(5, f);
+        if (Failure f = kmd::open_device(device_path_of(a), device)) return step_failed(5, host_crash_or(undo, f, device_path_of(a)));
         std::string greeting;
-        if (Failure f = kmd::say_hello(device.get(), greeting)) return step_failed(5, f);
+        if (Failure f = kmd::say_hello(device.get(), greeting)) return step_failed(5, host_crash_or(undo, f, device_path_of(a)));
         std::printf("      the driver says: \"%s\"\n", greeting.c_str());
     } // the device handle closes here: IRP_MJ_CLEANUP, IRP_MJ_CLOSE
 
     step(6, "ControlService(SERVICE_CONTROL_STOP) (the kernel calls DriverUnload)");
     if (undo.has_started()) {
         DWORD state = 0;
-        if (Failure f = kmd::stop_service(service.get(), kStopTimeoutMs, state)) return step_failed(6, f);
+        if (Failure f = kmd::stop_service(service.get(), kStopTimeoutMs, state)) return step_failed(6, host_crash_or(undo, f, device_path_of(a)));
+        if (host_died(service.get(), name, device_path_of(a))) return step_failed(6, Failure{"the driver host died", ERROR_PROCESS_ABORTED});
         undo.stopped();
         std::printf("      state: %s\n", kmd::state_name(state));
     } else {
@@ -376,7 +401,11 @@ int cmd_start(const Args& a)
     kmd::ScHandle scm, service;
     std::wstring name;
     if (Failure f = open_named(a, scm, service, name)) return report("start", f);
-    if (Failure f = kmd::start_service(service.get())) return report("start", f);
+    if (Failure f = kmd::start_service(service.get())) {
+        if (f.error == ERROR_SERVICE_ALREADY_RUNNING && host_died(service.get(), name)) return kExitFailed;
+        kmd::explain_start_failure(stderr, kmd::narrow(name), f.error, device_path_of(a));
+        return report("start", f);
+    }
     std::printf("%s: RUNNING\n", kmd::narrow(name).c_str());
     return kExitOk;
 }
@@ -388,10 +417,12 @@ int cmd_stop(const Args& a)
     kmd::ScHandle scm, service;
     std::wstring name;
     if (Failure f = open_named(a, scm, service, name)) return report("stop", f);
+    if (host_died(service.get(), name)) return kExitFailed; // never "STOPPED" over a dead host
     DWORD state = 0;
     Failure f = kmd::stop_service(service.get(), *timeout, state);
     if (f) {
         std::fprintf(stderr, "kmdctl stop: %s (state now %s)\n", f.describe().c_str(), kmd::state_name(state));
+        host_died(service.get(), name);
         return kExitFailed;
     }
     std::printf("%s: %s\n", kmd::narrow(name).c_str(), kmd::state_name(state));
@@ -405,7 +436,8 @@ int cmd_remove(const Args& a)
     if (Failure f = open_named(a, scm, service, name)) return report("remove", f);
     SERVICE_STATUS_PROCESS status{};
     if (Failure f = kmd::query_status(service.get(), status)) return report("remove", f);
-    if (status.dwCurrentState != SERVICE_STOPPED) {
+    const bool dead_host = host_died(service.get(), name);
+    if (status.dwCurrentState != SERVICE_STOPPED && !dead_host) {
         DWORD state = 0;
         if (Failure f = kmd::stop_service(service.get(), kStopTimeoutMs, state)) return report("remove", f);
         std::printf("%s: stopped\n", kmd::narrow(name).c_str());
@@ -420,7 +452,7 @@ int cmd_remove(const Args& a)
                     kmd::narrow(name).c_str());
     else
         std::printf("%s: removed\n", kmd::narrow(name).c_str());
-    return kExitOk;
+    return dead_host ? kExitFailed : kExitOk; // removed, but its crash is not a success
 }
 
 std::string json_escape(const std::string& s)
@@ -443,13 +475,14 @@ int cmd_status(const Args& a)
     if (Failure f = kmd::query_status(service.get(), status)) return report("status", f);
     if (Failure f = kmd::query_config(service.get(), config)) return report("status", f);
     const std::string n = kmd::narrow(name), image = kmd::narrow(config.image_path);
+    const kmd::HostState host = kmd::host_of(service.get(), status);
     if (has(a, "--json")) {
         std::printf("{\"name\": \"%s\", \"state\": \"%s\", \"type\": \"%s\", \"start_type\": \"%s\", \"image_path\": \"%s\", "
-                    "\"win32_exit_code\": %lu}\n",
+                    "\"win32_exit_code\": %lu, \"host\": \"%s\"}\n",
                     json_escape(n).c_str(), kmd::state_name(status.dwCurrentState), kmd::type_name(status.dwServiceType),
                     kmd::start_type_name(config.start_type), json_escape(image).c_str(),
-                    static_cast<unsigned long>(status.dwWin32ExitCode));
-        return kExitOk;
+                    static_cast<unsigned long>(status.dwWin32ExitCode), host.dead ? "dead" : "answers");
+        return host.dead ? kExitFailed : kExitOk;
     }
     std::printf("SERVICE_NAME: %s\n", n.c_str());
     std::printf("        TYPE               : %-4lx %s\n", static_cast<unsigned long>(status.dwServiceType),
@@ -460,7 +493,11 @@ int cmd_status(const Args& a)
                 kmd::start_type_name(config.start_type));
     std::printf("        WIN32_EXIT_CODE    : %lu\n", static_cast<unsigned long>(status.dwWin32ExitCode));
     std::printf("        BINARY_PATH_NAME   : %s\n", image.c_str());
-    return kExitOk;
+    if (!host.dead) return kExitOk;
+    std::printf("        HOST               : DEAD (the driver crashed; see below)\n");
+    std::fflush(stdout);
+    kmd::explain_dead_host(stderr, n, config.image_path, host);
+    return kExitFailed;
 }
 
 int cmd_list(const Args&)
@@ -491,7 +528,10 @@ int cmd_hello(const Args& a)
     kmd::FileHandle device;
     if (Failure f = kmd::open_device(device_path_of(a), device)) return report("hello", f);
     std::string greeting;
-    if (Failure f = kmd::say_hello(device.get(), greeting)) return report("hello", f);
+    if (Failure f = kmd::say_hello(device.get(), greeting)) {
+        kmd::report_dead_driver_hosts(stderr, device_path_of(a));
+        return report("hello", f);
+    }
     std::printf("%s\n", greeting.c_str());
     std::fflush(stdout);
     if (has(a, "--gui")) MessageBoxA(nullptr, greeting.c_str(), "Skeleton KMD says", MB_OK | MB_ICONINFORMATION);
@@ -525,6 +565,8 @@ int cmd_ioctl(const Args& a)
     std::fputs(kmd::hex_dump(out.data(), out.size()).c_str(), stdout);
     if (f) {
         std::printf("status: error %lu (%s)\n", static_cast<unsigned long>(f.error), kmd::error_text(f.error).c_str());
+        std::fflush(stdout);
+        kmd::report_dead_driver_hosts(stderr, device_path_of(a));
         return kExitFailed;
     }
     std::printf("status: success\n");

@@ -1,0 +1,73 @@
+// crash_on_ioctl.sys - a driver with a beginner's bug on purpose: its IOCTL handler writes through a
+// pointer it never checked (address 0x10). Under Wine that kills the winedevice.exe hosting it, as
+// a bug check would stop Windows. The tests use it to prove that a crash comes back to the user as
+// a report in words - the driver, the exception, module+offset, the function and source line -
+// and that the harness recovers the box afterwards.
+#include <skeleton/ioctl.h>
+
+#include "nt/kernel_raii.hpp"
+
+// The one request this driver knows; any other code completes with STATUS_NOT_IMPLEMENTED.
+#define IOCTL_CRASH_WRITE_NULL_PLUS_16 CTL_CODE(FILE_DEVICE_UNKNOWN, 0x900, METHOD_BUFFERED, FILE_ANY_ACCESS)
+
+namespace {
+
+constinit UNICODE_STRING g_device = skeleton::nt::literal_ustring(L"\\Device\\crash_on_ioctl");
+constinit UNICODE_STRING g_link = skeleton::nt::literal_ustring(L"\\DosDevices\\crash_on_ioctl");
+
+struct Counters {
+    ULONG requests;
+    ULONG last_code;
+};
+
+// The bug. noinline keeps it a frame of its own, so the crash report names this function; the
+// test looks for the line that carries the marker below.
+[[gnu::noinline]] void record_request(Counters* counters, ULONG code)
+{
+    counters->requests += 1; // CRASH_ON_IOCTL_FAULT_LINE: counters is 0x10 here, an unmapped page
+    counters->last_code = code;
+}
+
+} // namespace
+
+extern "C" NTSTATUS NTAPI CrashDispatch(PDEVICE_OBJECT, PIRP irp)
+{
+    PIO_STACK_LOCATION stack = IoGetCurrentIrpStackLocation(irp);
+    NTSTATUS status = STATUS_SUCCESS;
+    if (stack->MajorFunction == IRP_MJ_DEVICE_CONTROL) {
+        const ULONG code = stack->Parameters.DeviceIoControl.IoControlCode;
+        if (code == IOCTL_CRASH_WRITE_NULL_PLUS_16) {
+            // A "pointer" that is really a small offset: the classic uninitialised-struct bug.
+            record_request(reinterpret_cast<Counters*>(static_cast<ULONG_PTR>(0x10)), code);
+        } else {
+            status = STATUS_NOT_IMPLEMENTED;
+        }
+    }
+    irp->IoStatus.Status = status;
+    irp->IoStatus.Information = 0;
+    IoCompleteRequest(irp, IO_NO_INCREMENT);
+    return status;
+}
+
+extern "C" VOID NTAPI CrashUnload(PDRIVER_OBJECT driver)
+{
+    IoDeleteSymbolicLink(&g_link);
+    IoDeleteDevice(driver->DeviceObject);
+}
+
+extern "C" NTSTATUS NTAPI DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING)
+{
+    skeleton::nt::DeviceObjectOwner device;
+    NTSTATUS status = device.create(driver, &g_device, FILE_DEVICE_UNKNOWN, 0);
+    if (!NT_SUCCESS(status)) return status;
+    skeleton::nt::SymbolicLinkOwner link;
+    status = link.create(&g_link, &g_device);
+    if (!NT_SUCCESS(status)) return status;
+    for (PDRIVER_DISPATCH& slot : driver->MajorFunction) slot = CrashDispatch;
+    driver->DriverUnload = CrashUnload;
+    link.release();
+    device.release();
+    DbgPrintEx(DPFLTR_IHVDRIVER_ID, DPFLTR_INFO_LEVEL, "crash_on_ioctl: ready; IOCTL 0x%08lx writes to address 0x10\n",
+               static_cast<ULONG>(IOCTL_CRASH_WRITE_NULL_PLUS_16));
+    return STATUS_SUCCESS;
+}
