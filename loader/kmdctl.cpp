@@ -526,7 +526,10 @@ int cmd_list(const Args&)
 int cmd_hello(const Args& a)
 {
     kmd::FileHandle device;
-    if (Failure f = kmd::open_device(device_path_of(a), device)) return report("hello", f);
+    if (Failure f = kmd::open_device(device_path_of(a), device)) {
+        kmd::report_dead_driver_hosts(stderr, device_path_of(a)); // a dead host's device no longer opens
+        return report("hello", f);
+    }
     std::string greeting;
     if (Failure f = kmd::say_hello(device.get(), greeting)) {
         kmd::report_dead_driver_hosts(stderr, device_path_of(a));
@@ -558,7 +561,10 @@ int cmd_ioctl(const Args& a)
     if (!out_size || *out_size > 64u * 1024 * 1024) return usage_error("ioctl", "--out-size takes a byte count up to 64 MiB");
 
     kmd::FileHandle device;
-    if (Failure f = kmd::open_device(device_path_of(a), device)) return report("ioctl", f);
+    if (Failure f = kmd::open_device(device_path_of(a), device)) {
+        kmd::report_dead_driver_hosts(stderr, device_path_of(a)); // a dead host's device no longer opens
+        return report("ioctl", f);
+    }
     std::vector<unsigned char> out(*out_size);
     Failure f = kmd::device_io_control(device.get(), *code, in, out);
     std::printf("Information: %zu bytes\n", out.size());
