@@ -216,6 +216,10 @@ class Box:
         # Crash reports already shown (a file, so separate `exec` commands share it).
         self._crashes_seen_file = wine_dir / "boxes" / f"{name}.crashes-seen"
         self.expect_crash = False  # a test that crashes a driver on purpose: no need to keep the prefix
+        # After a driver host crashed, the next program gets a fresh session (the crashed driver
+        # could not start again in the old one); tests that examine the dead state turn it off.
+        self.auto_recover = True
+        self._crashes_at_session_start = 0
         self.keep = keep or os.environ.get("SKELETON_KEEP_BOXES") == "1"
         self._holder: subprocess.Popen | None = None
         self._log_file = None
@@ -262,6 +266,7 @@ class Box:
         So nothing else starts until the holder has echoed a marker back."""
         if self._holder is not None or self._session_held_elsewhere:
             return
+        self._crashes_at_session_start = self.crash_count()
         self._log_file = open(self.kernel_log, "w")
         self._holder = subprocess.Popen(["wine", "cmd.exe"], env={**_base_env(self.prefix, self.session_debug), **self.env},
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log_file,
@@ -333,6 +338,11 @@ class Box:
                 calls.append(rest)
         return calls
 
+    def crash_count(self) -> int:
+        if not self.crash_report.exists():
+            return 0
+        return self.crash_report.read_text(errors="replace").count("Unhandled exception")
+
     def crashed(self) -> bool:
         return self.crash_report.exists() and "Unhandled exception" in self.crash_report.read_text(errors="replace")
 
@@ -366,6 +376,9 @@ class Box:
               stdin=subprocess.DEVNULL) -> subprocess.Popen:
         """Starts one Windows program in the box's session and returns at once (text pipes for
         stdout/stderr). The caller waits for it, or closing the box ends it."""
+        if self.auto_recover and self._holder is not None and self.crash_count() > self._crashes_at_session_start:
+            self.restart_session("a driver host crashed in it (report printed with that run); "
+                                 "without a restart that driver could not start again (error 6)")
         self.start_session()
         full_env = {**_base_env(self.prefix, debug), **self.env, **(env or {})}
         return subprocess.Popen(["wine", *[str(a) for a in argv]], env=full_env, stdin=stdin, stdout=subprocess.PIPE,

@@ -28,6 +28,7 @@ class CrashReport(unittest.TestCase):
     def setUp(self):
         self.box = Box(f"crash-{self._testMethodName}"[:40]).create()
         self.box.expect_crash = True  # crashes here are the point: keep no prefix for them
+        self.box.auto_recover = False  # these tests look at the dead state itself
         self.addCleanup(self.box.close)
 
     def kmdctl(self, *args, expect=0, timeout=60):
@@ -86,6 +87,22 @@ class CrashReport(unittest.TestCase):
         status = self.kmdctl("status", "crash_on_ioctl")
         self.assertNotIn("DEAD", status.stdout)
         self.assertIn("STOPPED", self.kmdctl("stop", "crash_on_ioctl").stdout)
+
+
+class AutoRecovery(unittest.TestCase):
+    def test_the_next_program_after_a_crash_gets_a_fresh_session(self):
+        box = Box("crash-auto-recover").create()
+        box.expect_crash = True
+        self.addCleanup(box.close)
+        box.run([KMDCTL, "install", CRASH_DRIVER, "--name", "crash_on_ioctl"])
+        box.run([KMDCTL, "start", "crash_on_ioctl"])
+        crashed = box.run([KMDCTL, "ioctl", CRASH_IOCTL, "--device", CRASH_DEVICE])
+        self.assertEqual(1, crashed.returncode, crashed.describe())
+        self.assertIn("--- crash report", crashed.post_mortem)
+        # Without the restart this start would fail (1056, then error 6): the old session is wedged.
+        again = box.run([KMDCTL, "start", "crash_on_ioctl"])
+        self.assertEqual(0, again.returncode, again.describe())
+        self.assertEqual(0, box.run([KMDCTL, "stop", "crash_on_ioctl"]).returncode)
 
 
 class BoundedWaits(unittest.TestCase):
