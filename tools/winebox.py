@@ -443,6 +443,8 @@ def main(argv: list[str]) -> int:
     sess = sub.add_parser("session", help="start or stop a box with a held session")
     sess.add_argument("action", choices=["start", "stop", "restart"])
     sess.add_argument("--box", default="session")
+    sess.add_argument("--debug", action="store_true",
+                      help="let StartService wait 300 s (ServicesPipeTimeout), for gdb stopped in DriverEntry")
     exec_p = sub.add_parser("exec", help="run one program in a started session")
     exec_p.add_argument("--box", default="session")
     exec_p.add_argument("--timeout", type=float, default=300)
@@ -499,8 +501,15 @@ def main(argv: list[str]) -> int:
         if args.action == "start":
             # A detached keeper process owns the box until `session stop` signals it.
             box = Box(args.box, args.wine_dir).create()
-            keeper = subprocess.Popen([sys.executable, __file__, "--wine-dir", str(args.wine_dir), "_keep", args.box],
-                                      start_new_session=True, stdin=subprocess.DEVNULL)
+            if args.debug:
+                # Read only as a REG_SZ, only when the prefix boots: so written before it does.
+                reg_set(box.prefix / "system.reg", r"System\CurrentControlSet\Control", "ServicesPipeTimeout", "300000")
+            # The keeper outlives this command: it must not hold our stdout/stderr, or whoever
+            # captures them (a test, a CI step) waits for an end of file that never comes.
+            with open(args.wine_dir / "boxes" / f"{args.box}.session.log", "w") as keeper_log:
+                keeper = subprocess.Popen([sys.executable, __file__, "--wine-dir", str(args.wine_dir), "_keep", args.box],
+                                          start_new_session=True, stdin=subprocess.DEVNULL, stdout=keeper_log,
+                                          stderr=subprocess.STDOUT)
             deadline = time.monotonic() + 180
             ready = args.wine_dir / "boxes" / f"{args.box}.session.ready"
             while not ready.exists():

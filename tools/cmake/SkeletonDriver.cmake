@@ -10,7 +10,10 @@ function(skeleton_add_driver name)
     -ffreestanding -fno-exceptions -fno-rtti
     -fno-stack-protector     # no CRT security cookie in kernel mode
     -mno-stack-arg-probe     # no ___chkstk_ms: stack frames stay small instead
-    -Wall -Wextra -Werror)
+    -Wall -Wextra -Werror
+    # Debug builds: unwind data for every function, so gdb and winedbg can walk the driver's frames
+    # (-ffreestanding makes clang drop it on windows-gnu).
+    $<$<CONFIG:Debug>:-fasynchronous-unwind-tables>)
   target_link_options(${name} PRIVATE
     -nostdlib
     -Wl,--subsystem,native
