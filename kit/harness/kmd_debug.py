@@ -247,8 +247,12 @@ def main(argv: list[str]) -> int:
             if not _wait_port(port, args.wait):
                 print("kmd_debug: no crash", file=sys.stderr)
                 return 1
-            print("kmd_debug: a process crashed; gdb shows the faulting thread. Never `continue` it: detach or kill.",
-                  file=sys.stderr)
+            # gdb stops in winedbg's break-in thread. The faulting thread waits inside
+            # UnhandledExceptionFilter/start_debugger; its frames above KiUserExceptionDispatcher
+            # are the driver's. `continue` would hang (the exception is already second-chance).
+            print("kmd_debug: a process crashed. The faulting thread is the one waiting in start_debugger:\n"
+                  "  `thread apply all bt`, then `thread N`, `frame M` (the frame under KiUserExceptionDispatcher).\n"
+                  "  Never `continue`: `kill` or `detach` when done.", file=sys.stderr)
             return run_gdb(box, None, [], args.batch, port=port, timeout=args.timeout)
         finally:
             box.run(["reg.exe", "add", key, "/v", "Debugger", "/t", "REG_SZ", "/d", winebox.AEDEBUG_DEBUGGER, "/f"],
