@@ -168,6 +168,66 @@ CrashReport crash_report_for(const std::string& image)
     return r;
 }
 
+namespace {
+
+unsigned long long file_size(const std::wstring& path)
+{
+    WIN32_FILE_ATTRIBUTE_DATA data{};
+    if (!GetFileAttributesExW(path.c_str(), GetFileExInfoStandard, &data)) return 0;
+    return (static_cast<unsigned long long>(data.nFileSizeHigh) << 32) | data.nFileSizeLow;
+}
+
+} // namespace
+
+ReportMark mark_crash_reports()
+{
+    ReportMark m;
+    const std::wstring file = report_file_of(aedebug_command());
+    m.configured = !file.empty();
+    if (m.configured) m.size = file_size(file);
+    return m;
+}
+
+bool report_crash_since(std::FILE* out, const std::string& service, const ReportMark& before)
+{
+    if (!before.configured) return false;
+    const std::wstring file = report_file_of(aedebug_command());
+    // The faulting process starts the debugger (cmd.exe, which creates or extends the file) within
+    // a few hundred milliseconds of the fault; winedbg then writes the report itself.
+    constexpr DWORD kNoticeMs = 1500, kReportMs = 8000, kStepMs = 50; // measured: the file appears 0.5-1 s after the fault
+    DWORD waited = 0;
+    while (file_size(file) == before.size && waited < kNoticeMs) Sleep(kStepMs), waited += kStepMs;
+    if (file_size(file) == before.size) return false;
+    std::string block;
+    for (waited = 0; waited < kReportMs; Sleep(kStepMs), waited += kStepMs) {
+        const std::string text = read_text_file(file);
+        if (text.size() <= before.size) continue;
+        const std::string fresh = text.substr(before.size);
+        const size_t start = fresh.find("Unhandled exception:");
+        // Wait for the module list too: it comes after the backtrace.
+        if (start != std::string::npos && fresh.find("\nThreads:", start) != std::string::npos) {
+            block = fresh.substr(start);
+            break;
+        }
+    }
+    std::fprintf(out, "kmdctl: %s reported STOPPED, but a driver host crashed while it unloaded", service.c_str());
+    if (block.empty()) {
+        std::fprintf(out, " (the crash debugger wrote to %s).\n", narrow(file).c_str());
+    } else {
+        const Frame f = parse_first_frame(block);
+        std::fprintf(out, ":\n  exception : %s\n", line_at(block, std::strlen("Unhandled exception: ")).c_str());
+        if (f.module.empty())
+            std::fprintf(out, "  at        : 0x%llx, in no loaded module: the driver's image was already unloaded\n", f.address);
+        else
+            std::fprintf(out, "  at        : %s\n", f.text.c_str());
+        std::fprintf(out, "  full crash report: %s\n", narrow(file).c_str());
+    }
+    std::fprintf(out, "  A request still in flight reached the driver after DriverUnload: Wine 8 unloads a driver at once,\n"
+                      "  even while programs hold its device open (docs/wine-unload-race.md). Every driver in that host\n"
+                      "  died with it, and its device links stay behind: restart the session before loading it again.\n");
+    return true;
+}
+
 void explain_dead_host(std::FILE* out, const std::string& service, const std::wstring& image_path, const HostState& host,
                        const std::wstring& link)
 {

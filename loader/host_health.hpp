@@ -43,6 +43,19 @@ CrashReport crash_report_for(const std::string& image);
 void explain_dead_host(std::FILE* out, const std::string& service, const std::wstring& image_path, const HostState& host,
                        const std::wstring& link = {});
 
+// The crash report file as it is now (AeDebug's report file; 0 when there is none), to tell a
+// crash that happens later from the ones before.
+struct ReportMark {
+    unsigned long long size = 0;
+    bool configured = false;
+};
+ReportMark mark_crash_reports();
+
+// A stop said STOPPED: did a driver host crash meanwhile? Under Wine 8 a request still in flight
+// can reach the unloaded image (docs/wine-unload-race.md). Waits briefly for the crash debugger
+// (only when AeDebug writes a report file), prints the crash in words, returns true if one came.
+bool report_crash_since(std::FILE* out, const std::string& service, const ReportMark& before);
+
 // After a device request failed: every driver service whose host died. Prints each (the
 // explanation above) and returns how many there were.
 int report_dead_driver_hosts(std::FILE* out, const std::wstring& link = {});

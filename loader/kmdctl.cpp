@@ -325,7 +325,12 @@ int cmd_run(const Args& a)
     step(6, "ControlService(SERVICE_CONTROL_STOP) (the kernel calls DriverUnload)");
     if (undo.has_started()) {
         DWORD state = 0;
+        const kmd::ReportMark reports = kmd::mark_crash_reports();
         if (Failure f = kmd::stop_service(service.get(), kStopTimeoutMs, state)) return step_failed(6, host_crash_or(undo, f, device_path_of(a)));
+        if (kmd::report_crash_since(stderr, kmd::narrow(name), reports)) {
+            undo.stopped();
+            return step_failed(6, Failure{"the driver host crashed during the stop", ERROR_PROCESS_ABORTED});
+        }
         if (host_died(service.get(), name, device_path_of(a))) return step_failed(6, Failure{"the driver host died", ERROR_PROCESS_ABORTED});
         undo.stopped();
         std::printf("      state: %s\n", kmd::state_name(state));
@@ -419,12 +424,14 @@ int cmd_stop(const Args& a)
     if (Failure f = open_named(a, scm, service, name)) return report("stop", f);
     if (host_died(service.get(), name)) return kExitFailed; // never "STOPPED" over a dead host
     DWORD state = 0;
+    const kmd::ReportMark reports = kmd::mark_crash_reports();
     Failure f = kmd::stop_service(service.get(), *timeout, state);
     if (f) {
         std::fprintf(stderr, "kmdctl stop: %s (state now %s)\n", f.describe().c_str(), kmd::state_name(state));
         host_died(service.get(), name);
         return kExitFailed;
     }
+    if (kmd::report_crash_since(stderr, kmd::narrow(name), reports)) return kExitFailed;
     std::printf("%s: %s\n", kmd::narrow(name).c_str(), kmd::state_name(state));
     return kExitOk;
 }
@@ -437,10 +444,13 @@ int cmd_remove(const Args& a)
     SERVICE_STATUS_PROCESS status{};
     if (Failure f = kmd::query_status(service.get(), status)) return report("remove", f);
     const bool dead_host = host_died(service.get(), name);
+    bool crashed_on_stop = false;
     if (status.dwCurrentState != SERVICE_STOPPED && !dead_host) {
         DWORD state = 0;
+        const kmd::ReportMark reports = kmd::mark_crash_reports();
         if (Failure f = kmd::stop_service(service.get(), kStopTimeoutMs, state)) return report("remove", f);
-        std::printf("%s: stopped\n", kmd::narrow(name).c_str());
+        if (kmd::report_crash_since(stderr, kmd::narrow(name), reports)) crashed_on_stop = true;
+        else std::printf("%s: stopped\n", kmd::narrow(name).c_str());
     }
     if (Failure f = kmd::delete_service(service.get())) return report("remove", f);
     service.reset();
@@ -452,7 +462,7 @@ int cmd_remove(const Args& a)
                     kmd::narrow(name).c_str());
     else
         std::printf("%s: removed\n", kmd::narrow(name).c_str());
-    return dead_host ? kExitFailed : kExitOk; // removed, but its crash is not a success
+    return dead_host || crashed_on_stop ? kExitFailed : kExitOk; // removed, but a crash is not a success
 }
 
 std::string json_escape(const std::string& s)

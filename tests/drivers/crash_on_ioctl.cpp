@@ -3,17 +3,33 @@
 // a bug check would stop Windows. The tests use it to prove that a crash comes back to the user as
 // a report in words - the driver, the exception, module+offset, the function and source line -
 // and that the harness recovers the box afterwards.
+//
+// Its second request arms a late fault: DriverUnload then leaves a thread behind that runs the
+// driver's code 50 ms after the image is gone, as a request still in flight does when Wine 8
+// unloads a busy driver (docs/wine-unload-race.md). That makes "a crash during a stop" repeatable.
 #include <skeleton/ioctl.h>
 
 #include "nt/kernel_raii.hpp"
 
 // The one request this driver knows; any other code completes with STATUS_NOT_IMPLEMENTED.
 #define IOCTL_CRASH_WRITE_NULL_PLUS_16 CTL_CODE(FILE_DEVICE_UNKNOWN, 0x900, METHOD_BUFFERED, FILE_ANY_ACCESS)
+#define IOCTL_CRASH_ARM_LATE_FAULT CTL_CODE(FILE_DEVICE_UNKNOWN, 0x901, METHOD_BUFFERED, FILE_ANY_ACCESS)
 
 namespace {
 
 constinit UNICODE_STRING g_device = skeleton::nt::literal_ustring(L"\\Device\\crash_on_ioctl");
 constinit UNICODE_STRING g_link = skeleton::nt::literal_ustring(L"\\DosDevices\\crash_on_ioctl");
+
+volatile LONG g_late_fault_armed = 0;
+
+// Runs after DriverUnload returned: the sleep returns into this image, which Wine has unmapped.
+VOID NTAPI late_thread(PVOID)
+{
+    LARGE_INTEGER delay;
+    delay.QuadPart = -50LL * 10000; // 50 ms, relative
+    KeDelayExecutionThread(KernelMode, FALSE, &delay);
+    PsTerminateSystemThread(STATUS_SUCCESS);
+}
 
 struct Counters {
     ULONG requests;
@@ -39,6 +55,8 @@ extern "C" NTSTATUS NTAPI CrashDispatch(PDEVICE_OBJECT, PIRP irp)
         if (code == IOCTL_CRASH_WRITE_NULL_PLUS_16) {
             // A "pointer" that is really a small offset: the classic uninitialised-struct bug.
             record_request(reinterpret_cast<Counters*>(static_cast<ULONG_PTR>(0x10)), code);
+        } else if (code == IOCTL_CRASH_ARM_LATE_FAULT) {
+            InterlockedExchange(&g_late_fault_armed, 1);
         } else {
             status = STATUS_NOT_IMPLEMENTED;
         }
@@ -53,6 +71,11 @@ extern "C" VOID NTAPI CrashUnload(PDRIVER_OBJECT driver)
 {
     IoDeleteSymbolicLink(&g_link);
     IoDeleteDevice(driver->DeviceObject);
+    if (g_late_fault_armed) {
+        HANDLE thread = nullptr;
+        if (NT_SUCCESS(PsCreateSystemThread(&thread, THREAD_ALL_ACCESS, nullptr, nullptr, nullptr, late_thread, nullptr)))
+            ZwClose(thread);
+    }
 }
 
 extern "C" NTSTATUS NTAPI DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING)

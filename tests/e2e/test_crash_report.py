@@ -14,6 +14,7 @@ CRASH_DRIVER = BIN_DIR / "crash_on_ioctl.sys"
 CRASH_SOURCE = ROOT / "tests" / "drivers" / "crash_on_ioctl.cpp"
 CRASH_IOCTL = "0x00222400"  # CTL_CODE(FILE_DEVICE_UNKNOWN, 0x900, METHOD_BUFFERED, FILE_ANY_ACCESS)
 CRASH_DEVICE = r"\\.\crash_on_ioctl"
+CRASH_LATE_FAULT_IOCTL = "0x00222404"  # function 0x901: DriverUnload leaves code running in the image
 
 
 def fault_line() -> int:
@@ -78,6 +79,23 @@ class CrashReport(unittest.TestCase):
         self.assertIn("StartService: error 6", again.stdout)
         self.assertIn(r"crash_on_ioctl still points at \Device\crash_on_ioctl", again.stderr)
         self.assertIn("removed", self.kmdctl("remove", "crash_on_ioctl", expect=1).stdout)
+
+    def test_a_crash_while_stopping_is_reported_not_stopped(self):
+        # The driver leaves code running after DriverUnload, as an in-flight request does when
+        # Wine unloads a busy driver: the stop must not end in "STOPPED", exit 0. A second driver
+        # shares the host (same load-order group), as in the reliability report, and dies with it.
+        self.kmdctl("install", BIN_DIR / "debug_holder.sys", "--name", "neighbour", "--group", "shared")
+        self.kmdctl("start", "neighbour")
+        self.kmdctl("install", CRASH_DRIVER, "--name", "crash_on_ioctl", "--group", "shared")
+        self.kmdctl("start", "crash_on_ioctl")
+        self.kmdctl("ioctl", CRASH_LATE_FAULT_IOCTL, "--device", CRASH_DEVICE)
+        stop = self.kmdctl("stop", "crash_on_ioctl", expect=1)
+        self.assertNotIn("STOPPED", stop.stdout)
+        self.assertIn("crash_on_ioctl reported STOPPED, but a driver host crashed while it unloaded", stop.stderr)
+        self.assertIn("in no loaded module: the driver's image was already unloaded", stop.stderr)
+        self.assertIn("docs/wine-unload-race.md", stop.stderr)
+        neighbour = self.kmdctl("status", "neighbour", expect=1)
+        self.assertIn("HOST               : DEAD", neighbour.stdout)
 
     def test_a_restarted_session_loads_the_driver_again(self):
         self.crash_the_driver()
