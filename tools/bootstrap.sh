@@ -5,12 +5,12 @@ set -euo pipefail
 
 PACKAGES=(
   cmake make ninja-build cppcheck                 # build, static analysis
-  gdb-mingw-w64                                   # x86_64-w64-mingw32-gdb: source-level driver debugging (kit/harness/kmd-debug)
+  gdb-mingw-w64                                   # x86_64-w64-mingw32-gdb: source-level driver debugging (kit/harness/kmd_debug.py)
   clang lld libclang-rt-14-dev                    # Windows binaries (clang+lld), host fuzzer/sanitizers
   g++-mingw-w64-x86-64                            # mingw-w64 headers, DDK, import libs, libstdc++
   googletest libgtest-dev                         # GoogleTest sources (Windows build) and host library
   wine wine64                                     # the NT-compatible I/O manager the tests run on
-  python3 python3-pefile                          # PE checksum and image checks
+  python3 python3-pefile python3-capstone         # PE checksum and image checks (lint disassembles for unwind coverage)
   osslsigncode openssl                            # test-signing the driver
   xvfb x11-utils imagemagick                      # GUI screenshot test (kmdctl hello --gui)
 )

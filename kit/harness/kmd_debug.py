@@ -29,11 +29,7 @@ import threading
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-for candidate in (HERE, HERE.parent.parent / "tools"):  # winebox.py: beside us, or in tools/ (old layout)
-    if (candidate / "winebox.py").exists():
-        sys.path.insert(0, str(candidate))
-        break
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # winebox.py lives beside this file
 import winebox  # noqa: E402
 
 GDB = "x86_64-w64-mingw32-gdb"
@@ -178,7 +174,8 @@ def main(argv: list[str]) -> int:
     global KMDCTL
     parser = argparse.ArgumentParser(prog="kmd_debug.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("--wine-dir", type=Path, default=winebox.DEFAULT_WINE_DIR)
-    parser.add_argument("--bin-dir", type=Path, default=Path(os.environ.get("SKELETON_BIN_DIR", winebox.ROOT / "build" / "bin")))
+    parser.add_argument("--bin-dir", type=Path,
+                        default=Path(os.environ.get("KMD_BIN_DIR") or os.environ.get("SKELETON_BIN_DIR") or winebox.ROOT / "build" / "bin"))
     sub = parser.add_subparsers(dest="verb", required=True)
     for verb in ("attach", "entry"):
         p = sub.add_parser(verb)

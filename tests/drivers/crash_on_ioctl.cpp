@@ -9,7 +9,7 @@
 // unloads a busy driver (docs/wine-unload-race.md). That makes "a crash during a stop" repeatable.
 #include <skeleton/ioctl.h>
 
-#include "nt/kernel_raii.hpp"
+#include <kmd/kernel_raii.hpp>
 
 // The one request this driver knows; any other code completes with STATUS_NOT_IMPLEMENTED.
 #define IOCTL_CRASH_WRITE_NULL_PLUS_16 CTL_CODE(FILE_DEVICE_UNKNOWN, 0x900, METHOD_BUFFERED, FILE_ANY_ACCESS)

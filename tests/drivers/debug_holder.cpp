@@ -3,7 +3,7 @@
 // driver's DriverEntry runs - unless a driver of the same load-order group already runs: the new
 // one then loads into that process. kit/harness/kmd_debug.py `entry` starts this holder in a
 // group, attaches gdb to its host, and then starts the driver under test in the same group.
-#include "nt/nt.hpp"
+#include <kmd/nt.hpp>
 
 // A pointer initialised with an address gives the image the base relocation every driver has.
 static const char* volatile g_message = "debug_holder: holding a winedevice.exe for the debugger\n";

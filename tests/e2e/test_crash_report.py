@@ -140,7 +140,7 @@ class BoundedWaits(unittest.TestCase):
 
 class KernelCallTrace(unittest.TestCase):
     def test_trace_kernel_shows_what_driver_entry_calls(self):
-        winebox = ROOT / "tools" / "winebox.py"
+        winebox = ROOT / "kit" / "harness" / "winebox.py"
         proc = subprocess.run([sys.executable, str(winebox), "run", "--box", "crash-trace", "--trace-kernel", "skeleton.sys",
                                "--", str(KMDCTL), "run", str(DRIVER)], capture_output=True, text=True, timeout=240)
         self.assertEqual(0, proc.returncode, proc.stdout + proc.stderr)

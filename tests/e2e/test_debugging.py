@@ -9,7 +9,7 @@ from pathlib import Path
 
 from e2e_support import BIN_DIR, ROOT
 
-WINEBOX = ROOT / "tools" / "winebox.py"
+WINEBOX = ROOT / "kit" / "harness" / "winebox.py"
 KMD_DEBUG = ROOT / "kit" / "harness" / "kmd_debug.py"
 GDB_DIR = Path(__file__).resolve().parent / "gdb"
 DEBUG_DRIVER = BIN_DIR / "skeleton_g.sys"  # skeleton.sys with DWARF and unwind tables
