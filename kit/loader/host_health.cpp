@@ -287,8 +287,8 @@ int report_dead_driver_hosts(std::FILE* out, const std::wstring& link)
 void explain_start_failure(std::FILE* out, const std::string& service, DWORD error, const std::wstring& link)
 {
     if (error != ERROR_INVALID_HANDLE) return;
-    std::fprintf(out, "kmdctl: under Wine, error 6 from StartService means DriverEntry failed with a name collision\n"
-                      "  (STATUS_OBJECT_NAME_COLLISION): a device or link %s creates already exists, typically left\n"
+    std::fprintf(out, "kmdctl: under Wine, error 6 from StartService usually means DriverEntry could not create its\n"
+                      "  device link (IoCreateSymbolicLink fails, 0xc0000024): a link %s creates still exists, left\n"
                       "  behind by a driver host that crashed earlier in this session.",
                  service.c_str());
     if (!link.empty()) {

@@ -136,6 +136,7 @@ class BoundedWaits(unittest.TestCase):
         self.assertIn(f"winebox: killed after 5 s; prefix kept: {box.prefix}", dump)
         self.assertIn("--- kernel log, last", dump)
         self.assertTrue(box.keep)
+        box.keep = False  # kept on purpose above; this test needs no post-mortem of its own
 
 
 class KernelCallTrace(unittest.TestCase):
