@@ -7,7 +7,7 @@
 // Its second request arms a late fault: DriverUnload then leaves a thread behind that runs the
 // driver's code 50 ms after the image is gone, as a request still in flight does when Wine 8
 // unloads a busy driver (docs/wine-unload-race.md). That makes "a crash during a stop" repeatable.
-#include <skeleton/ioctl.h>
+#include <kmd/nt.hpp>
 
 #include <kmd/kernel_raii.hpp>
 
@@ -17,8 +17,8 @@
 
 namespace {
 
-constinit UNICODE_STRING g_device = skeleton::nt::literal_ustring(L"\\Device\\crash_on_ioctl");
-constinit UNICODE_STRING g_link = skeleton::nt::literal_ustring(L"\\DosDevices\\crash_on_ioctl");
+constinit UNICODE_STRING g_device = kmd::literal_ustring(L"\\Device\\crash_on_ioctl");
+constinit UNICODE_STRING g_link = kmd::literal_ustring(L"\\DosDevices\\crash_on_ioctl");
 
 volatile LONG g_late_fault_armed = 0;
 
@@ -80,10 +80,10 @@ extern "C" VOID NTAPI CrashUnload(PDRIVER_OBJECT driver)
 
 extern "C" NTSTATUS NTAPI DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING)
 {
-    skeleton::nt::DeviceObjectOwner device;
+    kmd::DeviceObjectOwner device;
     NTSTATUS status = device.create(driver, &g_device, FILE_DEVICE_UNKNOWN, 0);
     if (!NT_SUCCESS(status)) return status;
-    skeleton::nt::SymbolicLinkOwner link;
+    kmd::SymbolicLinkOwner link;
     status = link.create(&g_link, &g_device);
     if (!NT_SUCCESS(status)) return status;
     for (PDRIVER_DISPATCH& slot : driver->MajorFunction) slot = CrashDispatch;

@@ -35,9 +35,9 @@ class GdbOnADriver(unittest.TestCase):
         out = run.stdout + run.stderr
         self.assertEqual(0, run.returncode, out)
         self.assertRegex(out, r"hit Breakpoint 1, skeleton::core::\(anonymous namespace\)::reverse_buffered \(in=\.\.\., out=\.\.\.\) "
-                              r"at \S*driver/core/requests\.cpp:\d+")
+                              r"at \S*/core/requests\.cpp:\d+")
         self.assertRegex(out, r"#0  skeleton::core::\(anonymous namespace\)::reverse_buffered .* at \S*requests\.cpp:\d+")
-        self.assertRegex(out, r"#\d  0x[0-9a-f]+ in SkeletonDispatch \(.*\) at \S*driver/nt/skeleton\.cpp:\d+")
+        self.assertRegex(out, r"#\d  0x[0-9a-f]+ in SkeletonDispatch \(.*\) at \S*/nt/skeleton\.cpp:\d+")
         self.assertRegex(out, r"#\d  0x[0-9a-f]+ in IoCallDriver ")  # unwound through Wine's I/O manager
         self.assertIn("$1 = 4", out)  # print in.size: the 4 bytes the test sent
         # After `detach` the request finishes normally.
@@ -50,7 +50,7 @@ class GdbOnADriver(unittest.TestCase):
         out = run.stdout + run.stderr
         self.assertEqual(0, run.returncode, out)
         self.assertRegex(out, r"hit Breakpoint 1\.\d, DriverEntry \(driver=0x[0-9a-f]+, registry_path=0x[0-9a-f]+\) "
-                              r"at \S*driver/nt/skeleton\.cpp:\d+")
+                              r"at \S*/nt/skeleton\.cpp:\d+")
         self.assertRegex(out, r"#1  0x[0-9a-f]+ in init_driver ")
         self.assertIn("kmdctl start skeleton -> exit 0 skeleton: RUNNING", out)
 
