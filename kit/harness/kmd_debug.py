@@ -152,10 +152,15 @@ def run_gdb(box: winebox.Box, pid: int | None, commands: list[str], batch: Path 
         argv = [argv[0], "-batch", *argv[1:], "-x", str(batch)]
     print(f"kmd_debug: {' '.join(argv)}", file=sys.stderr)
     gdb = subprocess.Popen(argv, start_new_session=bool(batch))
+    helper = None
     if while_running:
-        threading.Thread(target=while_running, daemon=True).start()
+        helper = threading.Thread(target=while_running, daemon=True)
+        helper.start()
     try:
-        return gdb.wait(timeout=timeout if batch else None)
+        rc = gdb.wait(timeout=timeout if batch else None)
+        if helper:
+            helper.join(timeout=timeout)  # its result (the request, the StartService) belongs to this run's output
+        return rc
     except subprocess.TimeoutExpired:
         gdb.kill()
         gdb.wait(timeout=20)
