@@ -654,7 +654,7 @@ int cmd_start(const Args& a)
     if (Failure f = kmd::start_service(service.get())) {
         if (f.error == ERROR_SERVICE_ALREADY_RUNNING && host_died(service.get(), name)) return kExitFailed;
         kmd::explain_start_failure(stderr, kmd::narrow(name), f.error,
-                                   a.has("--device") ? kmd::widen(a.get("--device")) : std::wstring(L"\\.\") + name);
+                                   std::wstring(L"\\\\.\\") + name); // the usual link: \\.\NAME
         return report("start", f);
     }
     // The state the start settled in, not START_PENDING: RUNNING, or STOPPED if it went down again.
