@@ -427,14 +427,17 @@ Failure host_crash_or(RunUndo& undo, const Failure& f, const std::wstring& link)
     return Failure{f.call + " (the driver host died: see above)", f.error};
 }
 
-// True (and explained) when the service's host process is dead though the SCM says it runs.
-// `service` needs SERVICE_QUERY_STATUS | SERVICE_QUERY_CONFIG | SERVICE_INTERROGATE.
-bool host_died(SC_HANDLE service, const std::wstring& name, const std::wstring& link = {})
+// True (and explained) when the service's host process is dead though the SCM says it runs. The
+// check has a handle of its own with just the rights it needs, so each verb's handle keeps the
+// least access for what the verb does.
+bool host_died(SC_HANDLE scm, const std::wstring& name, const std::wstring& link = {})
 {
+    kmd::ScHandle service;
+    if (kmd::open_service(scm, name, service, SERVICE_QUERY_STATUS | SERVICE_QUERY_CONFIG | SERVICE_INTERROGATE)) return false;
     SERVICE_STATUS_PROCESS status{};
     kmd::ServiceConfig config;
-    if (kmd::query_status(service, status) || kmd::query_config(service, config)) return false;
-    const kmd::HostState host = kmd::host_of(service, status);
+    if (kmd::query_status(service.get(), status) || kmd::query_config(service.get(), config)) return false;
+    const kmd::HostState host = kmd::host_of(service.get(), status);
     if (host.dead) kmd::explain_dead_host(stderr, kmd::narrow(name), config.image_path, host, link);
     return host.dead;
 }
@@ -649,10 +652,9 @@ int cmd_start(const Args& a)
     if (!name_argument("start", a, name, rc)) return rc;
     kmd::ScHandle scm, service;
     // SERVICE_START, and SERVICE_QUERY_STATUS to print the state the start led to.
-    if (Failure f = open_named(name, SERVICE_START | SERVICE_QUERY_STATUS | SERVICE_QUERY_CONFIG | SERVICE_INTERROGATE, scm, service))
-        return report("start", f);
+    if (Failure f = open_named(name, SERVICE_START | SERVICE_QUERY_STATUS, scm, service)) return report("start", f);
     if (Failure f = kmd::start_service(service.get())) {
-        if (f.error == ERROR_SERVICE_ALREADY_RUNNING && host_died(service.get(), name)) return kExitFailed;
+        if (f.error == ERROR_SERVICE_ALREADY_RUNNING && host_died(scm.get(), name)) return kExitFailed;
         kmd::explain_start_failure(stderr, kmd::narrow(name), f.error,
                                    std::wstring(L"\\\\.\\") + name); // the usual link: \\.\NAME
         return report("start", f);
@@ -674,14 +676,13 @@ int cmd_stop(const Args& a)
     const auto timeout = kmd::parse_u32(a.get("--timeout", std::to_string(kStopTimeoutMs)));
     if (!timeout) return usage_error("stop", "--timeout takes milliseconds");
     kmd::ScHandle scm, service;
-    if (Failure f = open_named(name, SERVICE_STOP | SERVICE_QUERY_STATUS | SERVICE_QUERY_CONFIG | SERVICE_INTERROGATE, scm, service))
-        return report("stop", f);
-    if (host_died(service.get(), name)) return kExitFailed; // never "STOPPED" over a dead host
+    if (Failure f = open_named(name, SERVICE_STOP | SERVICE_QUERY_STATUS, scm, service)) return report("stop", f);
+    if (host_died(scm.get(), name)) return kExitFailed; // never "STOPPED" over a dead host
     DWORD state = 0;
     const kmd::ReportMark reports = kmd::mark_crash_reports();
     if (Failure f = kmd::stop_service(service.get(), *timeout, state)) {
         std::fprintf(stderr, "kmdctl stop: %s (state now %s)\n", f.describe().c_str(), kmd::state_name(state));
-        host_died(service.get(), name);
+        host_died(scm.get(), name);
         return failed_exit(f.error);
     }
     if (kmd::report_crash_since(stderr, kmd::narrow(name), reports)) return kExitFailed;
@@ -695,13 +696,11 @@ int cmd_remove(const Args& a)
     std::wstring name;
     if (!name_argument("remove", a, name, rc)) return rc;
     kmd::ScHandle scm, service;
-    if (Failure f = open_named(name, SERVICE_STOP | SERVICE_QUERY_STATUS | SERVICE_QUERY_CONFIG | SERVICE_INTERROGATE | DELETE, scm,
-                               service))
-        return report("remove", f);
+    if (Failure f = open_named(name, SERVICE_STOP | SERVICE_QUERY_STATUS | DELETE, scm, service)) return report("remove", f);
     const std::string shown = kmd::narrow(name);
     SERVICE_STATUS_PROCESS status{};
     if (Failure f = kmd::query_status(service.get(), status)) return report("remove", f);
-    const bool dead_host = host_died(service.get(), name);
+    const bool dead_host = host_died(scm.get(), name);
     bool crashed_on_stop = false;
     if (status.dwCurrentState != SERVICE_STOPPED && !dead_host) {
         DWORD state = 0;
@@ -727,14 +726,14 @@ int cmd_status(const Args& a)
     std::wstring name;
     if (!name_argument("status", a, name, rc)) return rc;
     kmd::ScHandle scm, service;
-    if (Failure f = open_named(name, SERVICE_QUERY_STATUS | SERVICE_QUERY_CONFIG | SERVICE_INTERROGATE, scm, service))
-        return report("status", f);
+    if (Failure f = open_named(name, SERVICE_QUERY_STATUS | SERVICE_QUERY_CONFIG, scm, service)) return report("status", f);
     SERVICE_STATUS_PROCESS status{};
     kmd::ServiceConfig config;
     if (Failure f = kmd::query_status(service.get(), status)) return report("status", f);
     if (Failure f = kmd::query_config(service.get(), config)) return report("status", f);
     const std::string n = kmd::narrow(name), image = kmd::narrow(config.image_path);
-    const kmd::HostState host = kmd::host_of(service.get(), status);
+    kmd::HostState host;
+    if (kmd::ScHandle ask; !kmd::open_service(scm.get(), name, ask, SERVICE_INTERROGATE)) host = kmd::host_of(ask.get(), status);
     if (a.has("--json")) {
         std::printf("{\"name\": \"%s\", \"state\": \"%s\", \"type\": \"%s\", \"start_type\": \"%s\", \"image_path\": \"%s\", "
                     "\"win32_exit_code\": %lu, \"host\": \"%s\"}\n",
