@@ -6,7 +6,7 @@ PYTHON := /usr/bin/python3
 
 DEBUG_DIR ?= build-debug
 
-.PHONY: all deps configure build debug debug-test demo test bench clean
+.PHONY: all deps configure build debug debug-test demo test bench soak clean
 
 all: build
 
@@ -39,6 +39,11 @@ test: build
 # What one request costs under Wine, per transfer method (figures only; not part of `make test`).
 bench: build
 	$(PYTHON) kit/harness/winebox.py run --box bench --env-path SKELETON_DRIVER=$(BUILD_DIR)/bin/skeleton.sys -- $(BUILD_DIR)/bin/skeleton_bench.exe
+
+# The reliability suite's heavy variants (tests/reliability): about half an hour, run on purpose.
+# SEED=N replays an earlier run.
+soak: build
+	$(PYTHON) tests/reliability/reliability.py --soak $(if $(SEED),--seed $(SEED))
 
 clean:
 	rm -rf $(BUILD_DIR) $(DEBUG_DIR)
