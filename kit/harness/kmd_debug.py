@@ -151,10 +151,29 @@ def run_gdb(box: winebox.Box, pid: int | None, commands: list[str], batch: Path 
     if batch:
         argv = [argv[0], "-batch", *argv[1:], "-x", str(batch)]
     print(f"kmd_debug: {' '.join(argv)}", file=sys.stderr)
-    gdb = subprocess.Popen(argv, start_new_session=bool(batch))
+    # In batch mode gdb's output is relayed line by line, so the helper (the request that should
+    # hit the breakpoint, or the StartService that runs DriverEntry) starts only once gdb has set
+    # its breakpoint and is about to continue - not after a guessed delay, which a busy machine
+    # outlasts. Interactive gdb keeps the terminal; its helper waits for a fixed 3 s.
+    armed = threading.Event()
+    gdb = subprocess.Popen(argv, start_new_session=bool(batch), stdout=subprocess.PIPE if batch else None,
+                           text=True, errors="replace")
+    if batch:
+        def relay():
+            for line in gdb.stdout:
+                sys.stdout.write(line)
+                sys.stdout.flush()
+                if re.match(r"Breakpoint \d+ (at |\(.*\) pending)", line):
+                    armed.set()
+        threading.Thread(target=relay, daemon=True).start()
     helper = None
     if while_running:
-        helper = threading.Thread(target=while_running, daemon=True)
+        def run_helper():
+            if batch:
+                armed.wait(timeout)
+            time.sleep(1 if batch else 3)  # gdb's `continue` follows its `break` at once
+            while_running()
+        helper = threading.Thread(target=run_helper, daemon=True)
         helper.start()
     try:
         rc = gdb.wait(timeout=timeout if batch else None)
@@ -208,7 +227,6 @@ def main(argv: list[str]) -> int:
             extra = args.then.split()
 
             def then():
-                time.sleep(3)  # gdb has connected and continued by now
                 r = _kmdctl(box, *extra, timeout=args.timeout)
                 print(f"kmd_debug: kmdctl {args.then} -> exit {r.returncode}\n{r.stdout}{r.stderr}", file=sys.stderr)
         return run_gdb(box, pid, [], args.batch, timeout=args.timeout, while_running=then)
@@ -226,7 +244,6 @@ def main(argv: list[str]) -> int:
         print(f"kmd_debug: holder runs in winedevice.exe pid {pid}; starting {name} into it once gdb waits", file=sys.stderr)
 
         def start():
-            time.sleep(3)
             r = _kmdctl(box, "start", name, timeout=args.timeout + 60)
             print(f"kmd_debug: kmdctl start {name} -> exit {r.returncode} {r.stdout}{r.stderr}", file=sys.stderr)
 
