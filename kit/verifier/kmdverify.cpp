@@ -138,10 +138,15 @@ Image* image_at(const void* address)
 struct Site {
     char text[96];
 };
+bool in_self(const void* address);
+Image* running_image();
 Site site_text(const void* address)
 {
     Site s{};
-    if (const Image* i = image_at(address))
+    if (in_self(address)) {
+        const Image* i = running_image();
+        RtlStringCbPrintfA(s.text, sizeof s.text, "%ws+tail-call", i ? i->name : L"?");
+    } else if (const Image* i = image_at(address))
         RtlStringCbPrintfA(s.text, sizeof s.text, "%ws+0x%lx", i->name, static_cast<ULONG>(static_cast<const char*>(address) - i->base));
     else
         RtlStringCbPrintfA(s.text, sizeof s.text, "%p", address);
@@ -176,10 +181,71 @@ void warning(Image* image, const char* kind, const char* call, const void* site,
     DbgPrint("kmdverify: WARNING %s driver=%ws call=%s at=%s %s\n", kind, image->name, call, site_text(site).text, detail);
 }
 
+// Which verified image each thread is running a routine of (DriverEntry, DriverUnload, a dispatch
+// routine): a routine that ends in a tail call (jmp through the IAT) returns to *our* wrapper's
+// caller, so its wrapper sees a return address inside kmdverify.sys, not inside the driver.
+struct ThreadImage { HANDLE thread; Image* image; };
+ThreadImage g_running[64];
+
+Image* running_image()
+{
+    const HANDLE thread = PsGetCurrentThreadId();
+    for (const ThreadImage& t : g_running)
+        if (t.thread == thread) return t.image;
+    return nullptr;
+}
+
+// Sets the thread's running image for one scope, restoring the previous one (routines nest: the
+// prober's dispatch calls skeleton.sys's).
+class RunningImage {
+public:
+    explicit RunningImage(Image* image)
+    {
+        const HANDLE thread = PsGetCurrentThreadId();
+        Locked lock;
+        for (ThreadImage& t : g_running)
+            if (t.thread == thread) {
+                slot_ = &t;
+                break;
+            }
+        if (slot_ == nullptr)
+            for (ThreadImage& t : g_running)
+                if (t.thread == nullptr) {
+                    slot_ = &t;
+                    slot_->thread = thread;
+                    break;
+                }
+        if (slot_ != nullptr) {
+            previous_ = slot_->image;
+            slot_->image = image;
+        }
+    }
+    ~RunningImage()
+    {
+        if (slot_ == nullptr) return;
+        Locked lock;
+        slot_->image = previous_;
+        if (previous_ == nullptr) slot_->thread = nullptr;
+    }
+    RunningImage(const RunningImage&) = delete;
+    RunningImage& operator=(const RunningImage&) = delete;
+
+private:
+    ThreadImage* slot_ = nullptr;
+    Image* previous_ = nullptr;
+};
+
+bool in_self(const void* address)
+{
+    auto a = static_cast<const char*>(address);
+    return a >= g_self_base && a < g_self_base + g_self_size;
+}
+
 // The verified image calling a wrapper, counted as one checked call.
 Image* caller_image(const void* return_address)
 {
     Image* i = image_at(return_address);
+    if (i == nullptr && in_self(return_address)) i = running_image();
     if (i != nullptr) InterlockedIncrement(reinterpret_cast<LONG*>(&i->c.calls));
     return i;
 }
@@ -558,7 +624,11 @@ NTSTATUS NTAPI vf_dispatch(PDEVICE_OBJECT device, PIRP irp)
             tracked = true;
         }
     }
-    const NTSTATUS status = real(device, irp);
+    NTSTATUS status;
+    {
+        RunningImage running(image);
+        status = real(device, irp);
+    }
     if (!tracked) return status;
 
     bool still_owned = false, marked_at_completion = true;
@@ -1090,7 +1160,10 @@ VOID NTAPI verified_unload(PDRIVER_OBJECT driver)
 {
     Image* image = image_of_driver(driver);
     if (image == nullptr || image->real_unload == nullptr) return;
-    image->real_unload(driver);
+    {
+        RunningImage running(image);
+        image->real_unload(driver);
+    }
     leftovers(*image, "(at unload)");
     summary(*image, "unload");
     release_image(*image);
@@ -1104,7 +1177,11 @@ NTSTATUS NTAPI verified_entry(PDRIVER_OBJECT driver, PUNICODE_STRING registry_pa
     image->failable_seen = 0;
     image->injected = nullptr;
     image->in_entry = true;
-    const NTSTATUS status = image->real_entry(driver, registry_path);
+    NTSTATUS status;
+    {
+        RunningImage running(image);
+        status = image->real_entry(driver, registry_path);
+    }
     image->in_entry = false;
     DbgPrint("kmdverify: ENTRY driver=%ws status=0x%08lx failable=%lu fault_at=%lu injected=%s\n", image->name, static_cast<ULONG>(status),
              image->failable_seen, image->fault_at, image->injected ? image->injected : "-");
