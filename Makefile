@@ -4,7 +4,7 @@ BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 PYTHON := /usr/bin/python3
 
-.PHONY: all deps configure build demo test bench clean
+.PHONY: all deps configure build demo test bench verify clean
 
 all: build
 
@@ -28,6 +28,12 @@ test: build
 # What one request costs under Wine, per transfer method (figures only; not part of `make test`).
 bench: build
 	$(PYTHON) tools/winebox.py run --box bench --env-path SKELETON_DRIVER=$(BUILD_DIR)/bin/skeleton.sys -- $(BUILD_DIR)/bin/skeleton_bench.exe
+
+# Any driver under kmdverify.sys, the Driver Verifier for Wine (docs/verifier.md):
+#   make verify DRIVER=path/to/driver.sys [VERIFY_ARGS="--device NAME --ioctl 0x222007,out=256"]
+verify: build
+	@test -n "$(DRIVER)" || { echo "usage: make verify DRIVER=path/to/driver.sys [VERIFY_ARGS=...]" >&2; exit 2; }
+	$(PYTHON) kit/verifier/verify.py $(DRIVER) $(VERIFY_ARGS)
 
 clean:
 	rm -rf $(BUILD_DIR)
