@@ -33,6 +33,8 @@ namespace {
 // headers nor in its import library: resolved at run time in DriverEntry.
 using ZwProtectVirtualMemoryFn = NTSTATUS(NTAPI*)(HANDLE process, PVOID* base, PSIZE_T size, ULONG protect, PULONG old);
 ZwProtectVirtualMemoryFn ZwProtectVirtualMemory;
+using RtlRaiseStatusFn = VOID(NTAPI*)(NTSTATUS status);
+RtlRaiseStatusFn RtlRaiseStatus;
 
 // ------------------------------------------------------------------ limits and state
 
@@ -480,7 +482,9 @@ void probe(const char* call, const volatile void* address, SIZE_T length, ULONG 
     if (raise == STATUS_SUCCESS) return;
     DbgPrint("kmdverify: PROBE driver=%ws call=%s(%p, %lu, %lu) at=%s raised 0x%08lx (%s)\n", image ? image->name : L"?", call,
              const_cast<void*>(address), static_cast<ULONG>(length), alignment, site_text(site).text, static_cast<ULONG>(raise), what);
-    ExRaiseStatus(raise); // caught by the driver's __except, as on Windows
+    // Caught by the driver's __except, as on Windows. Not ExRaiseStatus: Wine 8 exports it as an
+    // unimplemented stub, which raises 0x80000100 (EXCEPTION_WINE_STUB) instead of the status.
+    RtlRaiseStatus(raise);
 }
 
 VOID NTAPI vf_ProbeForRead(const volatile VOID* address, SIZE_T length, ULONG alignment)
@@ -1229,7 +1233,10 @@ extern "C" NTSTATUS NTAPI DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING reg
     UNICODE_STRING protect;
     RtlInitUnicodeString(&protect, L"ZwProtectVirtualMemory");
     ZwProtectVirtualMemory = reinterpret_cast<ZwProtectVirtualMemoryFn>(MmGetSystemRoutineAddress(&protect));
-    if (ZwProtectVirtualMemory == nullptr) return STATUS_PROCEDURE_NOT_FOUND;
+    UNICODE_STRING raise;
+    RtlInitUnicodeString(&raise, L"RtlRaiseStatus");
+    RtlRaiseStatus = reinterpret_cast<RtlRaiseStatusFn>(MmGetSystemRoutineAddress(&raise));
+    if (ZwProtectVirtualMemory == nullptr || RtlRaiseStatus == nullptr) return STATUS_PROCEDURE_NOT_FOUND;
     UNICODE_STRING pool2;
     RtlInitUnicodeString(&pool2, L"ExAllocatePool2");
     g_pool2_exists = MmGetSystemRoutineAddress(&pool2) != nullptr;
