@@ -5,20 +5,12 @@
 #include <skeleton/ioctl.h>
 
 #include "kernel_raii.hpp"
+#include "user_copy.hpp"
 
 namespace skeleton::nt {
 namespace {
 
 core::Result fail(NTSTATUS s) { return core::Result{static_cast<uint32_t>(s), 0}; }
-
-// The exception code, taken in the __except *filter*: that is where GetExceptionCode() is
-// defined to work (in the handler body clang/mingw yields 0). An exception code is never a success
-// status, but a failed request must never be reported as one, so 0 becomes a plain failure.
-LONG take_exception_code(ULONG code, NTSTATUS& out)
-{
-    out = code != 0 ? static_cast<NTSTATUS>(code) : STATUS_UNSUCCESSFUL;
-    return EXCEPTION_EXECUTE_HANDLER;
-}
 
 // METHOD_BUFFERED: the I/O manager copied the input into one system buffer of
 // max(in, out) bytes and copies `Information` bytes of it back to the caller on success.
@@ -66,25 +58,15 @@ core::Result run_neither(PIRP irp, PIO_STACK_LOCATION stack, ULONG code, ULONG i
     PoolBuffer in, out;
     if (!in.allocate(in_len) || !out.allocate(out_capture)) return fail(STATUS_INSUFFICIENT_RESOURCES);
 
-    NTSTATUS fault = STATUS_SUCCESS;
-    __try {
-        if (irp->RequestorMode != KernelMode) {
-            if (in_len != 0) ProbeForRead(user_in, in_len, 1);
-            if (out_len != 0) ProbeForWrite(user_out, out_len, 1);
-        }
-        if (in_len != 0) RtlCopyMemory(in.data(), user_in, in_len);
-    } __except (take_exception_code(GetExceptionCode(), fault)) {
-        return fail(fault);
-    }
+    // Probed and captured in user_copy.cpp: no __try may share a function with `in` and `out`.
+    const NTSTATUS captured = probe_and_capture(irp->RequestorMode, user_in, in_len, user_out, out_len, in.data());
+    if (!NT_SUCCESS(captured)) return fail(captured);
 
     core::Result result = core::handle_device_control(code, {in.data(), in_len}, {out.data(), out_capture});
     if (!NT_SUCCESS(static_cast<NTSTATUS>(result.status)) || result.information == 0) return result;
 
-    __try {
-        RtlCopyMemory(user_out, out.data(), result.information);
-    } __except (take_exception_code(GetExceptionCode(), fault)) {
-        return fail(fault);
-    }
+    const NTSTATUS copied = copy_to_user(user_out, out.data(), result.information);
+    if (!NT_SUCCESS(copied)) return fail(copied);
     return result;
 }
 
