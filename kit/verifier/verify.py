@@ -16,6 +16,9 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shutil
+import struct
+import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,6 +59,33 @@ def parse(lines: list[str]) -> list[Finding]:
     return out
 
 
+class Symbols:
+    """module+offset -> function+offset, from the image's own COFF symbol table (lld keeps one)."""
+
+    def __init__(self, image: Path | None):
+        self.functions: list[tuple[int, str]] = []
+        if image is None or not image.is_file() or not shutil.which("llvm-nm"):
+            return
+        data = image.read_bytes()
+        pe = struct.unpack_from("<I", data, 0x3C)[0]
+        magic = struct.unpack_from("<H", data, pe + 24)[0]
+        base = struct.unpack_from("<Q", data, pe + 48)[0] if magic == 0x20B else struct.unpack_from("<I", data, pe + 52)[0]
+        out = subprocess.run(["llvm-nm", "--defined-only", "-C", str(image)], capture_output=True, text=True).stdout
+        for line in out.splitlines():
+            parts = line.split(" ", 2)
+            if len(parts) == 3 and parts[1] in "tT" and not parts[2].startswith("."):
+                self.functions.append((int(parts[0], 16) - base, parts[2]))
+        self.functions.sort()
+
+    def name(self, offset: int) -> str | None:
+        best = None
+        for start, name in self.functions:
+            if start > offset:
+                break
+            best = (start, name)
+        return f"{best[1]}+0x{offset - best[0]:x}" if best else None
+
+
 @dataclass
 class Report:
     driver: str
@@ -63,6 +93,13 @@ class Report:
     problems: list[str] = field(default_factory=list)  # not verifier findings: a start that failed, ...
     fault_points: int = 0
     sweep_runs: int = 0
+    image: Path | None = None  # the driver file, to name functions in the report
+
+    def symbolized(self, text: str, symbols: Symbols) -> str:
+        def name(m: re.Match) -> str:
+            function = symbols.name(int(m.group(2), 16))
+            return m.group(0) + (f" [{function}]" if function else "")
+        return re.sub(rf"at=({re.escape(self.driver)})\+0x([0-9a-fA-F]+)", name, text)
 
     def of(self, what: str) -> list[Finding]:
         return [f for f in self.findings if f.what == what and f.driver == self.driver]
@@ -91,8 +128,9 @@ class Report:
                  f"  fault-injection points: {self.fault_points} (DriverEntry started {self.sweep_runs} times faulted)",
                  f"  warnings:               {len(self.of('WARNING'))}",
                  f"  violations:             {len(self.violations)}"]
+        symbols = Symbols(self.image)
         for f in self.violations + self.of("WARNING"):
-            lines.append("    " + f.text.split("kmdverify: ", 1)[-1])
+            lines.append("    " + self.symbolized(f.text.split("kmdverify: ", 1)[-1], symbols))
         for p in self.problems:
             lines.append(f"    PROBLEM {p}")
         lines.append("  result: " + ("PASS" if self.ok else "FAIL"))
@@ -163,7 +201,7 @@ class Session:
 
     def verify_driver(self, driver: Path, service: str, device: str | None, ioctls: list[list[str]], sweep: bool = True,
                       max_points: int = 64) -> Report:
-        report = Report(driver.name.lower())
+        report = Report(driver.name.lower(), image=driver)
         exercise = [self.kmd(*args, "--device", rf"\\.\{device or service}") for args in ioctls]
         self.batch([self.fault_at(0),
                     self.kmd("install", windows_path(driver), "--name", service, "--group", self.group, "--force"),
@@ -219,7 +257,7 @@ def run_program(session: Session, program: list[str], env: dict[str, str], expec
     drivers = sorted({f.driver for f in findings if f.what == "VERIFYING"} | {d.lower() for d in expect})
     reports = []
     for d in drivers:
-        r = Report(d, findings)
+        r = Report(d, findings, image=next((p for p in session.bin_dir.glob("*.sys") if p.name.lower() == d), None))
         if not r.of("VERIFYING"):
             r.problems.append("expected to be verified, but never loaded into the verifier's host")
         reports.append(r)

@@ -82,6 +82,15 @@ class VerifierCatchesDefects(unittest.TestCase):
         self.assert_caught(report, "POOL_EXECUTABLE", "ExAllocatePoolWithTag")
         self.assertIn("type=0", report.text())
 
+    def test_double_free(self):
+        self.assert_caught(self.verify("vf_double_free"), "POOL_DOUBLE_FREE", "ExFreePoolWithTag")
+
+    def test_pool_tag_zero(self):
+        self.assert_caught(self.verify("vf_tag_zero"), "POOL_TAG_ZERO", "ExAllocatePoolWithTag")
+
+    def test_handle_left_open_at_unload(self):
+        self.assert_caught(self.verify("vf_handle_leak"), "HANDLE_LEAK", "ZwOpenKey")
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -9,6 +9,9 @@
  *   VFBUG_INFO_TOO_LARGE   the buffered IOCTL reports more bytes than the caller's buffer holds
  *   VFBUG_ENTRY_LEAK       DriverEntry's IoCreateSymbolicLink failure path forgets the device and pool
  *   VFBUG_EXEC_POOL        the device's scratch buffer comes from executable NonPagedPool
+ *   VFBUG_DOUBLE_FREE      DriverUnload frees the scratch buffer twice
+ *   VFBUG_TAG_ZERO         the scratch buffer is allocated with pool tag 0
+ *   VFBUG_HANDLE_LEAK      DriverEntry opens its registry key and never closes it
  *
  * SAMPLE_NAME names the device (\Device\SAMPLE_NAME, \DosDevices\SAMPLE_NAME). */
 #include <ntddk.h>
@@ -21,7 +24,11 @@
 #define SAMPLE_STR2(x) #x
 #define SAMPLE_STR(x) SAMPLE_STR2(x)
 
+#ifdef VFBUG_TAG_ZERO
+#define SAMPLE_TAG 0
+#else
 #define SAMPLE_TAG 'pmaS'
+#endif
 #define IOCTL_SAMPLE_BUFFERED CTL_CODE(FILE_DEVICE_UNKNOWN, 0x900, METHOD_BUFFERED, FILE_ANY_ACCESS) /* 0x222400 */
 #define IOCTL_SAMPLE_NEITHER CTL_CODE(FILE_DEVICE_UNKNOWN, 0x901, METHOD_NEITHER, FILE_ANY_ACCESS)   /* 0x222407 */
 
@@ -110,6 +117,9 @@ static VOID SampleUnload(PDRIVER_OBJECT DriverObject)
     PSAMPLE_EXTENSION ext = (PSAMPLE_EXTENSION)DriverObject->DeviceObject->DeviceExtension;
     IoDeleteSymbolicLink(&g_link_name);
     ExFreePoolWithTag(ext->scratch, SAMPLE_TAG);
+#ifdef VFBUG_DOUBLE_FREE
+    ExFreePoolWithTag(ext->scratch, SAMPLE_TAG);
+#endif
     IoDeleteDevice(DriverObject->DeviceObject);
 }
 
@@ -147,6 +157,16 @@ NTSTATUS DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath)
         ExFreePoolWithTag(ext->scratch, SAMPLE_TAG);
         IoDeleteDevice(device);
         return STATUS_INSUFFICIENT_RESOURCES;
+    }
+#endif
+
+#ifdef VFBUG_HANDLE_LEAK
+    {
+        /* Reads nothing yet; the handle is simply forgotten. */
+        OBJECT_ATTRIBUTES attributes;
+        HANDLE key;
+        InitializeObjectAttributes(&attributes, RegistryPath, OBJ_CASE_INSENSITIVE | OBJ_KERNEL_HANDLE, NULL, NULL);
+        if (!NT_SUCCESS(ZwOpenKey(&key, KEY_READ, &attributes))) key = NULL;
     }
 #endif
 
