@@ -20,14 +20,14 @@ build: configure
 # The seed's whole sequence, for real: kmdctl run skeleton.sys in a fresh Wine prefix,
 # followed by what the driver itself printed (DbgPrint).
 demo: build
-	$(PYTHON) tools/winebox.py run --box demo --kernel-log -- $(BUILD_DIR)/bin/kmdctl.exe run $(BUILD_DIR)/bin/skeleton.sys
+	$(PYTHON) kit/harness/winebox.py run --box demo --kernel-log -- $(BUILD_DIR)/bin/kmdctl.exe run $(BUILD_DIR)/bin/skeleton.sys
 
 test: build
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -j 2
 
 # What one request costs under Wine, per transfer method (figures only; not part of `make test`).
 bench: build
-	$(PYTHON) tools/winebox.py run --box bench --env-path SKELETON_DRIVER=$(BUILD_DIR)/bin/skeleton.sys -- $(BUILD_DIR)/bin/skeleton_bench.exe
+	$(PYTHON) kit/harness/winebox.py run --box bench --env-path SKELETON_DRIVER=$(BUILD_DIR)/bin/skeleton.sys -- $(BUILD_DIR)/bin/skeleton_bench.exe
 
 # Any driver under kmdverify.sys, the Driver Verifier for Wine (docs/verifier.md):
 #   make verify DRIVER=path/to/driver.sys [VERIFY_ARGS="--device NAME --ioctl 0x222007,out=256"]

@@ -30,7 +30,7 @@ for harness in (ROOT / "kit" / "harness", ROOT / "tools"):  # winebox.py, before
         break
 from winebox import Box, dbgprint_lines, windows_path  # noqa: E402
 
-BIN_DIR = Path(os.environ.get("SKELETON_BIN_DIR", ROOT / "build" / "bin"))
+BIN_DIR = Path(os.environ.get("KMD_BIN_DIR", os.environ.get("SKELETON_BIN_DIR", ROOT / "build" / "bin")))
 VERIFIER_SERVICE = "kmdverify"
 PARAMS_KEY = rf"HKLM\System\CurrentControlSet\Services\{VERIFIER_SERVICE}\Parameters"
 LINE = re.compile(r"kmdverify: (?P<what>[A-Z]+) (?P<rest>.*)")
