@@ -555,13 +555,13 @@ VOID FASTCALL vf_IofCompleteRequest(PIRP irp, CCHAR boost)
             irp->IoStatus.Information = entry.out_len;
         }
         if (entry.major == IRP_MJ_DEVICE_CONTROL && entry.method == METHOD_NEITHER && entry.user_mode && NT_SUCCESS(status)) {
-            const bool out_unprobed = entry.out != nullptr && entry.out_len != 0 && irp->IoStatus.Information != 0 && !entry.out_probed;
-            const bool in_unprobed = entry.in != nullptr && entry.in_len != 0 && !entry.in_probed;
-            if (out_unprobed || in_unprobed) {
+            // Only the output side can be judged from outside: bytes reported written (Information)
+            // went to UserBuffer. Whether the input was read at all is the driver's business (a
+            // request may ignore its input), so an unprobed Type3InputBuffer is not reported.
+            if (entry.out != nullptr && entry.out_len != 0 && irp->IoStatus.Information != 0 && !entry.out_probed) {
                 char detail[128];
-                RtlStringCbPrintfA(detail, sizeof detail, "(UserMode METHOD_NEITHER %s %p, %lu bytes, used without ProbeFor%s)",
-                                   out_unprobed ? "UserBuffer" : "Type3InputBuffer", out_unprobed ? entry.out : entry.in,
-                                   out_unprobed ? entry.out_len : entry.in_len, out_unprobed ? "Write" : "Read");
+                RtlStringCbPrintfA(detail, sizeof detail, "(UserMode METHOD_NEITHER UserBuffer %p, %lu bytes, written without ProbeForWrite)",
+                                   entry.out, entry.out_len);
                 RtlStringCbPrintfA(args, sizeof args, "irp=%p, code=0x%08lx", irp, stack->Parameters.DeviceIoControl.IoControlCode);
                 violation(entry.image, "UNPROBED_USER_BUFFER", "IoCompleteRequest", args, site, detail);
             }
