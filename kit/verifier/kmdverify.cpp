@@ -117,7 +117,7 @@ bool g_pool2_exists;      // ExAllocatePool2 exported: the tagless/old calls are
 // while it is held (no real routine, no raise).
 class Locked {
 public:
-    Locked() { irql_ = KeAcquireSpinLockRaiseToDpc(&g_lock); }
+    Locked() : irql_(KeAcquireSpinLockRaiseToDpc(&g_lock)) {}
     ~Locked() { KeReleaseSpinLock(&g_lock, irql_); }
     Locked(const Locked&) = delete;
     Locked& operator=(const Locked&) = delete;
