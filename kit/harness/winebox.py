@@ -93,7 +93,7 @@ def ensure_template(wine_dir: Path = DEFAULT_WINE_DIR) -> Path:
                            stderr=subprocess.DEVNULL, timeout=300, check=True)
         finally:
             _kill_wineserver(staging)
-        (staging / READY_STAMP).write_text("made by tools/winebox.py\n")
+        (staging / READY_STAMP).write_text("made by kit/harness/winebox.py\n")
         staging.rename(template)
         return template
 

@@ -83,8 +83,8 @@ Result run_out_direct(const RequestTable& table, PIRP irp, ULONG code, ULONG in_
 }
 
 // METHOD_NEITHER: raw caller addresses. A user-mode caller's pointers are probed, then read and
-// written only inside __try/__except (user_copy.cpp), and only through one kernel capture buffer used the way the
-// I/O manager uses a METHOD_BUFFERED system buffer (input first, output over it): the core never
+// written only inside __try/__except (user_copy.cpp), and only through one kernel capture buffer
+// used the way the I/O manager uses a METHOD_BUFFERED system buffer (input first, output over it): the core never
 // sees a user address, and reading the input once means the caller cannot change it under our
 // feet. The capture holds only what the request can use - input up to the row's max_in, output
 // up to its max_out - so a big caller buffer never means a big allocation.
