@@ -91,6 +91,9 @@ class VerifierCatchesDefects(unittest.TestCase):
     def test_handle_left_open_at_unload(self):
         self.assert_caught(self.verify("vf_handle_leak"), "HANDLE_LEAK", "ZwOpenKey")
 
+    def test_pending_without_mark(self):
+        self.assert_caught(self.verify("vf_pending_no_mark"), "PENDING_WITHOUT_MARK", "DispatchRoutine")
+
 
 if __name__ == "__main__":
     unittest.main()

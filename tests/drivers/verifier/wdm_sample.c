@@ -12,6 +12,7 @@
  *   VFBUG_DOUBLE_FREE      DriverUnload frees the scratch buffer twice
  *   VFBUG_TAG_ZERO         the scratch buffer is allocated with pool tag 0
  *   VFBUG_HANDLE_LEAK      DriverEntry opens its registry key and never closes it
+ *   VFBUG_PENDING_NO_MARK  the buffered IOCTL returns STATUS_PENDING without IoMarkIrpPending
  *
  * SAMPLE_NAME names the device (\Device\SAMPLE_NAME, \DosDevices\SAMPLE_NAME). */
 #include <ntddk.h>
@@ -116,6 +117,10 @@ static NTSTATUS SampleDeviceControl(PDEVICE_OBJECT DeviceObject, PIRP Irp)
     Irp->IoStatus.Status = status;
     Irp->IoStatus.Information = information;
     IoCompleteRequest(Irp, IO_NO_INCREMENT);
+#ifdef VFBUG_PENDING_NO_MARK
+    /* "It may still be running": but the IRP was never marked pending. */
+    if (stack->Parameters.DeviceIoControl.IoControlCode == IOCTL_SAMPLE_BUFFERED) return STATUS_PENDING;
+#endif
     return status;
 }
 
