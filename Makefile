@@ -6,7 +6,7 @@ PYTHON := /usr/bin/python3
 
 DEBUG_DIR ?= build-debug
 
-.PHONY: all deps configure build debug debug-test demo test bench soak clean
+.PHONY: all deps configure build debug debug-test demo test bench soak verify clean
 
 all: build
 
@@ -44,6 +44,12 @@ bench: build
 # SEED=N replays an earlier run.
 soak: build
 	$(PYTHON) tests/reliability/reliability.py --soak $(if $(SEED),--seed $(SEED))
+
+# Any driver under kmdverify.sys, the Driver Verifier for Wine (docs/verifier.md):
+#   make verify DRIVER=path/to/driver.sys [VERIFY_ARGS="--device NAME --ioctl 0x222007,out=256"]
+verify: build
+	@test -n "$(DRIVER)" || { echo "usage: make verify DRIVER=path/to/driver.sys [VERIFY_ARGS=...]" >&2; exit 2; }
+	$(PYTHON) kit/verifier/verify.py $(DRIVER) $(VERIFY_ARGS)
 
 clean:
 	rm -rf $(BUILD_DIR) $(DEBUG_DIR)

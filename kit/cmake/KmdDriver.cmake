@@ -54,17 +54,18 @@ endfunction()
 if(NOT TARGET kmd_driver_support)
   add_library(kmd_driver_support STATIC
     "${KMD_KIT_DIR}/driver/kmd/irp_buffers.cpp"
+    "${KMD_KIT_DIR}/driver/kmd/user_copy.cpp"
     "${KMD_KIT_DIR}/driver/kmd/device_security.cpp"
     "${KMD_KIT_DIR}/driver/kmd/pool.cpp"
     "${KMD_KIT_DIR}/driver/kmd/dispatch_guard.cpp")
   kmd_kernel_options(kmd_driver_support)
-  # -fasync-exceptions makes the __try guard cover every instruction inside it, not only calls.
-  # Today every user-memory access in irp_buffers.cpp is an out-of-line call (ProbeFor*,
-  # RtlCopyMemory -> memcpy), which clang covers anyway; this is insurance against a future
-  # inlined copy or plain store, which clang would otherwise assume cannot fault and leave
-  # unguarded. Only this file gets it: elsewhere it turns destructors into C++ EH cleanups that
-  # need _Unwind_Resume and __gxx_personality_seh0, which no kernel provides.
-  set_source_files_properties("${KMD_KIT_DIR}/driver/kmd/irp_buffers.cpp" TARGET_DIRECTORY kmd_driver_support
+  # -fasync-exceptions makes the __try guard cover every instruction inside it, not only calls:
+  # insurance against an inlined copy or plain store, which clang would otherwise assume cannot
+  # fault and leave unguarded. Only user_copy.cpp gets it, the one file with __try blocks, whose
+  # functions own no C++ objects: elsewhere it turns destructors into C++ EH cleanups that need
+  # _Unwind_Resume and __gxx_personality_seh0, which no kernel provides, and in a function with a
+  # __try it runs them twice (user_copy.hpp).
+  set_source_files_properties("${KMD_KIT_DIR}/driver/kmd/user_copy.cpp" TARGET_DIRECTORY kmd_driver_support
     PROPERTIES COMPILE_OPTIONS -fasync-exceptions)
 endif()
 

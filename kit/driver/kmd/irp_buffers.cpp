@@ -9,6 +9,7 @@
 #include "irp_buffers.hpp"
 
 #include "kernel_raii.hpp"
+#include "user_copy.hpp"
 
 namespace kmd {
 
@@ -23,18 +24,6 @@ static_assert(kMethodInDirect == METHOD_IN_DIRECT);
 namespace {
 
 Result fail(NTSTATUS s) { return Result{static_cast<uint32_t>(s), 0}; }
-
-// The exception code, taken in the __except *filter*. Under Wine the __except body sees 0 from
-// GetExceptionCode(): on x64 the body reads it from RAX, set by the unwind to RtlUnwindEx's
-// ReturnValue, which Wine 8's __C_specific_handler passes as 0 where Windows passes the code. The
-// filter runs before the unwind and has the exception record on both. An
-// exception code is never a success status, but a failed request must never be reported as one,
-// so 0 becomes a plain failure.
-LONG take_exception_code(ULONG code, NTSTATUS& out)
-{
-    out = code != 0 ? static_cast<NTSTATUS>(code) : STATUS_UNSUCCESSFUL;
-    return EXCEPTION_EXECUTE_HANDLER;
-}
 
 // Maps the MDL the I/O manager built for a DIRECT method, checking it really covers `length`.
 // Never executable (MdlMappingNoExecute); for IN_DIRECT also never writable (MdlMappingNoWrite):
@@ -94,8 +83,8 @@ Result run_out_direct(const RequestTable& table, PIRP irp, ULONG code, ULONG in_
 }
 
 // METHOD_NEITHER: raw caller addresses. A user-mode caller's pointers are probed, then read and
-// written only inside __try/__except, and only through one kernel capture buffer used the way the
-// I/O manager uses a METHOD_BUFFERED system buffer (input first, output over it): the core never
+// written only inside __try/__except (user_copy.cpp), and only through one kernel capture buffer
+// used the way the I/O manager uses a METHOD_BUFFERED system buffer (input first, output over it): the core never
 // sees a user address, and reading the input once means the caller cannot change it under our
 // feet. The capture holds only what the request can use - input up to the row's max_in, output
 // up to its max_out - so a big caller buffer never means a big allocation.
@@ -114,28 +103,15 @@ Result run_neither(const RequestTable& table, const RequestSpec& spec, PIRP irp,
     PoolBuffer capture;
     if (!capture.allocate(in_len > out_capture ? in_len : out_capture)) return fail(STATUS_INSUFFICIENT_RESOURCES);
 
-    NTSTATUS fault = STATUS_SUCCESS;
-    __try {
-        if (irp->RequestorMode != KernelMode) {
-            // Alignment 1: the contract's buffers are byte arrays. A driver whose input is a
-            // structure would probe with its alignment (TYPE_ALIGNMENT), which can then raise
-            // STATUS_DATATYPE_MISALIGNMENT.
-            if (in_len != 0) ProbeForRead(user_in, in_len, 1);
-            if (out_len != 0) ProbeForWrite(user_out, out_len, 1);
-        }
-        if (in_len != 0) RtlCopyMemory(capture.data(), user_in, in_len);
-    } __except (take_exception_code(GetExceptionCode(), fault)) {
-        return fail(fault);
-    }
+    // Probed and captured in user_copy.cpp: no __try may share a function with `capture`.
+    const NTSTATUS captured = probe_and_capture(irp->RequestorMode, user_in, in_len, user_out, out_len, capture.data());
+    if (!NT_SUCCESS(captured)) return fail(captured);
 
     Result result = dispatch(table, code, {capture.data(), in_len}, {capture.data(), out_capture});
     if (!NT_SUCCESS(static_cast<NTSTATUS>(result.status)) || result.information == 0) return result;
 
-    __try {
-        RtlCopyMemory(user_out, capture.data(), result.information);
-    } __except (take_exception_code(GetExceptionCode(), fault)) {
-        return fail(fault);
-    }
+    const NTSTATUS copied = copy_to_user(user_out, capture.data(), result.information);
+    if (!NT_SUCCESS(copied)) return fail(copied);
     return result;
 }
 

@@ -55,6 +55,31 @@ private:
     PDEVICE_OBJECT device_ = nullptr;
 };
 
+// "User" memory for requests that claim to come from user mode: pages of the current process from
+// ZwAllocateVirtualMemory, as a user-mode caller's buffer would be. Pool is kernel memory, and on
+// Windows ProbeForRead/ProbeForWrite reject it for a UserMode request (Wine's are no-ops; under
+// kmdverify.sys they are not). Freed at scope exit.
+class UserPages {
+public:
+    UserPages() = default;
+    UserPages(const UserPages&) = delete;
+    UserPages& operator=(const UserPages&) = delete;
+    ~UserPages()
+    {
+        if (base_ == nullptr) return;
+        SIZE_T size = 0;
+        ZwFreeVirtualMemory(NtCurrentProcess(), &base_, &size, MEM_RELEASE);
+    }
+    NTSTATUS allocate(SIZE_T size)
+    {
+        return ZwAllocateVirtualMemory(NtCurrentProcess(), &base_, 0, &size, MEM_COMMIT | MEM_RESERVE, PAGE_READWRITE);
+    }
+    unsigned char* at(SIZE_T offset) const { return static_cast<unsigned char*>(base_) + offset; }
+
+private:
+    PVOID base_ = nullptr;
+};
+
 // What to break in an IRP after IoBuildDeviceIoControlRequest built it.
 enum class Tamper { none, drop_mdl, claim_more_output };
 
@@ -97,27 +122,34 @@ NTSTATUS run_cases(prober_result* results)
     if (!NT_SUCCESS(status)) return status;
     PDEVICE_OBJECT target = skeleton.device();
 
-    kmd::PoolBuffer good_out, good_in;
-    if (!good_out.allocate(256) || !good_in.allocate(16)) return STATUS_INSUFFICIENT_RESOURCES;
+    UserPages user;
+    status = user.allocate(PAGE_SIZE);
+    if (!NT_SUCCESS(status)) return status;
+    unsigned char* const good_out = user.at(0);   // 256 bytes
+    unsigned char* const good_in = user.at(1024); // 16 zero bytes
+    kmd::PoolBuffer pool_out, pool_in;            // kernel memory handed over as if it were the caller's
+    if (!pool_out.allocate(256) || !pool_in.allocate(16)) return STATUS_INSUFFICIENT_RESOURCES;
     void* read_only = const_cast<unsigned char*>(kReadOnly);
     const ULONG hello = IOCTL_SKELETON_SAY_HELLO, echo = IOCTL_SKELETON_ECHO_NEITHER;
 
-    send(results, target, PROBER_VALID_BUFFERS, hello, nullptr, 0, good_out.data(), 256);
+    send(results, target, PROBER_VALID_BUFFERS, hello, nullptr, 0, good_out, 256);
     send(results, target, PROBER_HELLO_OUT_UNMAPPED, hello, nullptr, 0, kUnmappedOut, 64);
     send(results, target, PROBER_HELLO_OUT_READ_ONLY, hello, nullptr, 0, read_only, 64);
     send(results, target, PROBER_HELLO_OUT_KERNEL_ADDRESS, hello, nullptr, 0, kKernelOut, 64);
     send(results, target, PROBER_HELLO_OUT_NULL_WITH_LENGTH, hello, nullptr, 0, nullptr, 64);
-    send(results, target, PROBER_ECHO_IN_UNMAPPED, echo, kUnmappedIn, 16, good_out.data(), 256);
-    send(results, target, PROBER_ECHO_IN_KERNEL_ADDRESS, echo, kKernelIn, 16, good_out.data(), 256);
-    send(results, target, PROBER_ECHO_IN_NULL_WITH_LENGTH, echo, nullptr, 16, good_out.data(), 256);
-    send(results, target, PROBER_ECHO_OUT_READ_ONLY, echo, good_in.data(), 16, read_only, 64);
+    send(results, target, PROBER_ECHO_IN_UNMAPPED, echo, kUnmappedIn, 16, good_out, 256);
+    send(results, target, PROBER_ECHO_IN_KERNEL_ADDRESS, echo, kKernelIn, 16, good_out, 256);
+    send(results, target, PROBER_ECHO_IN_NULL_WITH_LENGTH, echo, nullptr, 16, good_out, 256);
+    send(results, target, PROBER_ECHO_OUT_READ_ONLY, echo, good_in, 16, read_only, 64);
+    send(results, target, PROBER_HELLO_OUT_KERNEL_POOL, hello, nullptr, 0, pool_out.data(), 256);
+    send(results, target, PROBER_ECHO_IN_KERNEL_POOL, echo, pool_in.data(), 16, good_out, 256);
 
     // The direct methods: what skeleton.sys does when the MDL is missing or shorter than claimed.
     // good_in is zeroed: a CRC of 0 and a seed of 0 are both fine requests.
     const ULONG verify = IOCTL_SKELETON_VERIFY_IN_DIRECT, fill = IOCTL_SKELETON_FILL_OUT_DIRECT;
-    send(results, target, PROBER_VERIFY_NO_MDL, verify, good_in.data(), 4, good_out.data(), 256, Tamper::drop_mdl);
-    send(results, target, PROBER_FILL_LENGTH_BEYOND_MDL, fill, good_in.data(), 4, good_out.data(), 256, Tamper::claim_more_output);
-    send(results, target, PROBER_FILL_VALID, fill, good_in.data(), 4, good_out.data(), 256);
+    send(results, target, PROBER_VERIFY_NO_MDL, verify, good_in, 4, good_out, 256, Tamper::drop_mdl);
+    send(results, target, PROBER_FILL_LENGTH_BEYOND_MDL, fill, good_in, 4, good_out, 256, Tamper::claim_more_output);
+    send(results, target, PROBER_FILL_VALID, fill, good_in, 4, good_out, 256);
     return STATUS_SUCCESS;
 }
 

@@ -3,7 +3,10 @@
  * User mode under Wine cannot hand a driver a bad pointer (Wine copies buffers between the client
  * and the driver's host process), so this driver builds METHOD_NEITHER IRPs itself, marks them as
  * coming from user mode, points them at bad addresses, sends them to \Device\skeleton and reports
- * each status back. */
+ * each status back. Its good "user" buffers are process pages (ZwAllocateVirtualMemory), never pool:
+ * pool is kernel memory, which ProbeForRead/ProbeForWrite must reject for a UserMode request. That
+ * rejection happens only on Windows and under kmdverify.sys (Wine's probes are no-ops), so the
+ * device tests run under the verifier. */
 #ifndef SKELETON_PROBER_IOCTL_H
 #define SKELETON_PROBER_IOCTL_H
 
@@ -21,7 +24,7 @@
     SKELETON_CTL_CODE(SKELETON_FILE_DEVICE_UNKNOWN, 0xA02, SKELETON_METHOD_BUFFERED, SKELETON_FILE_ANY_ACCESS)
 
 enum prober_case {
-    PROBER_VALID_BUFFERS = 0,            /* control: SAY_HELLO into a good buffer -> success */
+    PROBER_VALID_BUFFERS = 0,            /* control: SAY_HELLO into a user buffer -> success */
     PROBER_HELLO_OUT_UNMAPPED,           /* SAY_HELLO, UserBuffer = 0x20 (never mapped) */
     PROBER_HELLO_OUT_READ_ONLY,          /* SAY_HELLO, UserBuffer in the prober's read-only .rdata */
     PROBER_HELLO_OUT_KERNEL_ADDRESS,     /* SAY_HELLO, UserBuffer = 0xFFFF800000001000 */
@@ -33,6 +36,8 @@ enum prober_case {
     PROBER_VERIFY_NO_MDL,                /* VERIFY_IN_DIRECT, 256-byte output but Irp->MdlAddress NULL */
     PROBER_FILL_LENGTH_BEYOND_MDL,       /* FILL_OUT_DIRECT, MDL of 256 bytes, OutputBufferLength 4096 */
     PROBER_FILL_VALID,                   /* control: FILL_OUT_DIRECT through a real MDL -> success */
+    PROBER_HELLO_OUT_KERNEL_POOL,        /* SAY_HELLO, UserBuffer = the prober's pool (kernel memory) */
+    PROBER_ECHO_IN_KERNEL_POOL,          /* ECHO, Type3InputBuffer = the prober's pool (kernel memory) */
     PROBER_CASE_COUNT
 };
 

@@ -1,0 +1,190 @@
+/* wdm_sample.c - a plain C, WDM-style legacy driver, written the way countless sample drivers are
+ * and not in this project's C++ style: the verifier's proof that it checks drivers it was not
+ * written with. Built once as it should be (wdm_sample.sys, which must pass verification) and
+ * once per defect below, each defect switched on by one macro, each a mistake real drivers make:
+ *
+ *   VFBUG_SKIP_PROBE       METHOD_NEITHER output written without ProbeForWrite
+ *   VFBUG_POOL_LEAK        a buffer allocated in DriverEntry and never freed
+ *   VFBUG_DOUBLE_COMPLETE  the buffered IOCTL completes its IRP twice
+ *   VFBUG_INFO_TOO_LARGE   the buffered IOCTL reports more bytes than the caller's buffer holds
+ *   VFBUG_ENTRY_LEAK       DriverEntry's IoCreateSymbolicLink failure path forgets the device and pool
+ *   VFBUG_EXEC_POOL        the device's scratch buffer comes from executable NonPagedPool
+ *   VFBUG_DOUBLE_FREE      DriverUnload frees the scratch buffer twice
+ *   VFBUG_TAG_ZERO         the scratch buffer is allocated with pool tag 0
+ *   VFBUG_HANDLE_LEAK      DriverEntry opens its registry key and never closes it
+ *   VFBUG_PENDING_NO_MARK  the buffered IOCTL returns STATUS_PENDING without IoMarkIrpPending
+ *
+ * SAMPLE_NAME names the device (\Device\SAMPLE_NAME, \DosDevices\SAMPLE_NAME). */
+#include <ntddk.h>
+
+#ifndef SAMPLE_NAME
+#define SAMPLE_NAME wdm_sample
+#endif
+#define SAMPLE_WIDE2(s) L##s
+#define SAMPLE_WIDE(s) SAMPLE_WIDE2(s)
+#define SAMPLE_STR2(x) #x
+#define SAMPLE_STR(x) SAMPLE_STR2(x)
+
+#ifdef VFBUG_TAG_ZERO
+#define SAMPLE_TAG 0
+#else
+#define SAMPLE_TAG 'pmaS'
+#endif
+#define IOCTL_SAMPLE_BUFFERED CTL_CODE(FILE_DEVICE_UNKNOWN, 0x900, METHOD_BUFFERED, FILE_ANY_ACCESS) /* 0x222400 */
+#define IOCTL_SAMPLE_NEITHER CTL_CODE(FILE_DEVICE_UNKNOWN, 0x901, METHOD_NEITHER, FILE_ANY_ACCESS)   /* 0x222407 */
+
+#ifdef VFBUG_EXEC_POOL
+#define SAMPLE_POOL NonPagedPool
+#else
+#define SAMPLE_POOL NonPagedPoolNx
+#endif
+
+static const char g_answer[] = "sample";
+
+typedef struct _SAMPLE_EXTENSION {
+    PVOID scratch;
+} SAMPLE_EXTENSION, *PSAMPLE_EXTENSION;
+
+DRIVER_INITIALIZE DriverEntry;
+static DRIVER_UNLOAD SampleUnload;
+static DRIVER_DISPATCH SampleCreateClose;
+static DRIVER_DISPATCH SampleDeviceControl;
+
+static UNICODE_STRING g_device_name = RTL_CONSTANT_STRING(L"\\Device\\" SAMPLE_WIDE(SAMPLE_STR(SAMPLE_NAME)));
+static UNICODE_STRING g_link_name = RTL_CONSTANT_STRING(L"\\DosDevices\\" SAMPLE_WIDE(SAMPLE_STR(SAMPLE_NAME)));
+
+static NTSTATUS SampleCreateClose(PDEVICE_OBJECT DeviceObject, PIRP Irp)
+{
+    UNREFERENCED_PARAMETER(DeviceObject);
+    Irp->IoStatus.Status = STATUS_SUCCESS;
+    Irp->IoStatus.Information = 0;
+    IoCompleteRequest(Irp, IO_NO_INCREMENT);
+    return STATUS_SUCCESS;
+}
+
+/* METHOD_NEITHER: Irp->UserBuffer is the caller's raw address; touched only inside __try, in a
+ * function of its own, kept out of line: the kit's PE lint checks that every copy in a function
+ * that probes is guarded, and SampleDeviceControl also copies into the (safe) system buffer. */
+static __declspec(noinline) NTSTATUS SampleNeither(PIRP Irp, ULONG outLength, ULONG_PTR *information)
+{
+    NTSTATUS status = STATUS_SUCCESS;
+    if (outLength < sizeof(g_answer) || Irp->UserBuffer == NULL) return STATUS_BUFFER_TOO_SMALL;
+    __try {
+#ifndef VFBUG_SKIP_PROBE
+        if (Irp->RequestorMode != KernelMode) ProbeForWrite(Irp->UserBuffer, outLength, 1);
+#endif
+        RtlCopyMemory(Irp->UserBuffer, g_answer, sizeof(g_answer));
+        *information = sizeof(g_answer);
+    } __except (EXCEPTION_EXECUTE_HANDLER) {
+        status = GetExceptionCode();
+    }
+    return status;
+}
+
+static NTSTATUS SampleDeviceControl(PDEVICE_OBJECT DeviceObject, PIRP Irp)
+{
+    PIO_STACK_LOCATION stack = IoGetCurrentIrpStackLocation(Irp);
+    ULONG outLength = stack->Parameters.DeviceIoControl.OutputBufferLength;
+    NTSTATUS status = STATUS_SUCCESS;
+    ULONG_PTR information = 0;
+    UNREFERENCED_PARAMETER(DeviceObject);
+
+    switch (stack->Parameters.DeviceIoControl.IoControlCode) {
+    case IOCTL_SAMPLE_BUFFERED:
+        if (outLength < sizeof(g_answer)) {
+            status = STATUS_BUFFER_TOO_SMALL;
+            break;
+        }
+        RtlCopyMemory(Irp->AssociatedIrp.SystemBuffer, g_answer, sizeof(g_answer));
+#ifdef VFBUG_INFO_TOO_LARGE
+        information = outLength + 64;
+#else
+        information = sizeof(g_answer);
+#endif
+#ifdef VFBUG_DOUBLE_COMPLETE
+        Irp->IoStatus.Status = status;
+        Irp->IoStatus.Information = information;
+        IoCompleteRequest(Irp, IO_NO_INCREMENT);
+#endif
+        break;
+    case IOCTL_SAMPLE_NEITHER:
+        status = SampleNeither(Irp, outLength, &information);
+        break;
+    default:
+        status = STATUS_INVALID_DEVICE_REQUEST;
+        break;
+    }
+    Irp->IoStatus.Status = status;
+    Irp->IoStatus.Information = information;
+    IoCompleteRequest(Irp, IO_NO_INCREMENT);
+#ifdef VFBUG_PENDING_NO_MARK
+    /* "It may still be running": but the IRP was never marked pending. */
+    if (stack->Parameters.DeviceIoControl.IoControlCode == IOCTL_SAMPLE_BUFFERED) return STATUS_PENDING;
+#endif
+    return status;
+}
+
+static VOID SampleUnload(PDRIVER_OBJECT DriverObject)
+{
+    PSAMPLE_EXTENSION ext = (PSAMPLE_EXTENSION)DriverObject->DeviceObject->DeviceExtension;
+    IoDeleteSymbolicLink(&g_link_name);
+    ExFreePoolWithTag(ext->scratch, SAMPLE_TAG);
+#ifdef VFBUG_DOUBLE_FREE
+    ExFreePoolWithTag(ext->scratch, SAMPLE_TAG);
+#endif
+    IoDeleteDevice(DriverObject->DeviceObject);
+}
+
+NTSTATUS DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath)
+{
+    PDEVICE_OBJECT device = NULL;
+    PSAMPLE_EXTENSION ext;
+    NTSTATUS status;
+    UNREFERENCED_PARAMETER(RegistryPath);
+
+    status = IoCreateDevice(DriverObject, sizeof(SAMPLE_EXTENSION), &g_device_name, FILE_DEVICE_UNKNOWN, FILE_DEVICE_SECURE_OPEN,
+                            FALSE, &device);
+    if (!NT_SUCCESS(status)) return status;
+    ext = (PSAMPLE_EXTENSION)device->DeviceExtension;
+
+    ext->scratch = ExAllocatePoolWithTag(SAMPLE_POOL, 64, SAMPLE_TAG);
+    if (ext->scratch == NULL) {
+        IoDeleteDevice(device);
+        return STATUS_INSUFFICIENT_RESOURCES;
+    }
+
+    status = IoCreateSymbolicLink(&g_link_name, &g_device_name);
+    if (!NT_SUCCESS(status)) {
+#ifndef VFBUG_ENTRY_LEAK
+        ExFreePoolWithTag(ext->scratch, SAMPLE_TAG);
+        IoDeleteDevice(device);
+#endif
+        return status;
+    }
+
+#ifdef VFBUG_POOL_LEAK
+    /* A "cache" nobody remembers to free. */
+    if (ExAllocatePoolWithTag(NonPagedPoolNx, 100, 'kaeL') == NULL) {
+        IoDeleteSymbolicLink(&g_link_name);
+        ExFreePoolWithTag(ext->scratch, SAMPLE_TAG);
+        IoDeleteDevice(device);
+        return STATUS_INSUFFICIENT_RESOURCES;
+    }
+#endif
+
+#ifdef VFBUG_HANDLE_LEAK
+    {
+        /* Reads nothing yet; the handle is simply forgotten. */
+        OBJECT_ATTRIBUTES attributes;
+        HANDLE key;
+        InitializeObjectAttributes(&attributes, RegistryPath, OBJ_CASE_INSENSITIVE | OBJ_KERNEL_HANDLE, NULL, NULL);
+        if (!NT_SUCCESS(ZwOpenKey(&key, KEY_READ, &attributes))) key = NULL;
+    }
+#endif
+
+    DriverObject->MajorFunction[IRP_MJ_CREATE] = SampleCreateClose;
+    DriverObject->MajorFunction[IRP_MJ_CLOSE] = SampleCreateClose;
+    DriverObject->MajorFunction[IRP_MJ_DEVICE_CONTROL] = SampleDeviceControl;
+    DriverObject->DriverUnload = SampleUnload;
+    return STATUS_SUCCESS;
+}
