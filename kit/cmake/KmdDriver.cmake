@@ -215,6 +215,11 @@ macro(kmd_project)
     set(CMAKE_LIBRARY_OUTPUT_DIRECTORY "${KMD_OUTPUT_DIR}")
     add_subdirectory("${KMD_KIT_DIR}/loader" "${CMAKE_BINARY_DIR}/kmd-kit/loader")
     add_subdirectory("${KMD_KIT_DIR}/harness/windows" "${CMAKE_BINARY_DIR}/kmd-kit/harness")
+    # kmdverify.sys, the Driver Verifier for Wine: every project's device tests run under it
+    # (kit/harness/run_gtest.py). x64 images only, for now.
+    if(CMAKE_SYSTEM_PROCESSOR STREQUAL "x86_64")
+      add_subdirectory("${KMD_KIT_DIR}/verifier" "${CMAKE_BINARY_DIR}/kmd-kit/verifier")
+    endif()
   else()
     include(ExternalProject)
     include(CTest)

@@ -68,6 +68,8 @@ class ProjectOfItsOwn(unittest.TestCase):
         for test in ("mydrv.host.", "mydrv.fuzz", "mydrv.device_tests", "mydrv.e2e.mydrv"):
             self.assertIn(test, result.stdout)
         self.assertTrue((project / "build" / "bin" / "mydrv.sys").is_file())
+        # Its device tests ran under the kit's Driver Verifier, as every project's do.
+        self.assertTrue((project / "build" / "bin" / "kmdverify.sys").is_file())
 
 
 if __name__ == "__main__":
