@@ -126,6 +126,16 @@ Result handle_device_control(uint32_t code, ConstBytes in, MutableBytes out)
     return result;
 }
 
+uint32_t check_delay_request(ConstBytes in, uint32_t& delay_ms)
+{
+    if (in.data == nullptr || in.size < sizeof(skeleton_delay_request)) return status::invalid_parameter;
+    skeleton_delay_request request;
+    __builtin_memcpy(&request, in.data, sizeof request);
+    if (request.delay_ms > SKELETON_MAX_DELAY_MS) return status::invalid_parameter;
+    delay_ms = request.delay_ms;
+    return status::success;
+}
+
 const char* greeting() { return kGreeting; }
 size_t greeting_size() { return sizeof kGreeting; }
 

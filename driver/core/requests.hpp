@@ -25,6 +25,8 @@ inline constexpr uint32_t not_implemented = 0xC0000002u;   // ERROR_INVALID_FUNC
 inline constexpr uint32_t invalid_parameter = 0xC000000Du; // ERROR_INVALID_PARAMETER (87)
 inline constexpr uint32_t buffer_too_small = 0xC0000023u;  // ERROR_INSUFFICIENT_BUFFER (122)
 inline constexpr uint32_t crc_error = 0xC000003Fu;         // ERROR_CRC (23)
+inline constexpr uint32_t insufficient_resources = 0xC000009Au; // ERROR_NO_SYSTEM_RESOURCES (1450)
+inline constexpr uint32_t cancelled = 0xC0000120u;              // ERROR_OPERATION_ABORTED (995)
 } // namespace status
 
 struct ConstBytes {
@@ -59,6 +61,10 @@ const RequestSpec* requests_end();
 
 // Dispatch one IRP_MJ_DEVICE_CONTROL whose buffers the glue has already made safe to touch.
 Result handle_device_control(uint32_t code, ConstBytes in, MutableBytes out);
+
+// IOCTL_SKELETON_DELAY_PENDING is not in the table: the NT glue keeps it in flight (driver/nt/
+// pending.cpp). Its input rules live here: success and the delay, or the status to fail with.
+uint32_t check_delay_request(ConstBytes in, uint32_t& delay_ms);
 
 // The SAY_HELLO greeting, NUL-terminated, and its size including the NUL.
 const char* greeting();

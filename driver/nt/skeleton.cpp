@@ -11,6 +11,7 @@
 #include "device_security.hpp"
 #include "irp_buffers.hpp"
 #include "kernel_raii.hpp"
+#include "pending.hpp"
 
 #ifndef SKELETON_IOCTL_CHECKED_AGAINST_CTL_CODE
 #error "skeleton/ioctl.h must see the DDK's CTL_CODE: include nt.hpp first"
@@ -25,6 +26,8 @@ static_assert(core::status::not_implemented == static_cast<uint32_t>(STATUS_NOT_
 static_assert(core::status::invalid_parameter == static_cast<uint32_t>(STATUS_INVALID_PARAMETER));
 static_assert(core::status::buffer_too_small == static_cast<uint32_t>(STATUS_BUFFER_TOO_SMALL));
 static_assert(core::status::crc_error == static_cast<uint32_t>(STATUS_CRC_ERROR));
+static_assert(core::status::insufficient_resources == static_cast<uint32_t>(STATUS_INSUFFICIENT_RESOURCES));
+static_assert(core::status::cancelled == static_cast<uint32_t>(STATUS_CANCELLED));
 
 namespace {
 
@@ -73,10 +76,15 @@ extern "C" NTSTATUS NTAPI SkeletonDispatch(PDEVICE_OBJECT, PIRP irp)
     PIO_STACK_LOCATION stack = IoGetCurrentIrpStackLocation(irp);
     core::Result result{core::status::not_implemented, 0};
 
+    // In-flight requests are completed later, by the pending queue, never here.
+    if (stack->MajorFunction == IRP_MJ_DEVICE_CONTROL &&
+        stack->Parameters.DeviceIoControl.IoControlCode == IOCTL_SKELETON_DELAY_PENDING)
+        return skeleton::nt::pending::queue(irp, stack);
+
     switch (stack->MajorFunction) {
-    case IRP_MJ_CREATE:
-    case IRP_MJ_CLOSE:
-    case IRP_MJ_CLEANUP: result = {core::status::success, 0}; break;
+    case IRP_MJ_CLEANUP: // the handle's last close (Windows); Wine sends IRP_MJ_CLOSE only
+    case IRP_MJ_CLOSE: skeleton::nt::pending::cancel_file(stack->FileObject); [[fallthrough]];
+    case IRP_MJ_CREATE: result = {core::status::success, 0}; break;
     case IRP_MJ_DEVICE_CONTROL: result = skeleton::nt::run_device_control(irp, stack); break;
     default: break;
     }
@@ -94,6 +102,7 @@ extern "C" NTSTATUS NTAPI SkeletonDispatch(PDEVICE_OBJECT, PIRP irp)
 // The seed's DriverUnload: undo DriverEntry, link first, so the driver can be loaded again.
 extern "C" VOID NTAPI SkeletonUnload(PDRIVER_OBJECT driver)
 {
+    skeleton::nt::pending::stop(); // nothing stays in flight past this line
     IoDeleteSymbolicLink(&g_link_name);
     IoDeleteDevice(driver->DeviceObject);
     SKELETON_LOG("DriverUnload: deleted %.*ws and %.*ws\n", USTR_ARGS(&g_link_name), USTR_ARGS(&g_device_name));
@@ -132,6 +141,12 @@ extern "C" NTSTATUS NTAPI DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING reg
     // CREATE, CLOSE, CLEANUP and DEVICE_CONTROL are the requests we serve. Every other slot points
     // at the same dispatcher too, so that the seed's "undefined request -> STATUS_NOT_IMPLEMENTED"
     // is this driver's answer, not the I/O manager's default.
+    status = skeleton::nt::pending::start();
+    if (!NT_SUCCESS(status)) {
+        SKELETON_LOG("starting the pending-request worker failed: 0x%08lx\n", static_cast<ULONG>(status));
+        return status; // `link` and `device` undo themselves on the way out
+    }
+
     for (PDRIVER_DISPATCH& slot : driver->MajorFunction) slot = SkeletonDispatch;
     driver->DriverUnload = SkeletonUnload;
 
