@@ -25,9 +25,14 @@ demo: build
 test: build
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -j 2
 
-# What one request costs under Wine, per transfer method (figures only; not part of `make test`).
+# What a request costs under Wine: skeleton.sys against baseline.sys (tests/drivers/baseline.c) in
+# one prefix, one table (figures only; not part of `make test`; docs/performance.md).
+# PIN=0 runs the whole box (wineserver, winedevice, the bench) on CPU 0 (taskset).
+PIN ?=
 bench: build
-	$(PYTHON) tools/winebox.py run --box bench --env-path SKELETON_DRIVER=$(BUILD_DIR)/bin/skeleton.sys -- $(BUILD_DIR)/bin/skeleton_bench.exe
+	$(if $(PIN),SKELETON_BENCH_PINNED=1 taskset -c $(PIN)) $(PYTHON) tools/winebox.py run --box bench --timeout 600 \
+	  --env-path SKELETON_DRIVER=$(BUILD_DIR)/bin/skeleton.sys --env-path BASELINE_DRIVER=$(BUILD_DIR)/bin/baseline.sys \
+	  -- $(BUILD_DIR)/bin/skeleton_bench.exe
 
 clean:
 	rm -rf $(BUILD_DIR)
