@@ -20,7 +20,7 @@ build: configure
 # The seed's whole sequence, for real: kmdctl run skeleton.sys in a fresh Wine prefix,
 # followed by what the driver itself printed (DbgPrint).
 demo: build
-	$(PYTHON) tools/winebox.py run --box demo --kernel-log -- $(BUILD_DIR)/bin/kmdctl.exe run $(BUILD_DIR)/bin/skeleton.sys
+	$(PYTHON) kit/harness/winebox.py run --box demo --kernel-log -- $(BUILD_DIR)/bin/kmdctl.exe run $(BUILD_DIR)/bin/skeleton.sys
 
 test: build
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -j 2
@@ -30,7 +30,7 @@ test: build
 # PIN=0 runs the whole box (wineserver, winedevice, the bench) on CPU 0 (taskset).
 PIN ?=
 bench: build
-	$(if $(PIN),SKELETON_BENCH_PINNED=1 taskset -c $(PIN)) $(PYTHON) tools/winebox.py run --box bench --timeout 600 \
+	$(if $(PIN),SKELETON_BENCH_PINNED=1 taskset -c $(PIN)) SKELETON_KERNEL_DEBUG=-all $(PYTHON) kit/harness/winebox.py run --box bench --timeout 600 \
 	  --env-path SKELETON_DRIVER=$(BUILD_DIR)/bin/skeleton.sys --env-path BASELINE_DRIVER=$(BUILD_DIR)/bin/baseline.sys \
 	  -- $(BUILD_DIR)/bin/skeleton_bench.exe
 

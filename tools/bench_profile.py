@@ -29,7 +29,7 @@ import threading
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "kit" / "harness"))
 import winebox  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent

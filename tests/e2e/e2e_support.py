@@ -4,7 +4,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tools"))
+sys.path.insert(0, str(ROOT / "kit" / "harness"))
 
 from winebox import Box, Run, dbgprint_lines, windows_path  # noqa: E402,F401
 

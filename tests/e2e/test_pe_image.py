@@ -1,5 +1,5 @@
 """skeleton.sys as an image: what the kernel loader and memory integrity (HVCI) demand, checked
-by tools/pe_lint.py, and each lint rule proven to fire on a deliberately broken copy."""
+by kit/lint/pe_lint.py, and each lint rule proven to fire on a deliberately broken copy."""
 import shutil
 import subprocess
 import sys
@@ -11,7 +11,7 @@ import pefile
 
 from e2e_support import BIN_DIR, DRIVER, ROOT
 
-LINT = ROOT / "tools" / "pe_lint.py"
+LINT = ROOT / "kit" / "lint" / "pe_lint.py"
 
 
 def lint(path: Path, *extra: str) -> subprocess.CompletedProcess:
@@ -48,7 +48,7 @@ class SkeletonImage(unittest.TestCase):
         for image in (DRIVER, *(BIN_DIR / f"{name}.sys" for name in ("entry_fails", "link_squatter", "neither_prober"))):
             result = lint(image)
             self.assertEqual(0, result.returncode, result.stdout + result.stderr)
-            self.assertIn("8 passed, 0 failed", result.stdout)
+            self.assertIn("11 passed, 0 failed", result.stdout)
 
 
 class LintRulesFire(unittest.TestCase):
@@ -124,6 +124,23 @@ class LintRulesFire(unittest.TestCase):
             d = pe.OPTIONAL_HEADER.DATA_DIRECTORY[pefile.DIRECTORY_ENTRY["IMAGE_DIRECTORY_ENTRY_TLS"]]
             d.VirtualAddress, d.Size = pe.sections[-1].VirtualAddress, 0x28
         self.assertOnlyRuleFails(self.broken("tls", b), "no-tls", "has a TLS directory")
+
+    def test_dll_flag(self):
+        def b(pe): pe.FILE_HEADER.Characteristics |= 0x2000  # IMAGE_FILE_DLL
+        self.assertOnlyRuleFails(self.broken("dll", b), "not-a-dll", "IMAGE_FILE_DLL is set")
+
+    def test_exports(self):
+        # A driver that exports on purpose (built with kmd_add_driver(... EXPORTS)) passes only
+        # when the lint is told so.
+        exporter = BIN_DIR / "exports_on_purpose.sys"
+        self.assertOnlyRuleFails(exporter, "no-exports", "exports 1 symbol(s) (KmdExportedOnPurpose)")
+        self.assertEqual(0, lint(exporter, "--allow-exports").returncode)
+
+    def test_unwind_data(self):
+        def b(pe):
+            d = pe.OPTIONAL_HEADER.DATA_DIRECTORY[pefile.DIRECTORY_ENTRY["IMAGE_DIRECTORY_ENTRY_EXCEPTION"]]
+            d.VirtualAddress, d.Size = 0, 0
+        self.assertOnlyRuleFails(self.broken("no_pdata", b), "x64-unwind-data", "have no unwind data (")
 
     def test_not_a_pe_at_all(self):
         path = self.tmp / "text.sys"
