@@ -4,7 +4,7 @@ BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 PYTHON := /usr/bin/python3
 
-.PHONY: all deps configure build demo test bench clean
+.PHONY: all deps configure build demo test bench bench-profile loop-bench clean
 
 all: build
 
@@ -33,6 +33,14 @@ bench: build
 	$(if $(PIN),SKELETON_BENCH_PINNED=1 taskset -c $(PIN)) SKELETON_KERNEL_DEBUG=-all $(PYTHON) kit/harness/winebox.py run --box bench --timeout 600 \
 	  --env-path SKELETON_DRIVER=$(BUILD_DIR)/bin/skeleton.sys --env-path BASELINE_DRIVER=$(BUILD_DIR)/bin/baseline.sys \
 	  -- $(BUILD_DIR)/bin/skeleton_bench.exe
+
+# Where a request's time goes: wineserver requests, context switches and CPU per process, pinning.
+bench-profile: build
+	$(PYTHON) tools/bench_profile.py --build-dir $(BUILD_DIR)
+
+# The developer's loop timed: touch a source, rebuild, reload in a held session, first answer.
+loop-bench: build
+	BUILD_DIR=$(BUILD_DIR) JOBS=$(JOBS) tools/loop_bench.sh
 
 clean:
 	rm -rf $(BUILD_DIR)

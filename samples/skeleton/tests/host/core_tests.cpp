@@ -162,6 +162,23 @@ TEST(Core, FillPatternEqualsThePatternAtEverySmallSizeAndSeed)
     EXPECT_EQ(skeleton_pattern_byte(0xDEADBEEFu, SKELETON_MAX_TRANSFER - 1), big.back());
 }
 
+TEST(Core, DelayRequestInputRules)
+{
+    uint32_t delay = 12345;
+    skeleton_delay_request ok{250};
+    EXPECT_EQ(core::status::success, core::check_delay_request({reinterpret_cast<const unsigned char*>(&ok), sizeof ok}, delay));
+    EXPECT_EQ(250u, delay);
+    skeleton_delay_request longest{SKELETON_MAX_DELAY_MS}, too_long{SKELETON_MAX_DELAY_MS + 1};
+    EXPECT_EQ(core::status::success, core::check_delay_request({reinterpret_cast<const unsigned char*>(&longest), sizeof longest}, delay));
+    delay = 7;
+    EXPECT_EQ(core::status::invalid_parameter,
+              core::check_delay_request({reinterpret_cast<const unsigned char*>(&too_long), sizeof too_long}, delay));
+    EXPECT_EQ(7u, delay) << "untouched on refusal";
+    EXPECT_EQ(core::status::invalid_parameter, core::check_delay_request({reinterpret_cast<const unsigned char*>(&ok), 3}, delay));
+    EXPECT_EQ(core::status::invalid_parameter, core::check_delay_request({nullptr, 4}, delay));
+    EXPECT_EQ(nullptr, core::find_request(IOCTL_SKELETON_DELAY_PENDING)) << "kept in flight by the NT shell, not a table row";
+}
+
 TEST(Core, VerifyInDirect)
 {
     Bytes data(1000);

@@ -12,8 +12,8 @@
 
 namespace {
 
-using skeleton::test::ioctl_error;
-using skeleton::test::open_skeleton;
+using kmd::test::ioctl_error;
+kmd::FileHandle open_skeleton() { return kmd::test::open_device(SKELETON_WIN32_DEVICE_PATH_W); }
 
 constexpr DWORD kStatusCancelled = 0xC0000120; // STATUS_CANCELLED, as OVERLAPPED.Internal holds it
 
