@@ -99,37 +99,38 @@ def box_processes(prefix: Path) -> dict[str, list[int]]:
     return roles
 
 
-SERVER_CALL = re.compile(r"^([0-9a-f]{4}): (\w+)\(")
+# Wine's +server trace prints every request twice, the call "0024: ioctl( code=... )" and the
+# reply "0024: ioctl() = PENDING { ... }"; counting replies counts each request once.
+SERVER_REPLY = re.compile(r"^([0-9a-f]{4,8}): (\w+)\(\) = ")
 
 
 def count_server_calls(lines) -> collections.Counter:
     calls = collections.Counter()
     for line in lines:
-        m = SERVER_CALL.match(line)
-        if m and ") = " not in line[:200].split("(", 1)[0]:
+        m = SERVER_REPLY.match(line)
+        if m:
             calls[m.group(2)] += 1
     return calls
 
 
 def server_requests(bench: Path, driver: Path, n: int) -> None:
-    """Pass 1: wineserver requests per DeviceIoControl, client and driver host, by name."""
+    """Pass 1: wineserver requests per DeviceIoControl, by name (client and driver host)."""
     winebox.KERNEL_LOG_DEBUG = "-all,+server"  # the session's processes (winedevice) trace too
     with winebox.Box("profile-server") as box:
         box.start_session()
         held = Held(box, bench, driver, n, debug="-all,+server")
         held.go()  # warm
+        time.sleep(1.0)
         log_mark = len(box.kernel_log_text())
         err_mark = held.stderr_mark()
         held.go()
-        client = count_server_calls(held.stderr_since(err_mark))
-        host = count_server_calls(box.kernel_log_text()[log_mark:].splitlines())
+        time.sleep(1.0)  # let both traces drain
+        calls = count_server_calls(held.stderr_since(err_mark)) + count_server_calls(box.kernel_log_text()[log_mark:].splitlines())
         held.quit()
-    print(f"\nwineserver requests per DeviceIoControl (WINEDEBUG=+server, {n} SAY_HELLO requests)")
-    for who, calls in (("client (skeleton_bench.exe)", client), ("driver host (winedevice.exe et al.)", host)):
-        total = sum(calls.values())
-        detail = ", ".join(f"{name} {count / n:.2f}" for name, count in calls.most_common(6))
-        print(f"  {who:38s} {total / n:6.2f}   ({detail})")
-    print(f"  {'total':38s} {(sum(client.values()) + sum(host.values())) / n:6.2f}")
+    total = sum(calls.values())
+    print(f"\nwineserver requests per DeviceIoControl (WINEDEBUG=+server replies, {n} SAY_HELLO requests): {total / n:.2f}")
+    for name, count in calls.most_common(8):
+        print(f"  {name:28s} {count / n:6.2f}")
 
 
 def parse_perf(path: Path) -> dict[str, float]:
