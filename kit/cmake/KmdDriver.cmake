@@ -151,6 +151,9 @@ function(kmd_add_driver_tests name)
     find_package(GTest REQUIRED)
     add_executable(${name}_host_tests ${ARG_HOST_TESTS})
     target_link_libraries(${name}_host_tests PRIVATE ${name}_core_host GTest::gtest_main)
+    # gtest.h precompiled once: the host tests recompile without re-parsing it when the driver's
+    # contract header changes (`make loop-bench`).
+    target_precompile_headers(${name}_host_tests PRIVATE <gtest/gtest.h> <string> <vector>)
     include(GoogleTest)
     gtest_discover_tests(${name}_host_tests TEST_PREFIX "${name}.host." DISCOVERY_TIMEOUT 30)
   endif()
