@@ -12,9 +12,10 @@ cmd=$(cd "$WIN_BUILD" && ninja -t commands "$obj" | tail -1)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 # Same command, output elsewhere, with the loop vectoriser's remarks.
-(cd "$WIN_BUILD" && eval "${cmd//-o $obj/-o $tmp/requests.obj} -Rpass=loop-vectorize") 2>&1 | grep -E "remark" || true
+cmd=$(printf '%s' "$cmd" | sed "s#-o $obj#-o $tmp/requests.obj#")
+(cd "$WIN_BUILD" && eval "$cmd -Rpass=loop-vectorize") 2>&1 | grep -E "remark" || true
 echo "--- fill_pattern in the x86_64-w64-windows-gnu object: SSE instructions"
-llvm-objdump -d --no-show-raw-insn "$tmp/requests.obj" |
-    awk '/fill_pattern.*>:$/{on=1; next} on && /^$/{exit} on' > "$tmp/fill.s"
-grep -cE '\b(pxor|psrld|paddd|pand|packuswb|movdq[au])\b' "$tmp/fill.s" | sed 's/$/ vector instructions (pxor psrld paddd pand packuswb movdqa\/u)/'
-grep -E '\b(psrld|packuswb)\b' "$tmp/fill.s" | head -4
+llvm-objdump -d --no-show-raw-insn "$tmp/requests.obj" > "$tmp/all.s"
+awk '/fill_pattern.*>:$/{on=1; next} on && /^$/{exit} on' "$tmp/all.s" > "$tmp/fill.s"
+echo "$(grep -cE '\b(pxor|psrld|paddd|pand|packuswb|movdq[au])\b' "$tmp/fill.s" || true) vector instructions (pxor psrld paddd pand packuswb movdqa/u), e.g.:"
+grep -E '\b(psrld|packuswb)\b' "$tmp/fill.s" | head -4 || true
