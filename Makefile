@@ -22,8 +22,10 @@ build: configure
 demo: build
 	$(PYTHON) kit/harness/winebox.py run --box demo --kernel-log -- $(BUILD_DIR)/bin/kmdctl.exe run $(BUILD_DIR)/bin/skeleton.sys
 
+# KMD_BOX_PIN=auto: each Wine box on its own CPU, round robin (kit/harness/winebox.py). Measured
+# (docs/performance.md): two boxes under ctest -j2 finished in 31-50 s pinned against 56-62 s not.
 test: build
-	ctest --test-dir $(BUILD_DIR) --output-on-failure -j 2
+	KMD_BOX_PIN=auto ctest --test-dir $(BUILD_DIR) --output-on-failure -j 2
 
 # What a request costs under Wine: skeleton.sys against baseline.sys (tests/drivers/baseline.c) in
 # one prefix, one table (figures only; not part of `make test`; docs/performance.md).
