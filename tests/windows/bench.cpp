@@ -555,6 +555,20 @@ int main(int argc, char** argv)
         }
         std::printf("rows flagged (a ratio above 1.05): %d\n", flagged);
 
+        // A/A control: the baseline against itself, the same way. Identical work on both sides,
+        // so how far these ratios stray from 1.000 is this run's measurement noise: a row above
+        // is only a finding where it exceeds this.
+        std::printf("A/A control (baseline vs baseline, same method):\n");
+        for (const Case* c : {&cases[0], &cases[2]}) {
+            RowResult r{};
+            if (!measure(*c, b, b, budget_ms, r)) {
+                rc = 1;
+                continue;
+            }
+            std::printf("%-20s %7s %8.1f %8.1f %8.1f %8.1f %6.3f %6.1f %6.1f %6.3f\n", c->name, size_text(c->size).c_str(), r.a_med,
+                        r.a_p99, r.b_med, r.b_p99, r.ratio, r.a_cpu, r.b_cpu, r.cpu_ratio);
+        }
+
         std::printf("\nfor scale (us, median, p99)\n");
         wineserver_scale();
 
