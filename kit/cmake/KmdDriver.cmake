@@ -24,8 +24,7 @@
 # Requires KMD_KIT_DIR (the kit/ directory) and, on the Windows side, KMD_OUTPUT_DIR.
 include_guard(GLOBAL)
 
-set(KMD_KIT_DIR "${CMAKE_CURRENT_LIST_DIR}/.." CACHE INTERNAL "")
-get_filename_component(KMD_KIT_DIR "${KMD_KIT_DIR}" ABSOLUTE)
+get_filename_component(KMD_KIT_DIR "${CMAKE_CURRENT_LIST_DIR}/.." ABSOLUTE)
 find_program(KMD_PYTHON NAMES python3 PATHS /usr/bin NO_DEFAULT_PATH REQUIRED) # Debian's: it sees python3-pefile
 
 # ------------------------------------------------------------------------------ Windows world
@@ -133,6 +132,20 @@ set(KMD_SANITIZE -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omi
 
 function(kmd_add_driver name)
   cmake_parse_arguments(PARSE_ARGV 1 ARG "SIGN;EXPORTS" "" "SOURCES;CORE;INCLUDE_DIRS;SEH_SOURCES")
+  # cppcheck over the driver's own sources (NT glue and core). It cannot see the Windows headers,
+  # so it is told which build it is looking at.
+  find_program(KMD_CPPCHECK cppcheck)
+  if(KMD_CPPCHECK)
+    set(include_args)
+    foreach(dir IN LISTS ARG_INCLUDE_DIRS)
+      list(APPEND include_args -I "${dir}")
+    endforeach()
+    add_test(NAME ${name}.cppcheck
+      COMMAND "${KMD_CPPCHECK}" --enable=warning,performance,portability --std=c++20 --quiet --error-exitcode=1
+              --inline-suppr -D__clang__ -D__MINGW32__ -U__i386__ -DSKELETON_IOCTL_CHECKED_AGAINST_CTL_CODE=1
+              ${include_args} -I "${KMD_KIT_DIR}/driver" -I "${CMAKE_CURRENT_SOURCE_DIR}" ${ARG_SOURCES} ${ARG_CORE}
+      WORKING_DIRECTORY "${CMAKE_CURRENT_SOURCE_DIR}")
+  endif()
   # The request core, natively: what the host tests and the fuzzer link against.
   if(ARG_CORE)
     add_library(${name}_core_host STATIC ${ARG_CORE})
@@ -194,3 +207,36 @@ function(kmd_add_driver_tests name)
 endfunction()
 
 endif()
+
+# kmd_project() - once, at the top of a project that builds drivers with the kit (this
+# repository, or a driver project of its own made by tools/new-driver), after project().
+#   Windows world: builds the kit's kmdctl.exe and the Windows test fixture beside the drivers.
+#   Host world:    adds the Windows sub-build (the same source tree with the kit's toolchain
+#                  file, outputs in build/bin) and CTest.
+macro(kmd_project)
+  if(CMAKE_SYSTEM_NAME STREQUAL "Windows")
+    set(KMD_OUTPUT_DIR "${CMAKE_BINARY_DIR}/bin" CACHE PATH "Where the Windows binaries go")
+    set(CMAKE_RUNTIME_OUTPUT_DIRECTORY "${KMD_OUTPUT_DIR}")
+    set(CMAKE_LIBRARY_OUTPUT_DIRECTORY "${KMD_OUTPUT_DIR}")
+    add_subdirectory("${KMD_KIT_DIR}/loader" "${CMAKE_BINARY_DIR}/kmd-kit/loader")
+    add_subdirectory("${KMD_KIT_DIR}/harness/windows" "${CMAKE_BINARY_DIR}/kmd-kit/harness")
+  else()
+    include(ExternalProject)
+    include(CTest)
+    set(KMD_BIN_DIR "${CMAKE_BINARY_DIR}/bin")
+    ExternalProject_Add(windows-x64
+      SOURCE_DIR "${CMAKE_SOURCE_DIR}"
+      BINARY_DIR "${CMAKE_BINARY_DIR}/windows-x64"
+      CMAKE_ARGS
+        -DCMAKE_TOOLCHAIN_FILE=${KMD_KIT_DIR}/cmake/x86_64-w64-mingw32-clang.cmake
+        -DCMAKE_BUILD_TYPE=${CMAKE_BUILD_TYPE}
+        -DKMD_OUTPUT_DIR=${KMD_BIN_DIR}
+        -DKMD_KIT_DIR=${KMD_KIT_DIR}
+        # Debian's interpreter for anything in the sub-build that looks for Python (GoogleTest's
+        # CMake does), not a pyenv shim that happens to be first on PATH.
+        -DPython_EXECUTABLE=/usr/bin/python3 -DPython3_EXECUTABLE=/usr/bin/python3
+      BUILD_ALWAYS ON
+      INSTALL_COMMAND ""
+      USES_TERMINAL_BUILD ON)
+  endif()
+endmacro()

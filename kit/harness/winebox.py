@@ -30,8 +30,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_WINE_DIR = Path(os.environ.get("SKELETON_WINE_DIR", ROOT / "build" / "wine"))
+ROOT = Path(__file__).resolve().parents[2]  # the repository (this file is kit/harness/winebox.py)
+DEFAULT_WINE_DIR = Path(os.environ.get("KMD_WINE_DIR") or os.environ.get("SKELETON_WINE_DIR") or ROOT / "build" / "wine")
 READY_STAMP = ".skeleton-template-ready"
 # DbgPrint goes to Wine's `debugstr` channel at warn level; nothing else is wanted.
 KERNEL_LOG_DEBUG = os.environ.get("SKELETON_KERNEL_DEBUG", "-all,warn+debugstr")  # e.g. "+ntoskrnl,+seh" to debug
@@ -93,7 +93,7 @@ def ensure_template(wine_dir: Path = DEFAULT_WINE_DIR) -> Path:
                            stderr=subprocess.DEVNULL, timeout=300, check=True)
         finally:
             _kill_wineserver(staging)
-        (staging / READY_STAMP).write_text("made by tools/winebox.py\n")
+        (staging / READY_STAMP).write_text("made by kit/harness/winebox.py\n")
         staging.rename(template)
         return template
 

@@ -161,6 +161,118 @@ def _unwind_coverage(pe, _):
             f"{', ...' if len(uncovered) > 3 else ''}): compile with -fasynchronous-unwind-tables")
 
 
+USER_MEMORY_CALLS = {"ProbeForRead", "ProbeForWrite"}
+COPY_CALLS = {"memcpy", "memmove", "RtlCopyMemory", "RtlMoveMemory"}
+UNW_FLAG_EHANDLER, UNW_FLAG_UHANDLER, UNW_FLAG_CHAININFO = 1, 2, 4
+
+
+def _code_instructions(pe):
+    """(address, size, mnemonic, op_str) of every instruction in the code sections (linear sweep)."""
+    md = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_64)
+    for section in pe.sections:
+        if not section.Characteristics & IMAGE_SCN_CNT_CODE:
+            continue
+        code = section.get_data()[:section.Misc_VirtualSize]
+        offset = 0
+        while offset < len(code):
+            for insn in md.disasm_lite(code[offset:], section.VirtualAddress + offset):
+                offset += insn[1]
+                yield insn
+            else:
+                offset += 1
+
+
+def _rip_target(address: int, size: int, op_str: str) -> int | None:
+    """The RVA a `[rip + 0x..]` operand points at."""
+    if "rip" not in op_str:
+        return None
+    try:
+        disp = op_str.split("rip", 1)[1].strip(" ]")
+        value = int(disp.replace(" ", "").lstrip("+"), 16) if disp else 0
+    except ValueError:
+        return None
+    return address + size + value
+
+
+def _called_imports(pe, instructions):
+    """[(address, import name)] of every call that reaches an import, directly through the IAT or
+    through the linker's `jmp [rip+IAT]` thunk."""
+    base = pe.OPTIONAL_HEADER.ImageBase
+    iat = {imp.address - base: imp.name.decode() for entry in getattr(pe, "DIRECTORY_ENTRY_IMPORT", []) for imp in entry.imports
+           if imp.name}
+    thunks, calls = {}, []
+    for address, size, mnemonic, op_str in instructions:
+        if mnemonic == "jmp" and op_str.startswith("qword ptr [rip"):
+            slot = _rip_target(address, size, op_str)
+            if slot in iat:
+                thunks[address] = iat[slot]
+        elif mnemonic == "call":
+            calls.append((address, size, op_str))
+    named = []
+    for address, size, op_str in calls:
+        if op_str.startswith("qword ptr [rip"):
+            name = iat.get(_rip_target(address, size, op_str))
+        else:
+            try:
+                name = thunks.get(int(op_str, 16))
+            except ValueError:
+                name = None
+        if name:
+            named.append((address, name))
+    return named, thunks, iat
+
+
+def _except_scopes(pe, handler_names: set[str], thunks, iat) -> list[tuple[int, int]]:
+    """[begin, end) ranges of every __try whose __except belongs to a __C_specific_handler scope table."""
+    scopes = []
+    d = pe.OPTIONAL_HEADER.DATA_DIRECTORY[pefile.DIRECTORY_ENTRY["IMAGE_DIRECTORY_ENTRY_EXCEPTION"]]
+    if not (d.VirtualAddress and d.Size):
+        return scopes
+    table = pe.get_data(d.VirtualAddress, d.Size)
+    for off in range(0, len(table) - 11, 12):
+        unwind = int.from_bytes(table[off + 8:off + 12], "little")
+        if not unwind:
+            continue
+        head = pe.get_data(unwind, 4)
+        flags, count = head[0] >> 3, head[2]
+        if not flags & (UNW_FLAG_EHANDLER | UNW_FLAG_UHANDLER) or flags & UNW_FLAG_CHAININFO:
+            continue
+        after_codes = unwind + 4 + 2 * (count + (count & 1))
+        handler = int.from_bytes(pe.get_data(after_codes, 4), "little")
+        name = thunks.get(handler) or iat.get(handler)
+        if name not in handler_names:
+            continue
+        entries = int.from_bytes(pe.get_data(after_codes + 4, 4), "little")
+        for i in range(min(entries, 1024)):
+            b, e, _filter, target = (int.from_bytes(pe.get_data(after_codes + 8 + 16 * i + 4 * k, 4), "little") for k in range(4))
+            if target:  # __except (a __finally has no jump target)
+                scopes.append((b, e))
+    return scopes
+
+
+def _probes_inside_try(pe, _):
+    """x64: every ProbeForRead/ProbeForWrite call lies inside a __try whose __except catches it, and
+    so does every copy (memcpy, memmove, ...) in a function that probes: those are the user-memory
+    accesses of METHOD_NEITHER, and one outside a __try is a crash (or worse) on a bad pointer."""
+    if pe.FILE_HEADER.Machine != IMAGE_FILE_MACHINE_AMD64:
+        return None  # x86 SEH is frame-based: no static scope table to check
+    named, thunks, iat = _called_imports(pe, list(_code_instructions(pe)))
+    if not any(name in USER_MEMORY_CALLS for _, name in named):
+        return None  # the image never touches user memory through probes
+    scopes = _except_scopes(pe, {"__C_specific_handler"}, thunks, iat)
+    functions = _runtime_functions(pe)
+
+    def function_of(rva):
+        return next(((b, e) for b, e in functions if b <= rva < e), None)
+
+    probing = {function_of(a) for a, n in named if n in USER_MEMORY_CALLS}
+    bad = [f"{n} at RVA 0x{a:x}" for a, n in named
+           if (n in USER_MEMORY_CALLS or (n in COPY_CALLS and function_of(a) in probing))
+           and not any(b <= a < e for b, e in scopes)]
+    return None if not bad else (f"user-memory access outside any __try/__except: {', '.join(bad[:4])}"
+                                 f"{', ...' if len(bad) > 4 else ''}")
+
+
 RULES = [
     Rule("native-subsystem", "PE format: kernel-mode images use IMAGE_SUBSYSTEM_NATIVE (link /DRIVER)", _subsystem),
     Rule("kernel-imports-only", "a kernel image can bind only to kernel-mode exports (ntoskrnl.exe, hal.dll)", _imports),
@@ -174,6 +286,8 @@ RULES = [
     Rule("no-exports", "a driver exports nothing unless it declares exports on purpose (kernel-mode export drivers)", _no_exports),
     Rule("x64-unwind-data", "x64 ABI: every non-leaf function has a RUNTIME_FUNCTION entry in .pdata (debuggers, dumps, SEH)",
          _unwind_coverage),
+    Rule("probes-inside-try", "METHOD_NEITHER: user buffers are probed and copied only inside __try/__except "
+         "(learn.microsoft.com: Using Neither Buffered nor Direct I/O)", _probes_inside_try),
 ]
 
 

@@ -3,7 +3,7 @@
 #include <kmd/nt.hpp>
 
 // A pointer initialised with an address makes the linker emit a base relocation, as every real
-// driver has one; without it this tiny image would (rightly) fail tools/pe_lint.py.
+// driver has one; without it this tiny image would (rightly) fail kit/lint/pe_lint.py.
 static const char* volatile g_message = "entry_fails: DriverEntry returns STATUS_INSUFFICIENT_RESOURCES\n";
 
 extern "C" NTSTATUS NTAPI DriverEntry(PDRIVER_OBJECT, PUNICODE_STRING)

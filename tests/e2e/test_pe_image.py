@@ -48,7 +48,7 @@ class SkeletonImage(unittest.TestCase):
         for image in (DRIVER, *(BIN_DIR / f"{name}.sys" for name in ("entry_fails", "link_squatter", "neither_prober"))):
             result = lint(image)
             self.assertEqual(0, result.returncode, result.stdout + result.stderr)
-            self.assertIn("11 passed, 0 failed", result.stdout)
+            self.assertIn("12 passed, 0 failed", result.stdout)
 
 
 class LintRulesFire(unittest.TestCase):
@@ -142,7 +142,37 @@ class LintRulesFire(unittest.TestCase):
         def b(pe):
             d = pe.OPTIONAL_HEADER.DATA_DIRECTORY[pefile.DIRECTORY_ENTRY["IMAGE_DIRECTORY_ENTRY_EXCEPTION"]]
             d.VirtualAddress, d.Size = 0, 0
-        self.assertOnlyRuleFails(self.broken("no_pdata", b), "x64-unwind-data", "have no unwind data (")
+        path = self.broken("no_pdata", b)
+        result = lint(path)
+        failed = [l for l in result.stdout.splitlines() if " FAIL " in l]
+        # Without .pdata the __try scope tables (reached through it) are gone too: exactly these two.
+        self.assertEqual(2, len(failed), result.stdout)
+        self.assertIn("FAIL x64-unwind-data: ", failed[0])
+        self.assertIn("have no unwind data (", failed[0])
+        self.assertIn("FAIL probes-inside-try: ", failed[1])
+
+    def test_probes_inside_try(self):
+        # Empty every __try range of the image's __C_specific_handler scope tables (End = Begin):
+        # the ProbeFor* calls and the user-buffer copies of METHOD_NEITHER are then unguarded.
+        def b(pe):
+            d = pe.OPTIONAL_HEADER.DATA_DIRECTORY[pefile.DIRECTORY_ENTRY["IMAGE_DIRECTORY_ENTRY_EXCEPTION"]]
+            table = pe.get_data(d.VirtualAddress, d.Size)
+            emptied = 0
+            for off in range(0, len(table) - 11, 12):
+                unwind = int.from_bytes(table[off + 8:off + 12], "little")
+                head = pe.get_data(unwind, 4)
+                if not unwind or not (head[0] >> 3) & 3 or (head[0] >> 3) & 4:
+                    continue
+                after = unwind + 4 + 2 * (head[2] + (head[2] & 1))
+                count = int.from_bytes(pe.get_data(after + 4, 4), "little")
+                if count > 64:
+                    continue  # not a C scope table (another language handler's data)
+                for i in range(count):
+                    entry = after + 8 + 16 * i
+                    pe.set_bytes_at_rva(entry + 4, bytes(pe.get_data(entry, 4)))  # EndAddress = BeginAddress
+                    emptied += 1
+            self.assertGreater(emptied, 0)
+        self.assertOnlyRuleFails(self.broken("unguarded", b), "probes-inside-try", "user-memory access outside any __try/__except: ")
 
     def test_not_a_pe_at_all(self):
         path = self.tmp / "text.sys"

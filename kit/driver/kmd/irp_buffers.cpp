@@ -25,8 +25,9 @@ namespace {
 Result fail(NTSTATUS s) { return Result{static_cast<uint32_t>(s), 0}; }
 
 // The exception code, taken in the __except *filter*. Under Wine the __except body sees 0 from
-// GetExceptionCode(): Wine's __C_specific_handler unwinds (RtlUnwindEx) without passing the
-// exception record on, so only the filter, which runs before the unwind, reliably has it. An
+// GetExceptionCode(): on x64 the body reads it from RAX, set by the unwind to RtlUnwindEx's
+// ReturnValue, which Wine 8's __C_specific_handler passes as 0 where Windows passes the code. The
+// filter runs before the unwind and has the exception record on both. An
 // exception code is never a success status, but a failed request must never be reported as one,
 // so 0 becomes a plain failure.
 LONG take_exception_code(ULONG code, NTSTATUS& out)

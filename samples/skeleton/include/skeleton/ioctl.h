@@ -48,11 +48,11 @@
 /* ---- The IOCTLs ----------------------------------------------------------------------------
  *
  * Where the driver finds the two buffers of DeviceIoControl(lpInBuffer, lpOutBuffer), per method
- * (the seed's table, proven by driver/nt/irp_buffers.cpp):
+ * (the seed's table, made safe by kit/driver/kmd/irp_buffers.cpp):
  *
  *   method      lpInBuffer                               lpOutBuffer
  *   BUFFERED    Irp->AssociatedIrp.SystemBuffer (copy)   the same SystemBuffer, copied back
- *   IN_DIRECT   Irp->AssociatedIrp.SystemBuffer (copy)   Irp->MdlAddress, probed for READ access
+ *   IN_DIRECT   Irp->AssociatedIrp.SystemBuffer (copy)   Irp->MdlAddress, probed for READ access (the driver only reads it)
  *   OUT_DIRECT  Irp->AssociatedIrp.SystemBuffer (copy)   Irp->MdlAddress, probed for WRITE access
  *   NEITHER     Parameters.DeviceIoControl.Type3InputBuffer   Irp->UserBuffer (raw user addresses)
  */
@@ -98,10 +98,11 @@
 
 /* METHOD_NEITHER: echoes the input bytes to the output. The driver sees raw user addresses, so it
  * probes both, captures the input into pool inside __try/__except, and writes the output back
- * the same way (see driver/nt/irp_buffers.cpp).
+ * the same way (see kit/driver/kmd/irp_buffers.cpp).
  * in: 0..SKELETON_MAX_TRANSFER bytes.  out: at least as long as in.  Information = in length.
  * errors: as IOCTL_SKELETON_REVERSE_BUFFERED; a bad user pointer -> STATUS_ACCESS_VIOLATION
- *         (ERROR_NOACCESS, 998) or STATUS_DATATYPE_MISALIGNMENT, never a crash. */
+ *         (ERROR_NOACCESS, 998), never a crash. (The buffers are byte arrays, probed with
+ *         alignment 1, so STATUS_DATATYPE_MISALIGNMENT cannot occur.) */
 #define IOCTL_SKELETON_ECHO_NEITHER                                                            \
     SKELETON_CTL_CODE(SKELETON_FILE_DEVICE_UNKNOWN, 0x805, SKELETON_METHOD_NEITHER,           \
                       SKELETON_FILE_READ_DATA | SKELETON_FILE_WRITE_DATA)

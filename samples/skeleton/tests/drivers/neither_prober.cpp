@@ -32,20 +32,27 @@ public:
     TargetDevice& operator=(const TargetDevice&) = delete;
     ~TargetDevice()
     {
+        if (device_ != nullptr) ObDereferenceObject(device_);
         if (driver_ != nullptr) ObDereferenceObject(driver_);
     }
 
+    // References the driver object and then its device object: the IRPs go to the device, so the
+    // device is what must stay alive while they are sent.
     NTSTATUS open()
     {
         NTSTATUS status = ObReferenceObjectByName(&g_driver_name, OBJ_CASE_INSENSITIVE, nullptr, 0, *IoDriverObjectType, KernelMode,
                                                   nullptr, reinterpret_cast<PVOID*>(&driver_));
         if (!NT_SUCCESS(status)) return status;
-        return driver_->DeviceObject != nullptr ? STATUS_SUCCESS : STATUS_NO_SUCH_DEVICE;
+        if (driver_->DeviceObject == nullptr) return STATUS_NO_SUCH_DEVICE;
+        device_ = driver_->DeviceObject;
+        ObReferenceObject(device_);
+        return STATUS_SUCCESS;
     }
-    PDEVICE_OBJECT device() const { return driver_->DeviceObject; }
+    PDEVICE_OBJECT device() const { return device_; }
 
 private:
     PDRIVER_OBJECT driver_ = nullptr;
+    PDEVICE_OBJECT device_ = nullptr;
 };
 
 // What to break in an IRP after IoBuildDeviceIoControlRequest built it.
@@ -67,6 +74,9 @@ void send(prober_result* results, PDEVICE_OBJECT target, prober_case which, ULON
     }
     irp->RequestorMode = UserMode; // what makes skeleton.sys probe
     if (tamper == Tamper::drop_mdl && irp->MdlAddress != nullptr) {
+        // IoBuildDeviceIoControlRequest locked the buffer's pages (MmProbeAndLockPages) for a
+        // DIRECT method: unlock before freeing, or Windows bug-checks (0xC4 under Driver Verifier).
+        MmUnlockPages(irp->MdlAddress);
         IoFreeMdl(irp->MdlAddress);
         irp->MdlAddress = nullptr;
     }

@@ -2,6 +2,13 @@
 #include <gtest/gtest.h>
 #include <skeleton/ioctl.h>
 
+#include <cstdio>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "core/requests.hpp"
+
 namespace {
 
 TEST(Contract, SayHelloIsTheSeedsCode)
@@ -49,3 +56,54 @@ TEST(Contract, NamesAreTheSeeds)
 }
 
 } // namespace
+
+// ---------------------------------------------------------------- the README cannot drift
+
+// The README's IOCTL table ("## The contract") has one row per request-table row, each naming the
+// IOCTL, its code, method and access as the contract defines them. Adding an IOCTL without its
+// README row (or the other way round) fails here.
+namespace readme {
+
+std::vector<std::string> contract_rows()
+{
+    std::ifstream file(SKELETON_README_PATH);
+    std::vector<std::string> rows;
+    for (std::string line; std::getline(file, line);)
+        if (line.rfind("| `IOCTL_SKELETON_", 0) == 0) rows.push_back(line);
+    return rows;
+}
+
+const char* method_name(uint32_t code)
+{
+    static const char* const names[] = {"BUFFERED", "IN_DIRECT", "OUT_DIRECT", "NEITHER"};
+    return names[code & 3u];
+}
+
+std::string access_name(uint32_t code)
+{
+    switch ((code >> 14) & 3u) {
+    case 0: return "ANY";
+    case 1: return "READ";
+    case 2: return "WRITE";
+    default: return "READ\\|WRITE";
+    }
+}
+
+TEST(Readme, ItsIoctlTableMatchesTheRequestTable)
+{
+    const auto rows = contract_rows();
+    const auto* begin = skeleton::core::requests_begin();
+    const auto* end = skeleton::core::requests_end();
+    ASSERT_EQ(static_cast<size_t>(end - begin), rows.size()) << "README.md: one row per IOCTL in the request table";
+    for (const auto* r = begin; r != end; ++r) {
+        char code[16];
+        std::snprintf(code, sizeof code, "0x%08x", r->code);
+        const std::string expected = std::string("| `IOCTL_SKELETON_") + r->name + "` | `" + code + "` | " + method_name(r->code) +
+                                     " | " + access_name(r->code) + " |";
+        bool found = false;
+        for (const auto& row : rows) found = found || row.rfind(expected, 0) == 0;
+        EXPECT_TRUE(found) << "README.md has no row starting " << expected;
+    }
+}
+
+} // namespace readme

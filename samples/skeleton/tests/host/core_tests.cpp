@@ -1,4 +1,4 @@
-// core_tests.cpp - the driver's request core (driver/core), natively: every IOCTL, every length
+// core_tests.cpp - the driver's request core (samples/skeleton/core), natively: every IOCTL, every length
 // rule, including the cases Wine never lets reach the driver (NULL output with a length).
 #include <gtest/gtest.h>
 #include <skeleton/ioctl.h>

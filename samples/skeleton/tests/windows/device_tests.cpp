@@ -104,6 +104,18 @@ TEST(SayHello, InputIsIgnored)
     EXPECT_EQ(kGreeting, std::string(out));
 }
 
+// The contract says SAY_HELLO ignores its input: so it ignores its size too, even past the
+// 1 MiB transfer limit of the requests that do read their input.
+TEST(SayHello, InputIsIgnoredWhateverItsSize)
+{
+    auto device = open_skeleton();
+    const std::vector<unsigned char> in(2 * SKELETON_MAX_TRANSFER, 0x5A);
+    char out[128] = {};
+    ASSERT_EQ(static_cast<DWORD>(ERROR_SUCCESS),
+              ioctl_error(device.get(), IOCTL_SKELETON_SAY_HELLO, in.data(), static_cast<DWORD>(in.size()), out, sizeof out));
+    EXPECT_EQ(kGreeting, std::string(out));
+}
+
 // ------------------------------------------------------------------ what the driver does not serve
 
 TEST(Unsupported, UnknownIoctlsAreInvalidFunctionWhateverTheirMethod)

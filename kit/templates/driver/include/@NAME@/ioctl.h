@@ -1,0 +1,43 @@
+/*
+ * @NAME@/ioctl.h - the contract between @NAME@.sys and every program that talks to it.
+ *
+ * Included by the driver (kernel mode), by user-mode programs and tests, and by the host-side unit
+ * tests (plain C/C++ on Linux), so it depends on nothing. One example IOCTL per transfer method:
+ * keep the ones you need, delete the others (here, in core/requests.cpp's table, and in the tests).
+ *
+ * CTL_CODE(DeviceType, Function, Method, Access) = (DeviceType << 16) | (Access << 14) | (Function << 2) | Method
+ * Functions 0x800-0xFFF are yours; `kmdctl decode CODE` takes a code apart.
+ */
+#ifndef @UPPER@_IOCTL_H
+#define @UPPER@_IOCTL_H
+
+#define @UPPER@_DEVICE_NAME_W L"\\Device\\@NAME@"
+#define @UPPER@_DOS_DEVICE_NAME_W L"\\DosDevices\\@NAME@"
+#define @UPPER@_WIN32_DEVICE_PATH_W L"\\\\.\\@NAME@"
+
+#define @UPPER@_CTL_CODE(function, method, access) \
+    ((0x00000022ul << 16) | ((unsigned long)(access) << 14) | ((unsigned long)(function) << 2) | (unsigned long)(method))
+
+/* METHOD_BUFFERED (0): in = two 32-bit numbers, out = their 32-bit sum. Information = 4.
+ * errors: in shorter than 8 bytes -> STATUS_INVALID_PARAMETER (87); out shorter than 4 ->
+ * STATUS_BUFFER_TOO_SMALL (122). Try it: kmdctl ioctl IOCTL_@UPPER@_ADD --in-u32 2,40 */
+#define IOCTL_@UPPER@_ADD @UPPER@_CTL_CODE(0x800, 0, 0)
+
+/* METHOD_IN_DIRECT (1): in = the 32-bit sum of the data bytes the caller expects; the caller's
+ * second buffer is the data, which the driver reads in place (read-only) through the MDL.
+ * Information = bytes read. errors: sum differs -> STATUS_CRC_ERROR (23); no data -> 87. */
+#define IOCTL_@UPPER@_CHECK_SUM @UPPER@_CTL_CODE(0x801, 1, 2)
+
+/* METHOD_OUT_DIRECT (2): in = one byte value (32-bit); the driver fills the caller's whole output
+ * buffer with it, in place through the MDL. Information = out length. errors: no output -> 87. */
+#define IOCTL_@UPPER@_FILL @UPPER@_CTL_CODE(0x802, 2, 1)
+
+/* METHOD_NEITHER (3): no input; out = the driver's version, a 32-bit number. The kit probes and
+ * captures the raw user buffer under __try/__except before the request core sees it.
+ * errors: out shorter than 4 -> STATUS_BUFFER_TOO_SMALL (122). */
+#define IOCTL_@UPPER@_VERSION @UPPER@_CTL_CODE(0x803, 3, 0)
+
+#define @UPPER@_VERSION_NUMBER 0x00010000u /* 1.0 */
+#define @UPPER@_MAX_TRANSFER (1024u * 1024u)
+
+#endif /* @UPPER@_IOCTL_H */

@@ -1,0 +1,74 @@
+"""tools/new-driver, as a newcomer uses it: a project of its own in a fresh directory, built
+against this kit, whose own tests (host, fuzzer, device tests and e2e under Wine) all pass at once;
+and names that cannot be a driver's are refused with a reason, writing nothing."""
+import os
+import shutil
+import subprocess
+import sys
+import unittest
+from pathlib import Path
+
+from e2e_support import ROOT
+
+NEW_DRIVER = ROOT / "tools" / "new-driver"
+WORK = Path(os.environ.get("KMD_BIN_DIR", ROOT / "build" / "bin")).parent / "new-driver-test"
+
+
+def new_driver(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(NEW_DRIVER), *args], capture_output=True, text=True)
+
+
+class Names(unittest.TestCase):
+    def setUp(self):
+        shutil.rmtree(WORK, ignore_errors=True)
+        WORK.mkdir(parents=True)
+
+    def test_bad_names_are_refused_and_nothing_is_written(self):
+        cases = {
+            "con": "reserved DOS device name",
+            "lpt1": "reserved DOS device name",
+            "class": "C++ keyword",
+            "My-Driver": "lowercase letter",
+            "x": "2 to 32 characters",
+            "a" * 33: "2 to 32 characters",
+            "9lives": "lowercase letter",
+            "skeleton": "taken by the kit or the sample",
+            "bad__name": "'__'",
+        }
+        for name, reason in cases.items():
+            with self.subTest(name=name):
+                result = new_driver(name, "--dir", str(WORK / "p"))
+                self.assertEqual(2, result.returncode, result.stderr)
+                self.assertIn(reason, result.stderr)
+                self.assertEqual([], list(WORK.iterdir()), "nothing may be written")
+
+    def test_an_existing_directory_is_never_overwritten(self):
+        (WORK / "p").mkdir()
+        (WORK / "p" / "mine.txt").write_text("keep me\n")
+        result = new_driver("mydrv", "--dir", str(WORK / "p"))
+        self.assertEqual(1, result.returncode)
+        self.assertIn("already exists", result.stderr)
+        self.assertEqual(["mine.txt"], [p.name for p in (WORK / "p").iterdir()])
+
+
+class ProjectOfItsOwn(unittest.TestCase):
+    def test_generated_project_builds_and_passes_its_own_tests(self):
+        shutil.rmtree(WORK, ignore_errors=True)
+        project = WORK / "mydrv"
+        made = new_driver("mydrv", "--dir", str(project))
+        self.assertEqual(0, made.returncode, made.stderr)
+        for f in ("CMakeLists.txt", "Makefile", "README.md", "mydrv/include/mydrv/ioctl.h", "mydrv/core/requests.cpp",
+                  "mydrv/nt/driver.cpp", "mydrv/tests/host/core_tests.cpp", "mydrv/tests/host/fuzz_requests.cpp",
+                  "mydrv/tests/windows/device_tests.cpp", "mydrv/tests/e2e/test_mydrv.py"):
+            self.assertTrue((project / f).is_file(), f)
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("KMD_", "SKELETON_"))}
+        result = subprocess.run(["make", "-C", str(project), "test"], capture_output=True, text=True, env=env, timeout=900)
+        self.assertEqual(0, result.returncode, result.stdout[-6000:] + result.stderr[-3000:])
+        self.assertIn("100% tests passed", result.stdout)
+        for test in ("mydrv.host.", "mydrv.fuzz", "mydrv.device_tests", "mydrv.e2e.mydrv"):
+            self.assertIn(test, result.stdout)
+        self.assertTrue((project / "build" / "bin" / "mydrv.sys").is_file())
+
+
+if __name__ == "__main__":
+    unittest.main()
