@@ -14,13 +14,12 @@
 #error "skeleton/ioctl.h must see winioctl.h's CTL_CODE: include it first"
 #endif
 
+#include <cctype>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
-#include <iterator>
-#include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "cli_parse.hpp"
@@ -33,74 +32,47 @@
 namespace {
 
 using kmd::Failure;
+using Args = kmd::ParsedArgs;
 
+// Exit status. By default: 0 ok, 1 a Win32 call failed (the error is printed), 2 bad usage.
+// With --win32-exit (sc.exe's convention, for scripts that branch on the error): the Win32
+// error number itself, and ERROR_INVALID_COMMAND_LINE (1639) for bad usage.
 constexpr int kExitOk = 0;
 constexpr int kExitFailed = 1;
 constexpr int kExitUsage = 2;
 constexpr DWORD kStopTimeoutMs = 15000;
+constexpr uint32_t kDefaultOutSize = 256;
+constexpr uint32_t kMaxBuffer = 64u * 1024 * 1024;
+bool g_win32_exit = false;
 
-// ---------------------------------------------------------------- command line
-
-struct Args {
-    std::vector<std::string> positional;
-    std::map<std::string, std::string> options; // "--name" -> "skeleton"; flags map to ""
-};
-
-// Options that take a value; every other "--x" is a flag.
-bool takes_value(const std::string& option)
+int failed_exit(DWORD error)
 {
-    static const char* const kValued[] = {"--name", "--display", "--start", "--group", "--device", "--in", "--in-file", "--out-size", "--timeout"};
-    for (const char* v : kValued)
-        if (option == v) return true;
-    return false;
-}
-
-bool parse_args(int argc, char** argv, int first, Args& args, std::string& error)
-{
-    for (int i = first; i < argc; ++i) {
-        std::string a = argv[i];
-        if (a.rfind("--", 0) == 0 && a.size() > 2) {
-            if (takes_value(a)) {
-                if (i + 1 >= argc) {
-                    error = a + " needs a value";
-                    return false;
-                }
-                args.options[a] = argv[++i];
-            } else {
-                args.options[a] = "";
-            }
-        } else {
-            args.positional.push_back(a);
-        }
-    }
-    return true;
-}
-
-bool has(const Args& a, const char* option) { return a.options.count(option) != 0; }
-std::string option_or(const Args& a, const char* option, const std::string& fallback)
-{
-    auto it = a.options.find(option);
-    return it == a.options.end() ? fallback : it->second;
+    if (!g_win32_exit) return kExitFailed;
+    return error != ERROR_SUCCESS ? static_cast<int>(error) : kExitFailed;
 }
 
 int usage_error(const std::string& verb, const std::string& message)
 {
     std::fprintf(stderr, "kmdctl %s: %s (see 'kmdctl %s --help')\n", verb.c_str(), message.c_str(), verb.c_str());
-    return kExitUsage;
+    return g_win32_exit ? static_cast<int>(ERROR_INVALID_COMMAND_LINE) : kExitUsage;
 }
 
 int report(const std::string& verb, const Failure& f)
 {
     std::fprintf(stderr, "kmdctl %s: %s\n", verb.c_str(), f.describe().c_str());
-    return kExitFailed;
+    return failed_exit(f.error);
 }
 
 // ---------------------------------------------------------------- help
 
+// One row per verb: what it accepts (checked before anything runs) and the function that does
+// it. Everything a verb does goes through this table, so behaviour common to several verbs (a
+// check before or after, e.g. of the driver's host process) hooks in at one place, run_verb().
 struct Verb {
     const char* name;
     const char* synopsis;
     const char* help;
+    kmd::CommandSpec spec;
     int (*run)(const Args&);
 };
 
@@ -162,140 +134,386 @@ std::optional<DWORD> parse_start_type(const std::string& s)
     return std::nullopt;
 }
 
-std::wstring service_name_of(const Args& a) { return kmd::widen(option_or(a, "--name", "skeleton")); }
-std::wstring device_path_of(const Args& a) { return kmd::widen(option_or(a, "--device", "\\\\.\\skeleton")); }
+// ---------------------------------------------------------------- names and files
+
+constexpr const char* kSkeletonName = "skeleton";
+constexpr const char* kSkeletonDevice = "\\\\.\\skeleton";
+
+// --name (default: the skeleton), checked against the rules of the SCM and the object manager
+// before any call, so a bad name gets a clear message instead of "error 31 (General failure.)".
+bool checked_name(const char* verb, const std::string& name, std::wstring& out, int& exit_code)
+{
+    if (auto problem = kmd::service_name_problem(name)) {
+        // Escaped (a newline shows as \n) and cut short: the message must stay one readable line.
+        std::string shown = kmd::json_escape(name);
+        if (shown.size() > 40) shown.replace(32, std::string::npos, "...");
+        exit_code = usage_error(verb, "bad service name '" + shown + "': " + *problem);
+        return false;
+    }
+    out = kmd::widen(name);
+    return true;
+}
+
+bool name_option(const char* verb, const Args& a, std::wstring& name, int& exit_code)
+{
+    return checked_name(verb, a.get("--name", kSkeletonName), name, exit_code);
+}
+
+// start/stop/status/remove take the name as their argument or as --name, not both.
+bool name_argument(const char* verb, const Args& a, std::wstring& name, int& exit_code)
+{
+    if (!a.positional.empty() && a.has("--name")) {
+        exit_code = usage_error(verb, "give the service name once, as an argument or with --name");
+        return false;
+    }
+    return checked_name(verb, a.positional.empty() ? a.get("--name", kSkeletonName) : a.positional[0], name, exit_code);
+}
+
+// --device, else the link a driver of this name conventionally creates: \\.\<name>.
+std::wstring device_path_of(const Args& a, const std::wstring& name)
+{
+    return a.has("--device") ? kmd::widen(a.get("--device")) : L"\\\\.\\" + name;
+}
+
+// A whole (small) file: a contract header or --in-file bytes. A directory is named as such.
+Failure read_whole_file(const std::string& what, const std::wstring& path, std::string& bytes)
+{
+    const std::string shown = what + " " + kmd::narrow(path);
+    const DWORD attributes = GetFileAttributesW(path.c_str());
+    if (attributes == INVALID_FILE_ATTRIBUTES) return Failure{"reading " + shown, GetLastError()};
+    if (attributes & FILE_ATTRIBUTE_DIRECTORY) return Failure{"reading " + shown + " (it is a directory, not a file)", ERROR_DIRECTORY_NOT_SUPPORTED};
+    kmd::FileHandle file(CreateFileW(path.c_str(), GENERIC_READ, FILE_SHARE_READ, nullptr, OPEN_EXISTING, 0, nullptr));
+    if (!file) return Failure{"opening " + shown, GetLastError()};
+    LARGE_INTEGER size{};
+    if (!GetFileSizeEx(file.get(), &size)) return Failure{"sizing " + shown, GetLastError()};
+    if (size.QuadPart > kMaxBuffer) return Failure{"reading " + shown + " (larger than 64 MiB)", ERROR_FILE_TOO_LARGE};
+    bytes.resize(static_cast<size_t>(size.QuadPart));
+    DWORD got = 0;
+    if (!bytes.empty() && !ReadFile(file.get(), bytes.data(), static_cast<DWORD>(bytes.size()), &got, nullptr))
+        return Failure{"reading " + shown, GetLastError()};
+    bytes.resize(got);
+    return {};
+}
+
+// ---------------------------------------------------------------- the request to send
+
+struct Request {
+    uint32_t code = 0;
+    std::string code_name; // "IOCTL_SKELETON_SAY_HELLO", or empty when given as a number
+    std::vector<unsigned char> in;
+    uint32_t out_size = kDefaultOutSize;
+};
+
+// The IOCTLs of kmdctl's own contract (skeleton/ioctl.h), known by name without --header.
+const std::pair<const char*, uint32_t> kSkeletonIoctls[] = {
+    {"IOCTL_SKELETON_SAY_HELLO", IOCTL_SKELETON_SAY_HELLO},
+    {"IOCTL_SKELETON_REVERSE_BUFFERED", IOCTL_SKELETON_REVERSE_BUFFERED},
+    {"IOCTL_SKELETON_VERIFY_IN_DIRECT", IOCTL_SKELETON_VERIFY_IN_DIRECT},
+    {"IOCTL_SKELETON_FILL_OUT_DIRECT", IOCTL_SKELETON_FILL_OUT_DIRECT},
+    {"IOCTL_SKELETON_ECHO_NEITHER", IOCTL_SKELETON_ECHO_NEITHER},
+};
+
+// A code as a number, or a name: from --header, else the header the KMD_CONTRACT environment
+// variable names, else the skeleton's contract built into kmdctl.
+int resolve_code(const char* verb, const Args& a, const std::string& text, Request& r)
+{
+    if (const auto code = kmd::parse_u32(text)) {
+        r.code = *code;
+        return kExitOk;
+    }
+    const bool looks_like_name = !text.empty() && (std::isalpha(static_cast<unsigned char>(text[0])) != 0 || text[0] == '_');
+    if (!looks_like_name) return usage_error(verb, "'" + text + "' is not an IOCTL code (decimal, hex with 0x, or a name)");
+
+    std::wstring header = kmd::widen(a.get("--header"));
+    std::string where = "--header";
+    if (header.empty()) {
+        wchar_t env[32768];
+        const DWORD n = GetEnvironmentVariableW(L"KMD_CONTRACT", env, static_cast<DWORD>(std::size(env)));
+        if (n != 0 && n < std::size(env)) {
+            header.assign(env, n);
+            where = "KMD_CONTRACT";
+        }
+    }
+    std::vector<std::pair<std::string, uint32_t>> known;
+    if (!header.empty()) {
+        std::string text_of_header;
+        if (Failure f = read_whole_file("contract header (" + where + ")", header, text_of_header)) return report(verb, f);
+        known = kmd::ioctls_in_header(text_of_header);
+        where = kmd::narrow(header);
+    } else {
+        for (const auto& [n, c] : kSkeletonIoctls) known.emplace_back(n, c);
+        where = "skeleton/ioctl.h (built in; --header or KMD_CONTRACT name another contract)";
+    }
+    for (const auto& [n, c] : known)
+        if (n == text) {
+            r.code = c;
+            r.code_name = n;
+            return kExitOk;
+        }
+    std::string names;
+    for (const auto& [n, c] : known) names += (names.empty() ? "" : ", ") + n;
+    return usage_error(verb, "no IOCTL named '" + text + "' in " + where + (names.empty() ? " (it defines none)" : " (it defines " + names + ")"));
+}
+
+// --in HEX | --in-u32 LIST | --in-u64 LIST | --in-str TEXT | --in-file F, and --out-size N.
+int request_buffers(const char* verb, const Args& a, Request& r)
+{
+    static const char* const kInputs[] = {"--in", "--in-u32", "--in-u64", "--in-str", "--in-file"};
+    const char* chosen = nullptr;
+    for (const char* option : kInputs) {
+        if (!a.has(option)) continue;
+        if (chosen != nullptr) return usage_error(verb, std::string("give one input option, not ") + chosen + " and " + option);
+        chosen = option;
+    }
+    const std::string value = chosen != nullptr ? a.get(chosen) : std::string();
+    std::optional<std::vector<unsigned char>> bytes;
+    if (chosen == nullptr) {
+        bytes.emplace();
+    } else if (std::strcmp(chosen, "--in") == 0) {
+        if (!(bytes = kmd::parse_hex_bytes(value))) return usage_error(verb, "--in takes hex bytes, e.g. \"48 65 6c 6c 6f\"");
+    } else if (std::strcmp(chosen, "--in-u32") == 0) {
+        if (!(bytes = kmd::parse_u32_list(value))) return usage_error(verb, "--in-u32 takes numbers up to 0xFFFFFFFF separated by commas, e.g. 2,40");
+    } else if (std::strcmp(chosen, "--in-u64") == 0) {
+        if (!(bytes = kmd::parse_u64_list(value))) return usage_error(verb, "--in-u64 takes 64-bit numbers separated by commas");
+    } else if (std::strcmp(chosen, "--in-str") == 0) {
+        bytes.emplace(value.begin(), value.end()); // the UTF-8 bytes, no terminating NUL
+    } else {
+        std::string content;
+        if (Failure f = read_whole_file("--in-file", kmd::widen(value), content)) return report(verb, f);
+        bytes.emplace(content.begin(), content.end());
+    }
+    if (bytes->size() > kMaxBuffer) return usage_error(verb, "the input is larger than 64 MiB");
+    r.in = std::move(*bytes);
+    const auto out_size = kmd::parse_u32(a.get("--out-size", std::to_string(kDefaultOutSize)));
+    if (!out_size || *out_size > kMaxBuffer) return usage_error(verb, "--out-size takes a byte count up to 64 MiB");
+    r.out_size = *out_size;
+    return kExitOk;
+}
+
+std::string request_label(const Request& r)
+{
+    char code[16];
+    std::snprintf(code, sizeof code, "0x%08lx", static_cast<unsigned long>(r.code));
+    return r.code_name.empty() ? std::string(code) : r.code_name + " = " + code;
+}
+
+// Sends the request; prints Information, the bytes and the status in words.
+Failure send_request(HANDLE device, const Request& r, const char* indent)
+{
+    std::vector<unsigned char> out(r.out_size);
+    Failure f = kmd::device_io_control(device, r.code, r.in, out);
+    std::printf("%sInformation: %zu bytes\n", indent, out.size());
+    std::string dump = kmd::hex_dump(out.data(), out.size());
+    for (size_t at = 0; at < dump.size();) {
+        const size_t nl = dump.find('\n', at);
+        std::printf("%s%s\n", indent, dump.substr(at, nl - at).c_str());
+        at = nl + 1;
+    }
+    if (f)
+        std::printf("%sstatus: error %lu (%s)\n", indent, static_cast<unsigned long>(f.error), kmd::error_text(f.error).c_str());
+    else
+        std::printf("%sstatus: success\n", indent);
+    return f;
+}
 
 // ---------------------------------------------------------------- run: the seed's seven steps
 
-// Undoes what `run` did, in reverse, on every way out: stop only a service we started, delete
-// only a service we created (or that the user asked us to take over with --force).
+// Every access `run` needs on the service, and no more: it creates, configures (--force), starts,
+// queries, stops and deletes.
+constexpr DWORD kRunServiceAccess =
+    SERVICE_QUERY_STATUS | SERVICE_QUERY_CONFIG | SERVICE_CHANGE_CONFIG | SERVICE_START | SERVICE_STOP | DELETE;
+
+// Undoes what `run` did, in reverse, on every way out: put back an image path that --force
+// changed, stop only a service this run started, delete only a service this run created (or one
+// that --cleanup took over after checking that it runs this very file).
 class RunUndo {
 public:
-    explicit RunUndo(const std::wstring& name) : name_(name) {}
+    explicit RunUndo(const std::wstring& name) : name_(kmd::narrow(name)) {}
     RunUndo(const RunUndo&) = delete;
     RunUndo& operator=(const RunUndo&) = delete;
     ~RunUndo()
     {
         if (service_ == nullptr) return;
-        if (!old_image_path_.empty() && !created_) {
-            if (Failure f = kmd::change_image_path(service_, old_image_path_, old_start_type_))
-                std::printf("      undo: could not restore the image path of %s: %s\n", kmd::narrow(name_).c_str(), f.describe().c_str());
-            else
-                std::printf("      undo: image path of %s restored to %s\n", kmd::narrow(name_).c_str(), kmd::narrow(old_image_path_).c_str());
-        }
         if (started_) {
             DWORD state = 0;
             if (Failure f = kmd::stop_service(service_, kStopTimeoutMs, state))
-                std::printf("      undo: could not stop %s: %s\n", kmd::narrow(name_).c_str(), f.describe().c_str());
+                std::printf("      undo: could not stop %s: %s\n", name_.c_str(), f.describe().c_str());
             else
-                std::printf("      undo: stopped %s\n", kmd::narrow(name_).c_str());
+                std::printf("      undo: stopped %s\n", name_.c_str());
         }
-        if (created_) {
-            if (Failure f = kmd::delete_service(service_))
-                std::printf("      undo: could not delete %s: %s\n", kmd::narrow(name_).c_str(), f.describe().c_str());
+        if (!old_image_path_.empty()) {
+            if (Failure f = kmd::change_config(service_, old_image_path_))
+                std::printf("      undo: could not restore the image path of %s: %s\n", name_.c_str(), f.describe().c_str());
             else
-                std::printf("      undo: deleted service %s\n", kmd::narrow(name_).c_str());
+                std::printf("      undo: image path of %s restored to %s\n", name_.c_str(), kmd::narrow(old_image_path_).c_str());
+        }
+        if (delete_) {
+            if (Failure f = kmd::delete_service(service_))
+                std::printf("      undo: could not delete %s: %s\n", name_.c_str(), f.describe().c_str());
+            else
+                std::printf("      undo: deleted service %s\n", name_.c_str());
         }
     }
     void track(SC_HANDLE service) { service_ = service; }
-    void created() { created_ = true; }
+    void will_delete() { delete_ = true; }
     void started() { started_ = true; }
-    // The normal path did the stop/delete itself.
+    // The normal path did the stop/delete/restore itself.
     void stopped() { started_ = false; }
-    void deleted() { created_ = false; }
+    void deleted() { delete_ = false; }
+    void restored() { old_image_path_.clear(); }
     bool has_started() const { return started_; }
-    bool has_created() const { return created_; }
+    bool will_delete_service() const { return delete_; }
+    const std::wstring& old_image_path() const { return old_image_path_; }
     // --force changed an existing service's image path: put it back if the run fails.
-    void reconfigured(const std::wstring& old_image_path, DWORD old_start_type)
-    {
-        old_image_path_ = old_image_path;
-        old_start_type_ = old_start_type;
-    }
-    // The run succeeded: a --force reconfiguration stays, as asked.
-    void succeeded() { old_image_path_.clear(); }
+    void reconfigured(const std::wstring& old_image_path) { old_image_path_ = old_image_path; }
+    // The run succeeded without --cleanup: a --force reconfiguration stays, as asked.
+    void keep_configuration() { old_image_path_.clear(); }
 
 private:
-    std::wstring name_;
+    std::string name_;
     SC_HANDLE service_ = nullptr;
-    bool created_ = false;
+    bool delete_ = false;
     bool started_ = false;
     std::wstring old_image_path_;
-    DWORD old_start_type_ = SERVICE_DEMAND_START;
 };
 
-void step(int n, const char* what) { std::printf("[%d/7] %s\n", n, what), std::fflush(stdout); }
+void step(int n, const std::string& what) { std::printf("[%d/7] %s\n", n, what.c_str()), std::fflush(stdout); }
 int step_failed(int n, const Failure& f)
 {
     std::printf("[%d/7] FAILED: %s\n", n, f.describe().c_str());
     std::fprintf(stderr, "kmdctl run: step %d failed: %s\n", n, f.describe().c_str());
-    return kExitFailed;
+    return failed_exit(f.error);
+}
+
+// Step 5's request: --ioctl, --no-ioctl, or SAY_HELLO for the skeleton only (another driver
+// would answer an IOCTL it does not know with an error, and the run would fail at step 5).
+int run_request(const Args& a, const std::wstring& name, const std::wstring& device, std::optional<Request>& request)
+{
+    if (a.has("--no-ioctl")) {
+        if (a.has("--ioctl")) return usage_error("run", "give --ioctl or --no-ioctl, not both");
+        for (const char* option : {"--in", "--in-u32", "--in-u64", "--in-str", "--in-file", "--out-size", "--header"})
+            if (a.has(option)) return usage_error("run", std::string(option) + " describes the IOCTL to send; --no-ioctl sends none");
+        return kExitOk;
+    }
+    Request r;
+    if (a.has("--ioctl")) {
+        if (int rc = resolve_code("run", a, a.get("--ioctl"), r); rc != kExitOk) return rc;
+    } else {
+        const bool skeleton = CompareStringOrdinal(name.c_str(), -1, L"skeleton", -1, TRUE) == CSTR_EQUAL ||
+                              CompareStringOrdinal(device.c_str(), -1, L"\\\\.\\skeleton", -1, TRUE) == CSTR_EQUAL;
+        if (!skeleton)
+            return usage_error("run", "which IOCTL should step 5 send to " + kmd::narrow(device) +
+                                          "? Give --ioctl CODE [--in ...] [--out-size N], or --no-ioctl (SAY_HELLO is the "
+                                          "default for the skeleton only)");
+        for (const char* option : {"--in", "--in-u32", "--in-u64", "--in-str", "--in-file", "--out-size", "--header"})
+            if (a.has(option)) return usage_error("run", std::string(option) + " goes with --ioctl");
+        r.code = IOCTL_SKELETON_SAY_HELLO;
+        r.code_name = "IOCTL_SKELETON_SAY_HELLO";
+        request = r;
+        return kExitOk;
+    }
+    if (int rc = request_buffers("run", a, r); rc != kExitOk) return rc;
+    request = r;
+    return kExitOk;
 }
 
 int cmd_run(const Args& a)
 {
-    if (a.positional.size() != 1) return usage_error("run", "expects exactly one driver file");
-    const std::wstring name = service_name_of(a);
+    int rc = kExitOk;
+    std::wstring name;
+    if (!name_option("run", a, name, rc)) return rc;
+    const std::wstring device_path = device_path_of(a, name);
+    std::optional<Request> request;
+    if (rc = run_request(a, name, device_path, request); rc != kExitOk) return rc;
+    const bool cleanup = a.has("--cleanup"), force = a.has("--force");
+
     std::wstring image;
     if (Failure f = kmd::full_path(kmd::widen(a.positional[0]), image)) return report("run", f);
     if (Failure f = check_driver_file(image)) return report("run", f);
 
     kmd::ScHandle scm, created, service;
     RunUndo undo(name); // declared after the handles it uses, so it runs before they close
+    const std::string shown_name = kmd::narrow(name);
 
-    step(1, "OpenSCManager(SC_MANAGER_ALL_ACCESS)");
-    if (Failure f = kmd::open_scm(scm)) return step_failed(1, f);
+    step(1, "OpenSCManager(SC_MANAGER_CONNECT|SC_MANAGER_CREATE_SERVICE)");
+    if (Failure f = kmd::open_scm(scm, SC_MANAGER_CONNECT | SC_MANAGER_CREATE_SERVICE)) return step_failed(1, f);
 
-    std::printf("[2/7] CreateService(%s, SERVICE_KERNEL_DRIVER, SERVICE_DEMAND_START, %s)\n", kmd::narrow(name).c_str(),
-                kmd::narrow(image).c_str());
-    if (Failure f = kmd::create_kernel_service(scm.get(), name, name, image, SERVICE_DEMAND_START, created)) {
+    step(2, "CreateService(" + shown_name + ", SERVICE_KERNEL_DRIVER, SERVICE_DEMAND_START, " + kmd::narrow(image) + ")");
+    bool existed = false;
+    if (Failure f = kmd::create_kernel_service(scm.get(), name, name, image, SERVICE_DEMAND_START, created, {}, kRunServiceAccess)) {
         if (f.error != ERROR_SERVICE_EXISTS) return step_failed(2, f);
-        if (has(a, "--cleanup")) {
-            std::printf("      the service already exists (error 1073): using it; --cleanup: deleting it afterwards\n");
-            undo.created();
-        } else {
-            std::printf("      the service already exists (error 1073): using it, and leaving it installed afterwards\n");
-        }
+        existed = true;
+        std::printf("      the service already exists (error 1073): checking it at step 3 before using it\n");
     } else {
         undo.track(created.get());
-        undo.created();
+        undo.will_delete();
     }
 
     step(3, "OpenService (a handle to the service; this does not load the driver yet)");
-    if (Failure f = kmd::open_service(scm.get(), name, service)) return step_failed(3, f);
+    if (Failure f = kmd::open_service(scm.get(), name, service, kRunServiceAccess)) return step_failed(3, f);
     undo.track(service.get());
     kmd::ServiceConfig config;
     if (Failure f = kmd::query_config(service.get(), config)) return step_failed(3, f);
-    if (!kmd::same_image_path(config.image_path, image)) {
-        if (!has(a, "--force"))
-            return step_failed(3, Failure{"service " + kmd::narrow(name) + " runs " + kmd::narrow(config.image_path) +
-                                              ", not this file; --force reconfigures it",
+    if (existed) {
+        // Nothing is changed, started or deleted before this check passes: a service this run
+        // refuses stays exactly as it was, --cleanup or not.
+        if (config.type != SERVICE_KERNEL_DRIVER)
+            return step_failed(3, Failure{"service " + shown_name + " is a " + kmd::type_name(config.type) +
+                                              " service, not a kernel driver; kmdctl leaves it alone",
                                           ERROR_SERVICE_EXISTS});
-        if (Failure f = kmd::change_image_path(service.get(), image, SERVICE_DEMAND_START)) return step_failed(3, f);
-        undo.reconfigured(config.image_path, config.start_type);
-        std::printf("      --force: image path changed to %s\n", kmd::narrow(image).c_str());
+        if (!kmd::same_image_path(config.image_path, image)) {
+            if (!force)
+                return step_failed(3, Failure{"service " + shown_name + " runs " + kmd::narrow(config.image_path) +
+                                                  ", not this file; --force points it at this file for the run",
+                                              ERROR_SERVICE_EXISTS});
+            SERVICE_STATUS_PROCESS status{};
+            if (Failure f = kmd::query_status(service.get(), status)) return step_failed(3, f);
+            if (status.dwCurrentState != SERVICE_STOPPED)
+                return step_failed(3, Failure{"service " + shown_name + " is " + kmd::state_name(status.dwCurrentState) +
+                                                  " with its own image; stop it first (a new image path takes effect only "
+                                                  "at the next start)",
+                                              ERROR_SERVICE_ALREADY_RUNNING});
+            if (Failure f = kmd::change_config(service.get(), image)) return step_failed(3, f);
+            undo.reconfigured(config.image_path);
+            std::printf("      --force: image path changed to %s (type, start type, error control unchanged)\n",
+                        kmd::narrow(image).c_str());
+        } else if (cleanup) {
+            undo.will_delete();
+            std::printf("      it runs this file: using it; --cleanup: deleting it afterwards\n");
+        } else {
+            std::printf("      it runs this file: using it; this command will not delete it\n");
+        }
     }
 
     step(4, "StartService (the kernel loads the image and calls DriverEntry)");
     if (Failure f = kmd::start_service(service.get())) {
         if (f.error != ERROR_SERVICE_ALREADY_RUNNING) return step_failed(4, f);
-        if (has(a, "--cleanup")) {
+        if (cleanup && undo.will_delete_service()) {
             std::printf("      already running (error 1056): using it; --cleanup: stopping it afterwards\n");
             undo.started();
         } else {
-            std::printf("      already running (error 1056): using it, and leaving it running afterwards\n");
+            std::printf("      already running (error 1056): using it; this command will not stop it\n");
         }
     } else {
         undo.started();
     }
 
-    std::printf("[5/7] CreateFile(%s) + DeviceIoControl(IOCTL_SKELETON_SAY_HELLO = 0x%08lx)\n",
-                kmd::narrow(device_path_of(a)).c_str(), static_cast<unsigned long>(IOCTL_SKELETON_SAY_HELLO));
-    {
+    if (request) {
+        step(5, "CreateFile(" + kmd::narrow(device_path) + ") + DeviceIoControl(" + request_label(*request) + ")");
         kmd::FileHandle device;
-        if (Failure f = kmd::open_device(device_path_of(a), device)) return step_failed(5, f);
-        std::string greeting;
-        if (Failure f = kmd::say_hello(device.get(), greeting)) return step_failed(5, f);
-        std::printf("      the driver says: \"%s\"\n", greeting.c_str());
+        if (Failure f = kmd::open_device(device_path, device)) return step_failed(5, f);
+        if (request->code == IOCTL_SKELETON_SAY_HELLO && request->code_name == "IOCTL_SKELETON_SAY_HELLO" && !a.has("--ioctl")) {
+            std::string greeting;
+            if (Failure f = kmd::say_hello(device.get(), greeting)) return step_failed(5, f);
+            std::printf("      the driver says: \"%s\"\n", greeting.c_str());
+        } else if (Failure f = send_request(device.get(), *request, "      ")) {
+            return step_failed(5, f);
+        }
+    } else {
+        step(5, "CreateFile(" + kmd::narrow(device_path) + ") (--no-ioctl: no request)");
+        kmd::FileHandle device;
+        if (Failure f = kmd::open_device(device_path, device)) return step_failed(5, f);
+        std::printf("      the device opens\n");
     } // the device handle closes here: IRP_MJ_CLEANUP, IRP_MJ_CLOSE
 
     step(6, "ControlService(SERVICE_CONTROL_STOP) (the kernel calls DriverUnload)");
@@ -305,18 +523,38 @@ int cmd_run(const Args& a)
         undo.stopped();
         std::printf("      state: %s\n", kmd::state_name(state));
     } else {
-        std::printf("      skipped: the driver was running before this command, so it stays running\n");
+        // Say what is so now, not what was assumed: another program may have stopped it meanwhile.
+        SERVICE_STATUS_PROCESS status{};
+        if (Failure f = kmd::query_status(service.get(), status))
+            std::printf("      skipped: the driver was running before this command (its state now: unknown, %s)\n",
+                        f.describe().c_str());
+        else
+            std::printf("      skipped: the driver was running before this command, so this command does not stop it "
+                        "(state now: %s)\n",
+                        kmd::state_name(status.dwCurrentState));
     }
 
+    if (!cleanup) undo.keep_configuration();
     step(7, "DeleteService + CloseServiceHandle");
-    if (undo.has_created()) {
+    if (undo.will_delete_service()) {
         if (Failure f = kmd::delete_service(service.get())) return step_failed(7, f);
         undo.deleted();
-        std::printf("      service %s deleted\n", kmd::narrow(name).c_str());
+        std::printf("      service %s deleted\n", shown_name.c_str());
     } else {
-        std::printf("      skipped DeleteService: the service existed before this command, so it stays installed\n");
+        if (!undo.old_image_path().empty()) {
+            // --force with --cleanup: the service was someone else's; give it back as it was.
+            if (Failure f = kmd::change_config(service.get(), undo.old_image_path())) return step_failed(7, f);
+            std::printf("      --cleanup: image path of %s restored to %s\n", shown_name.c_str(),
+                        kmd::narrow(undo.old_image_path()).c_str());
+            undo.restored();
+        }
+        if (kmd::marked_for_delete(service.get()))
+            std::printf("      skipped DeleteService: the service existed before this command; another program has deleted it "
+                        "meanwhile (marked for deletion)\n");
+        else
+            std::printf("      skipped DeleteService: the service existed before this command, so this command does not "
+                        "delete it\n");
     }
-    undo.succeeded();
     return kExitOk; // the owners close every handle (CloseServiceHandle) on the way out
 }
 
@@ -324,75 +562,87 @@ int cmd_run(const Args& a)
 
 int cmd_install(const Args& a)
 {
-    if (a.positional.size() != 1) return usage_error("install", "expects exactly one driver file");
-    const std::wstring name = service_name_of(a);
-    const std::wstring display = kmd::widen(option_or(a, "--display", kmd::narrow(name)));
-    const auto start_type = parse_start_type(option_or(a, "--start", "demand"));
+    int rc = kExitOk;
+    std::wstring name;
+    if (!name_option("install", a, name, rc)) return rc;
+    const std::wstring display = a.has("--display") ? kmd::widen(a.get("--display")) : name;
+    const auto start_type = parse_start_type(a.get("--start", "demand"));
     if (!start_type) return usage_error("install", "--start takes demand, system, auto, disabled or boot");
     std::wstring image;
     if (Failure f = kmd::full_path(kmd::widen(a.positional[0]), image)) return report("install", f);
     if (Failure f = check_driver_file(image)) return report("install", f);
 
     kmd::ScHandle scm, service;
-    if (Failure f = kmd::open_scm(scm)) return report("install", f);
-    const std::wstring group = kmd::widen(option_or(a, "--group", ""));
-    Failure created = kmd::create_kernel_service(scm.get(), name, display, image, *start_type, service, group);
+    if (Failure f = kmd::open_scm(scm, SC_MANAGER_CONNECT | SC_MANAGER_CREATE_SERVICE)) return report("install", f);
+    const std::wstring group = kmd::widen(a.get("--group"));
+    Failure created = kmd::create_kernel_service(scm.get(), name, display, image, *start_type, service, group, SERVICE_QUERY_STATUS);
+    const std::string shown = kmd::narrow(name);
     if (!created) {
-        std::printf("installed %s -> %s\n", kmd::narrow(name).c_str(), kmd::narrow(image).c_str());
+        std::printf("installed %s -> %s\n", shown.c_str(), kmd::narrow(image).c_str());
         return kExitOk;
     }
     if (created.error != ERROR_SERVICE_EXISTS) return report("install", created);
 
-    if (Failure f = kmd::open_service(scm.get(), name, service)) return report("install", f);
+    if (Failure f = kmd::open_service(scm.get(), name, service, SERVICE_QUERY_CONFIG | SERVICE_CHANGE_CONFIG)) return report("install", f);
     kmd::ServiceConfig config;
     if (Failure f = kmd::query_config(service.get(), config)) return report("install", f);
+    if (config.type != SERVICE_KERNEL_DRIVER)
+        return report("install", Failure{"service " + shown + " exists and is a " + kmd::type_name(config.type) +
+                                             " service, not a kernel driver; kmdctl leaves it alone",
+                                         ERROR_SERVICE_EXISTS});
     if (kmd::same_image_path(config.image_path, image)) {
-        std::printf("%s is already installed with this image path (%s)\n", kmd::narrow(name).c_str(),
-                    kmd::narrow(config.image_path).c_str());
+        std::printf("%s is already installed with this image path (%s)\n", shown.c_str(), kmd::narrow(config.image_path).c_str());
         return kExitOk;
     }
-    if (!has(a, "--force")) {
-        std::fprintf(stderr,
-                     "kmdctl install: service %s already exists with another image path: %s (use --force to point it at %s)\n",
-                     kmd::narrow(name).c_str(), kmd::narrow(config.image_path).c_str(), kmd::narrow(image).c_str());
-        return kExitFailed;
-    }
-    if (Failure f = kmd::change_image_path(service.get(), image, *start_type)) return report("install", f);
-    std::printf("reconfigured %s -> %s (was %s)\n", kmd::narrow(name).c_str(), kmd::narrow(image).c_str(),
-                kmd::narrow(config.image_path).c_str());
+    if (!a.has("--force"))
+        return report("install", Failure{"service " + shown + " already exists with another image path: " +
+                                             kmd::narrow(config.image_path) + " (--force points it at " + kmd::narrow(image) + ")",
+                                         ERROR_SERVICE_EXISTS});
+    // Only the image path, and the start type when --start says so: the rest stays as it was.
+    if (Failure f = kmd::change_config(service.get(), image, a.has("--start") ? *start_type : SERVICE_NO_CHANGE))
+        return report("install", f);
+    std::printf("reconfigured %s -> %s (was %s)\n", shown.c_str(), kmd::narrow(image).c_str(), kmd::narrow(config.image_path).c_str());
     return kExitOk;
 }
 
-// Opens the service named by the one positional argument (or --name).
-Failure open_named(const Args& a, kmd::ScHandle& scm, kmd::ScHandle& service, std::wstring& name)
+// Opens the named service with `access` (and the manager with SC_MANAGER_CONNECT only).
+Failure open_named(const std::wstring& name, DWORD access, kmd::ScHandle& scm, kmd::ScHandle& service)
 {
-    name = a.positional.empty() ? service_name_of(a) : kmd::widen(a.positional[0]);
-    if (Failure f = kmd::open_scm(scm)) return f;
-    return kmd::open_service(scm.get(), name, service);
+    if (Failure f = kmd::open_scm(scm, SC_MANAGER_CONNECT)) return f;
+    return kmd::open_service(scm.get(), name, service, access);
 }
 
 int cmd_start(const Args& a)
 {
-    kmd::ScHandle scm, service;
+    int rc = kExitOk;
     std::wstring name;
-    if (Failure f = open_named(a, scm, service, name)) return report("start", f);
+    if (!name_argument("start", a, name, rc)) return rc;
+    kmd::ScHandle scm, service;
+    // SERVICE_START, and SERVICE_QUERY_STATUS to print the state the start led to.
+    if (Failure f = open_named(name, SERVICE_START | SERVICE_QUERY_STATUS, scm, service)) return report("start", f);
     if (Failure f = kmd::start_service(service.get())) return report("start", f);
-    std::printf("%s: RUNNING\n", kmd::narrow(name).c_str());
-    return kExitOk;
+    // The state the start settled in, not START_PENDING: RUNNING, or STOPPED if it went down again.
+    DWORD state = 0;
+    if (Failure f = kmd::wait_while_starting(service.get(), kStopTimeoutMs, state)) return report("start", f);
+    std::printf("%s: %s\n", kmd::narrow(name).c_str(), kmd::state_name(state));
+    if (state == SERVICE_RUNNING) return kExitOk;
+    return report("start", Failure{"StartService succeeded, but the service is " + std::string(kmd::state_name(state)) + " now",
+                               ERROR_SERVICE_NOT_ACTIVE});
 }
 
 int cmd_stop(const Args& a)
 {
-    const auto timeout = kmd::parse_u32(option_or(a, "--timeout", "15000"));
+    int rc = kExitOk;
+    std::wstring name;
+    if (!name_argument("stop", a, name, rc)) return rc;
+    const auto timeout = kmd::parse_u32(a.get("--timeout", std::to_string(kStopTimeoutMs)));
     if (!timeout) return usage_error("stop", "--timeout takes milliseconds");
     kmd::ScHandle scm, service;
-    std::wstring name;
-    if (Failure f = open_named(a, scm, service, name)) return report("stop", f);
+    if (Failure f = open_named(name, SERVICE_STOP | SERVICE_QUERY_STATUS, scm, service)) return report("stop", f);
     DWORD state = 0;
-    Failure f = kmd::stop_service(service.get(), *timeout, state);
-    if (f) {
+    if (Failure f = kmd::stop_service(service.get(), *timeout, state)) {
         std::fprintf(stderr, "kmdctl stop: %s (state now %s)\n", f.describe().c_str(), kmd::state_name(state));
-        return kExitFailed;
+        return failed_exit(f.error);
     }
     std::printf("%s: %s\n", kmd::narrow(name).c_str(), kmd::state_name(state));
     return kExitOk;
@@ -400,54 +650,47 @@ int cmd_stop(const Args& a)
 
 int cmd_remove(const Args& a)
 {
-    kmd::ScHandle scm, service;
+    int rc = kExitOk;
     std::wstring name;
-    if (Failure f = open_named(a, scm, service, name)) return report("remove", f);
+    if (!name_argument("remove", a, name, rc)) return rc;
+    kmd::ScHandle scm, service;
+    if (Failure f = open_named(name, SERVICE_STOP | SERVICE_QUERY_STATUS | DELETE, scm, service)) return report("remove", f);
+    const std::string shown = kmd::narrow(name);
     SERVICE_STATUS_PROCESS status{};
     if (Failure f = kmd::query_status(service.get(), status)) return report("remove", f);
     if (status.dwCurrentState != SERVICE_STOPPED) {
         DWORD state = 0;
         if (Failure f = kmd::stop_service(service.get(), kStopTimeoutMs, state)) return report("remove", f);
-        std::printf("%s: stopped\n", kmd::narrow(name).c_str());
+        std::printf("%s: stopped\n", shown.c_str());
     }
     if (Failure f = kmd::delete_service(service.get())) return report("remove", f);
     service.reset();
     // DeleteService only marks the service; it goes once the last handle to it closes. Check.
     kmd::ScHandle again;
-    Failure gone = kmd::open_service(scm.get(), name, again, SERVICE_QUERY_STATUS);
-    if (!gone)
-        std::printf("%s: marked for deletion (another program still holds a handle to it; it goes when that closes)\n",
-                    kmd::narrow(name).c_str());
+    if (!kmd::open_service(scm.get(), name, again, SERVICE_QUERY_STATUS))
+        std::printf("%s: marked for deletion (another program still holds a handle to it; it goes when that closes)\n", shown.c_str());
     else
-        std::printf("%s: removed\n", kmd::narrow(name).c_str());
+        std::printf("%s: removed\n", shown.c_str());
     return kExitOk;
-}
-
-std::string json_escape(const std::string& s)
-{
-    std::string out;
-    for (char c : s) {
-        if (c == '\\' || c == '"') out += '\\';
-        out += c;
-    }
-    return out;
 }
 
 int cmd_status(const Args& a)
 {
-    kmd::ScHandle scm, service;
+    int rc = kExitOk;
     std::wstring name;
-    if (Failure f = open_named(a, scm, service, name)) return report("status", f);
+    if (!name_argument("status", a, name, rc)) return rc;
+    kmd::ScHandle scm, service;
+    if (Failure f = open_named(name, SERVICE_QUERY_STATUS | SERVICE_QUERY_CONFIG, scm, service)) return report("status", f);
     SERVICE_STATUS_PROCESS status{};
     kmd::ServiceConfig config;
     if (Failure f = kmd::query_status(service.get(), status)) return report("status", f);
     if (Failure f = kmd::query_config(service.get(), config)) return report("status", f);
     const std::string n = kmd::narrow(name), image = kmd::narrow(config.image_path);
-    if (has(a, "--json")) {
+    if (a.has("--json")) {
         std::printf("{\"name\": \"%s\", \"state\": \"%s\", \"type\": \"%s\", \"start_type\": \"%s\", \"image_path\": \"%s\", "
                     "\"win32_exit_code\": %lu}\n",
-                    json_escape(n).c_str(), kmd::state_name(status.dwCurrentState), kmd::type_name(status.dwServiceType),
-                    kmd::start_type_name(config.start_type), json_escape(image).c_str(),
+                    kmd::json_escape(n).c_str(), kmd::state_name(status.dwCurrentState), kmd::type_name(status.dwServiceType),
+                    kmd::start_type_name(config.start_type), kmd::json_escape(image).c_str(),
                     static_cast<unsigned long>(status.dwWin32ExitCode));
         return kExitOk;
     }
@@ -467,20 +710,11 @@ int cmd_list(const Args&)
 {
     kmd::ScHandle scm;
     if (Failure f = kmd::open_scm(scm, SC_MANAGER_ENUMERATE_SERVICE)) return report("list", f);
-    DWORD needed = 0, count = 0, resume = 0;
-    EnumServicesStatusExW(scm.get(), SC_ENUM_PROCESS_INFO, SERVICE_DRIVER, SERVICE_STATE_ALL, nullptr, 0, &needed, &count, &resume,
-                          nullptr);
-    std::vector<unsigned char> buffer(needed + 1024);
-    resume = 0;
-    if (!EnumServicesStatusExW(scm.get(), SC_ENUM_PROCESS_INFO, SERVICE_DRIVER, SERVICE_STATE_ALL, buffer.data(),
-                               static_cast<DWORD>(buffer.size()), &needed, &count, &resume, nullptr))
-        return report("list", Failure{"EnumServicesStatusEx", GetLastError()});
-    const auto* entries = reinterpret_cast<const ENUM_SERVICE_STATUS_PROCESSW*>(buffer.data());
+    std::vector<kmd::ServiceEntry> services;
+    if (Failure f = kmd::list_driver_services(scm.get(), services)) return report("list", f);
     std::printf("%-24s %-14s %s\n", "NAME", "STATE", "DISPLAY NAME");
-    for (DWORD i = 0; i < count; ++i)
-        std::printf("%-24s %-14s %s\n", kmd::narrow(entries[i].lpServiceName).c_str(),
-                    kmd::state_name(entries[i].ServiceStatusProcess.dwCurrentState),
-                    kmd::narrow(entries[i].lpDisplayName).c_str());
+    for (const kmd::ServiceEntry& s : services)
+        std::printf("%-24s %-14s %s\n", kmd::narrow(s.name).c_str(), kmd::state_name(s.state), kmd::narrow(s.display_name).c_str());
     return kExitOk;
 }
 
@@ -489,45 +723,26 @@ int cmd_list(const Args&)
 int cmd_hello(const Args& a)
 {
     kmd::FileHandle device;
-    if (Failure f = kmd::open_device(device_path_of(a), device)) return report("hello", f);
+    const std::wstring path = a.has("--device") ? kmd::widen(a.get("--device")) : kmd::widen(kSkeletonDevice);
+    if (Failure f = kmd::open_device(path, device)) return report("hello", f);
     std::string greeting;
     if (Failure f = kmd::say_hello(device.get(), greeting)) return report("hello", f);
     std::printf("%s\n", greeting.c_str());
     std::fflush(stdout);
-    if (has(a, "--gui")) MessageBoxA(nullptr, greeting.c_str(), "Skeleton KMD says", MB_OK | MB_ICONINFORMATION);
+    if (a.has("--gui")) MessageBoxW(nullptr, kmd::widen(greeting).c_str(), L"Skeleton KMD says", MB_OK | MB_ICONINFORMATION);
     return kExitOk;
 }
 
 int cmd_ioctl(const Args& a)
 {
-    if (a.positional.size() != 1) return usage_error("ioctl", "expects one IOCTL code");
-    const auto code = kmd::parse_u32(a.positional[0]);
-    if (!code) return usage_error("ioctl", "'" + a.positional[0] + "' is not a number (decimal, or hex with 0x)");
-    std::vector<unsigned char> in;
-    if (has(a, "--in") && has(a, "--in-file")) return usage_error("ioctl", "give --in or --in-file, not both");
-    if (has(a, "--in")) {
-        auto bytes = kmd::parse_hex_bytes(option_or(a, "--in", ""));
-        if (!bytes) return usage_error("ioctl", "--in takes hex bytes, e.g. \"48 65 6c 6c 6f\"");
-        in = std::move(*bytes);
-    } else if (has(a, "--in-file")) {
-        std::ifstream file(option_or(a, "--in-file", ""), std::ios::binary);
-        if (!file) return report("ioctl", Failure{"opening " + option_or(a, "--in-file", ""), ERROR_FILE_NOT_FOUND});
-        in.assign(std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>());
-    }
-    const auto out_size = kmd::parse_u32(option_or(a, "--out-size", "256"));
-    if (!out_size || *out_size > 64u * 1024 * 1024) return usage_error("ioctl", "--out-size takes a byte count up to 64 MiB");
-
+    Request r;
+    if (int rc = resolve_code("ioctl", a, a.positional[0], r); rc != kExitOk) return rc;
+    if (int rc = request_buffers("ioctl", a, r); rc != kExitOk) return rc;
     kmd::FileHandle device;
-    if (Failure f = kmd::open_device(device_path_of(a), device)) return report("ioctl", f);
-    std::vector<unsigned char> out(*out_size);
-    Failure f = kmd::device_io_control(device.get(), *code, in, out);
-    std::printf("Information: %zu bytes\n", out.size());
-    std::fputs(kmd::hex_dump(out.data(), out.size()).c_str(), stdout);
-    if (f) {
-        std::printf("status: error %lu (%s)\n", static_cast<unsigned long>(f.error), kmd::error_text(f.error).c_str());
-        return kExitFailed;
-    }
-    std::printf("status: success\n");
+    const std::wstring path = a.has("--device") ? kmd::widen(a.get("--device")) : kmd::widen(kSkeletonDevice);
+    if (Failure f = kmd::open_device(path, device)) return report("ioctl", f);
+    if (!r.code_name.empty()) std::printf("%s\n", request_label(r).c_str());
+    if (Failure f = send_request(device.get(), r, "")) return failed_exit(f.error);
     return kExitOk;
 }
 
@@ -549,16 +764,15 @@ void print_decoded(uint32_t code)
 
 int cmd_decode(const Args& a)
 {
-    if (a.positional.size() != 1) return usage_error("decode", "expects one IOCTL code");
-    const auto code = kmd::parse_u32(a.positional[0]);
-    if (!code) return usage_error("decode", "'" + a.positional[0] + "' is not a number (decimal, or hex with 0x)");
-    print_decoded(*code);
+    Request r;
+    if (int rc = resolve_code("decode", a, a.positional[0], r); rc != kExitOk) return rc;
+    if (!r.code_name.empty()) std::printf("name        : %s\n", r.code_name.c_str());
+    print_decoded(r.code);
     return kExitOk;
 }
 
 int cmd_encode(const Args& a)
 {
-    if (a.positional.size() != 4) return usage_error("encode", "expects <devtype> <function> <method> <access>");
     const auto device = kmd::parse_device_type(a.positional[0]);
     const auto function = kmd::parse_u32(a.positional[1]);
     const auto method = kmd::parse_method(a.positional[2]);
@@ -574,30 +788,75 @@ int cmd_encode(const Args& a)
 
 // ---------------------------------------------------------------- verb table
 
+// --help and --trace work after any verb too.
+#define KMD_COMMON_OPTIONS {"--help", false}, {"--trace", false}
+#define KMD_REQUEST_OPTIONS                                                                                                  \
+    {"--in", true}, {"--in-u32", true}, {"--in-u64", true}, {"--in-str", true}, {"--in-file", true}, {"--out-size", true}, \
+        {"--header", true}
+
+constexpr kmd::OptionSpec kRunOptions[] = {KMD_COMMON_OPTIONS, {"--name", true},     {"--device", true}, {"--force", false},
+                                           {"--cleanup", false}, {"--ioctl", true}, {"--no-ioctl", false}, KMD_REQUEST_OPTIONS};
+constexpr kmd::OptionSpec kInstallOptions[] = {KMD_COMMON_OPTIONS, {"--name", true},  {"--display", true},
+                                               {"--start", true},  {"--group", true}, {"--force", false}};
+constexpr kmd::OptionSpec kNamedOptions[] = {KMD_COMMON_OPTIONS, {"--name", true}};
+constexpr kmd::OptionSpec kStopOptions[] = {KMD_COMMON_OPTIONS, {"--name", true}, {"--timeout", true}};
+constexpr kmd::OptionSpec kStatusOptions[] = {KMD_COMMON_OPTIONS, {"--name", true}, {"--json", false}};
+constexpr kmd::OptionSpec kCommonOptions[] = {KMD_COMMON_OPTIONS};
+constexpr kmd::OptionSpec kHelloOptions[] = {KMD_COMMON_OPTIONS, {"--device", true}, {"--gui", false}};
+constexpr kmd::OptionSpec kIoctlOptions[] = {KMD_COMMON_OPTIONS, {"--device", true}, KMD_REQUEST_OPTIONS};
+constexpr kmd::OptionSpec kDecodeOptions[] = {KMD_COMMON_OPTIONS, {"--header", true}};
+
 const Verb kVerbs[] = {
-    {"run", "run <file.sys> [--name N] [--device D] [--force] [--cleanup]",
+    {"run",
+     "run <file.sys> [--name N] [--device D] [--ioctl CODE [--in ...] [--out-size N] | --no-ioctl] [--force] [--cleanup]",
      "The seed's loader: OpenSCManager, CreateService, OpenService, StartService, CreateFile +\n"
-     "DeviceIoControl(SAY_HELLO), ControlService(STOP), DeleteService + CloseServiceHandle.\n"
-     "A service that already exists is used and left installed; one already running is left running;\n"
-     "--cleanup stops and deletes it anyway. On any failure, what this command did is undone.\n"
-     "--force points an existing service with another image path at this file.",
-     cmd_run},
-    {"install", "install <file.sys> [--name N] [--display D] [--start demand|system|auto|disabled] [--group G] [--force]",
+     "DeviceIoControl, ControlService(STOP), DeleteService + CloseServiceHandle.\n"
+     "--name N     the service (default skeleton); --device D the device to open (default \\\\.\\N).\n"
+     "--ioctl CODE the request of step 5 (a number or a name, see 'ioctl'), with the input options of\n"
+     "             'ioctl' and --out-size N (default 256). --no-ioctl: step 5 only opens the device.\n"
+     "             Without either, step 5 sends IOCTL_SKELETON_SAY_HELLO - for the skeleton only.\n"
+     "A service that already exists is used only if it is a kernel driver running this file, and is\n"
+     "left installed (and running, if it was); --cleanup stops and deletes it anyway.\n"
+     "--force points an existing kernel-driver service with another image path at this file: only the\n"
+     "image path changes, and it is put back if the run fails (or, with --cleanup, when it ends).\n"
+     "On any failure, what this command did is undone; a service it refused is never touched.",
+     {kRunOptions, 1, 1}, cmd_run},
+    {"install", "install <file.sys> [--name N] [--display D] [--start demand|system|auto|disabled|boot] [--group G] [--force]",
      "CreateService for a kernel driver with the file's full path. Same path already installed: success.\n"
      "--group sets the load order group (under Wine, drivers of one group share one host process).\n"
-     "Another path: an error, unless --force reconfigures the service (ChangeServiceConfig).",
-     cmd_install},
-    {"start", "start [N]", "StartService: the kernel loads the driver and calls DriverEntry.", cmd_start},
-    {"stop", "stop [N] [--timeout MS]", "ControlService(STOP), waiting through STOP_PENDING; prints the final state.", cmd_stop},
-    {"remove", "remove [N]", "Stops the service if it runs, then DeleteService.", cmd_remove},
-    {"status", "status [N] [--json]", "State, type, start type and image path, laid out like sc query.", cmd_status},
-    {"list", "list", "Every kernel-driver service the SCM knows.", cmd_list},
-    {"hello", "hello [--device D] [--gui]", "IOCTL_SKELETON_SAY_HELLO; prints the greeting (--gui: in a message box).", cmd_hello},
-    {"ioctl", "ioctl <code> [--device D] [--in HEX | --in-file F] [--out-size N]",
-     "Sends any IOCTL; prints the returned bytes, Information and the status in words.", cmd_ioctl},
-    {"decode", "decode <code>", "Takes an IOCTL code apart: device type, function, method, access.", cmd_decode},
-    {"encode", "encode <devtype> <function> <method> <access>", "Builds an IOCTL code, as CTL_CODE does.", cmd_encode},
-    {"help", "help [verb]", "This text.", cmd_help},
+     "Another path: an error, unless --force points the service at this file (ChangeServiceConfig of the\n"
+     "image path, and of the start type if --start is given; nothing else). Services that are not kernel\n"
+     "drivers are refused.",
+     {kInstallOptions, 1, 1}, cmd_install},
+    {"start", "start [N]", "StartService: the kernel loads the driver and calls DriverEntry.", {kNamedOptions, 0, 1}, cmd_start},
+    {"stop", "stop [N] [--timeout MS]",
+     "ControlService(STOP), then waits through STOP_PENDING as the service's wait hint and checkpoint\n"
+     "ask (also when it was stopping already), for at most --timeout ms (default 15000); prints the state.",
+     {kStopOptions, 0, 1}, cmd_stop},
+    {"remove", "remove [N]", "Stops the service if it runs, then DeleteService.", {kNamedOptions, 0, 1}, cmd_remove},
+    {"status", "status [N] [--json]", "State, type, start type and image path, laid out like sc query.", {kStatusOptions, 0, 1},
+     cmd_status},
+    {"list", "list", "Every driver service the SCM knows.", {kCommonOptions, 0, 0}, cmd_list},
+    {"hello", "hello [--device D] [--gui]", "IOCTL_SKELETON_SAY_HELLO; prints the greeting (--gui: in a message box).",
+     {kHelloOptions, 0, 0}, cmd_hello},
+    {"ioctl",
+     "ioctl <code> [--device D] [--header H] [--in HEX | --in-u32 L | --in-u64 L | --in-str S | --in-file F] [--out-size N]",
+     "Sends any IOCTL to --device (default \\\\.\\skeleton); prints Information, the returned bytes and the\n"
+     "status in words.\n"
+     "<code>       a number (0x222007) or a name: from the contract header --header H (or the file the\n"
+     "             KMD_CONTRACT environment variable names), read for '#define NAME CTL_CODE(...)' and\n"
+     "             look-alikes such as SKELETON_CTL_CODE; without one, the skeleton's IOCTL_SKELETON_*.\n"
+     "--in HEX     bytes in hex: \"48 65 6c 6c 6f\", 48656c6c6f, 0x48,0x65\n"
+     "--in-u32 L   32-bit numbers, little-endian, e.g. 2,40 (8 bytes); --in-u64 L: 64-bit ones\n"
+     "--in-str S   the text's UTF-8 bytes, without a terminating NUL\n"
+     "--in-file F  the file's bytes\n"
+     "--out-size N the output buffer in bytes (default 256, at most 64 MiB)",
+     {kIoctlOptions, 1, 1}, cmd_ioctl},
+    {"decode", "decode <code> [--header H]", "Takes an IOCTL code (a number or a name) apart: device type, function, method, access.",
+     {kDecodeOptions, 1, 1}, cmd_decode},
+    {"encode", "encode <devtype> <function> <method> <access>", "Builds an IOCTL code, as CTL_CODE does.", {kCommonOptions, 4, 4},
+     cmd_encode},
+    {"help", "help [verb]", "This text.", {kCommonOptions, 0, 1}, cmd_help},
 };
 
 const Verb* find_verb(const std::string& name)
@@ -618,39 +877,56 @@ int cmd_help(const Args& a)
         }
         return usage_error("help", "no verb '" + a.positional[0] + "'");
     }
-    std::printf("kmdctl - load, talk to and unload a legacy NT kernel-mode driver\n\nusage: kmdctl [--trace] <verb> [args]\n\n");
+    std::printf("kmdctl - load, talk to and unload a legacy NT kernel-mode driver\n\n"
+                "usage: kmdctl [--trace] [--win32-exit] <verb> [args]\n\n");
     for (const Verb& v : kVerbs) std::printf("  %s\n", v.synopsis);
-    std::printf("\n--trace narrates every Win32 call and its result. Exit status: 0 ok, 1 failed, 2 bad usage.\n");
+    std::printf("\n--trace narrates every Win32 call and its result.\n"
+                "Exit status: 0 ok, 1 a Win32 call failed (the error is printed), 2 bad usage; with --win32-exit,\n"
+                "as sc.exe: the Win32 error number itself, 1639 (ERROR_INVALID_COMMAND_LINE) for bad usage.\n");
     return kExitOk;
+}
+
+// Parses the verb's arguments and runs it: the one place every verb passes through.
+int run_verb(const Verb& verb, const std::vector<std::string>& words)
+{
+    for (const std::string& w : words)
+        if (w == "--help") {
+            print_verb_help(verb);
+            return kExitOk;
+        }
+    Args args;
+    if (auto error = kmd::parse_command_args(words, verb.spec, args)) return usage_error(verb.name, *error);
+    if (args.has("--trace")) kmd::set_trace(true);
+    const int rc = verb.run(args);
+    std::fflush(stdout);
+    return rc;
 }
 
 } // namespace
 
-int main(int argc, char** argv)
+// Not wmain: the arguments are taken as UTF-16 from GetCommandLineW, which works the same with
+// every mingw-w64 and MSVC setup (no -municode needed).
+int main()
 {
-    int first = 1;
-    while (first < argc && std::strcmp(argv[first], "--trace") == 0) {
-        kmd::set_trace(true);
-        ++first;
+    const kmd::Utf8Console console;
+    const std::vector<std::string> argv = kmd::command_line_arguments();
+    size_t first = 1;
+    for (; first < argv.size(); ++first) {
+        if (argv[first] == "--trace")
+            kmd::set_trace(true);
+        else if (argv[first] == "--win32-exit")
+            g_win32_exit = true;
+        else
+            break;
     }
-    if (first >= argc) {
+    if (first >= argv.size()) {
         cmd_help(Args{});
-        return kExitUsage;
+        return g_win32_exit ? static_cast<int>(ERROR_INVALID_COMMAND_LINE) : kExitUsage;
     }
     const Verb* verb = find_verb(argv[first]);
     if (verb == nullptr) {
-        std::fprintf(stderr, "kmdctl: unknown verb '%s' (see 'kmdctl help')\n", argv[first]);
-        return kExitUsage;
+        std::fprintf(stderr, "kmdctl: unknown verb '%s' (see 'kmdctl help')\n", argv[first].c_str());
+        return g_win32_exit ? static_cast<int>(ERROR_INVALID_COMMAND_LINE) : kExitUsage;
     }
-    Args args;
-    std::string error;
-    if (!parse_args(argc, argv, first + 1, args, error)) return usage_error(verb->name, error);
-    if (has(args, "--trace")) kmd::set_trace(true);
-    if (has(args, "--help")) {
-        print_verb_help(*verb);
-        return kExitOk;
-    }
-    const int rc = verb->run(args);
-    std::fflush(stdout);
-    return rc;
+    return run_verb(*verb, std::vector<std::string>(argv.begin() + static_cast<std::ptrdiff_t>(first) + 1, argv.end()));
 }

@@ -1,7 +1,9 @@
 #include "scm.hpp"
 
+#include <algorithm>
 #include <vector>
 
+#include "stop_wait.hpp"
 #include "trace.hpp"
 
 namespace kmd {
@@ -24,19 +26,50 @@ std::wstring strip_nt_prefix(const std::wstring& path)
     return path;
 }
 
+struct AccessName {
+    DWORD bit;
+    const char* name;
+};
+
+template <size_t N>
+std::string access_text(DWORD access, const AccessName (&names)[N], DWORD all, const char* all_name)
+{
+    if (access == all) return all_name;
+    std::string text;
+    for (const AccessName& a : names)
+        if ((access & a.bit) == a.bit) text += (text.empty() ? "" : "|") + std::string(a.name);
+    return text;
+}
+
+std::string scm_access_text(DWORD access)
+{
+    static const AccessName kNames[] = {{SC_MANAGER_CONNECT, "SC_MANAGER_CONNECT"},
+                                        {SC_MANAGER_CREATE_SERVICE, "SC_MANAGER_CREATE_SERVICE"},
+                                        {SC_MANAGER_ENUMERATE_SERVICE, "SC_MANAGER_ENUMERATE_SERVICE"}};
+    return access_text(access, kNames, SC_MANAGER_ALL_ACCESS, "SC_MANAGER_ALL_ACCESS");
+}
+
+std::string service_access_text(DWORD access)
+{
+    static const AccessName kNames[] = {{SERVICE_QUERY_STATUS, "SERVICE_QUERY_STATUS"}, {SERVICE_QUERY_CONFIG, "SERVICE_QUERY_CONFIG"},
+                                        {SERVICE_CHANGE_CONFIG, "SERVICE_CHANGE_CONFIG"}, {SERVICE_START, "SERVICE_START"},
+                                        {SERVICE_STOP, "SERVICE_STOP"},                   {DELETE, "DELETE"}};
+    return access_text(access, kNames, SERVICE_ALL_ACCESS, "SERVICE_ALL_ACCESS");
+}
+
 } // namespace
 
 Failure open_scm(ScHandle& scm, DWORD access)
 {
     scm.reset(OpenSCManagerW(nullptr, nullptr, access));
-    return checked(static_cast<bool>(scm), "OpenSCManager");
+    return checked(static_cast<bool>(scm), "OpenSCManager(" + scm_access_text(access) + ")");
 }
 
 Failure create_kernel_service(SC_HANDLE scm, const std::wstring& name, const std::wstring& display,
                               const std::wstring& image_path, DWORD start_type, ScHandle& service,
-                              const std::wstring& load_order_group)
+                              const std::wstring& load_order_group, DWORD access)
 {
-    service.reset(CreateServiceW(scm, name.c_str(), display.c_str(), SERVICE_ALL_ACCESS, SERVICE_KERNEL_DRIVER, start_type,
+    service.reset(CreateServiceW(scm, name.c_str(), display.c_str(), access, SERVICE_KERNEL_DRIVER, start_type,
                                  SERVICE_ERROR_NORMAL, image_path.c_str(),
                                  load_order_group.empty() ? nullptr : load_order_group.c_str(), nullptr, nullptr, nullptr, nullptr));
     return checked(static_cast<bool>(service), "CreateService(" + quoted(name) + ", " + quoted(image_path) + ")");
@@ -45,7 +78,7 @@ Failure create_kernel_service(SC_HANDLE scm, const std::wstring& name, const std
 Failure open_service(SC_HANDLE scm, const std::wstring& name, ScHandle& service, DWORD access)
 {
     service.reset(OpenServiceW(scm, name.c_str(), access));
-    return checked(static_cast<bool>(service), "OpenService(" + quoted(name) + ")");
+    return checked(static_cast<bool>(service), "OpenService(" + quoted(name) + ", " + service_access_text(access) + ")");
 }
 
 Failure start_service(SC_HANDLE service)
@@ -77,29 +110,83 @@ Failure query_config(SC_HANDLE service, ServiceConfig& config)
     return {};
 }
 
-Failure change_image_path(SC_HANDLE service, const std::wstring& image_path, DWORD start_type)
+Failure change_config(SC_HANDLE service, const std::wstring& image_path, DWORD start_type)
 {
-    const BOOL ok = ChangeServiceConfigW(service, SERVICE_KERNEL_DRIVER, start_type, SERVICE_ERROR_NORMAL, image_path.c_str(),
-                                         nullptr, nullptr, nullptr, nullptr, nullptr, nullptr);
-    return checked(ok != FALSE, "ChangeServiceConfig(" + quoted(image_path) + ")");
+    const BOOL ok = ChangeServiceConfigW(service, SERVICE_NO_CHANGE, start_type, SERVICE_NO_CHANGE,
+                                         image_path.empty() ? nullptr : image_path.c_str(), nullptr, nullptr, nullptr, nullptr,
+                                         nullptr, nullptr);
+    std::string call = "ChangeServiceConfig(";
+    if (!image_path.empty()) call += quoted(image_path);
+    if (start_type != SERVICE_NO_CHANGE) call += std::string(image_path.empty() ? "" : ", ") + start_type_name(start_type);
+    return checked(ok != FALSE, call + ")");
+}
+
+bool marked_for_delete(SC_HANDLE service)
+{
+    const BOOL ok = ChangeServiceConfigW(service, SERVICE_NO_CHANGE, SERVICE_NO_CHANGE, SERVICE_NO_CHANGE, nullptr, nullptr, nullptr,
+                                         nullptr, nullptr, nullptr, nullptr);
+    return !ok && GetLastError() == ERROR_SERVICE_MARKED_FOR_DELETE;
+}
+
+Failure wait_while_starting(SC_HANDLE service, DWORD timeout_ms, DWORD& final_state)
+{
+    const ULONGLONG deadline = GetTickCount64() + timeout_ms;
+    while (true) {
+        SERVICE_STATUS_PROCESS sp{};
+        if (Failure f = query_status(service, sp)) return f;
+        final_state = sp.dwCurrentState;
+        if (sp.dwCurrentState != SERVICE_START_PENDING) return {};
+        const ULONGLONG now = GetTickCount64();
+        if (now >= deadline) return Failure{"waiting for the service to finish starting", ERROR_SERVICE_REQUEST_TIMEOUT};
+        // A tenth of the service's hint (Wine's winedevice reports 10 s while a driver loads), 50 ms..1 s.
+        Sleep(static_cast<DWORD>(std::min<ULONGLONG>(std::clamp<DWORD>(sp.dwWaitHint / 10, 50, 1000), deadline - now)));
+    }
 }
 
 Failure stop_service(SC_HANDLE service, DWORD timeout_ms, DWORD& final_state)
 {
     SERVICE_STATUS status{};
-    const BOOL ok = ControlService(service, SERVICE_CONTROL_STOP, &status);
-    final_state = status.dwCurrentState;
-    if (Failure f = checked(ok != FALSE, "ControlService(SERVICE_CONTROL_STOP)")) return f;
-
-    const ULONGLONG deadline = GetTickCount64() + timeout_ms;
-    while (final_state != SERVICE_STOPPED) {
-        if (GetTickCount64() >= deadline) return Failure{"waiting for SERVICE_STOPPED", ERROR_SERVICE_REQUEST_TIMEOUT};
-        Sleep(50);
-        SERVICE_STATUS_PROCESS sp{};
-        if (Failure f = query_status(service, sp)) return f;
-        final_state = sp.dwCurrentState;
+    BOOL ok = ControlService(service, SERVICE_CONTROL_STOP, &status);
+    Failure control = checked(ok != FALSE, "ControlService(SERVICE_CONTROL_STOP)");
+    SERVICE_STATUS_PROCESS sp{};
+    if (control && control.error == ERROR_SERVICE_CANNOT_ACCEPT_CTRL && query_status(service, sp).error == ERROR_SUCCESS &&
+        sp.dwCurrentState == SERVICE_START_PENDING) {
+        // Still starting (StartService can return before the driver's host reports RUNNING, and
+        // a START_PENDING service accepts no control): let it finish, then ask again.
+        if (Failure f = wait_while_starting(service, timeout_ms, final_state)) return f;
+        if (final_state == SERVICE_STOPPED) return {}; // it did not come up at all
+        ok = ControlService(service, SERVICE_CONTROL_STOP, &status);
+        control = checked(ok != FALSE, "ControlService(SERVICE_CONTROL_STOP)");
     }
-    return {};
+    if (control) {
+        // 1061: the service cannot take a control now - one reason is that it is stopping
+        // already (another program asked first). Then wait for it like for our own request.
+        if (control.error != ERROR_SERVICE_CANNOT_ACCEPT_CTRL) return control;
+        if (Failure f = query_status(service, sp)) return control;
+        final_state = sp.dwCurrentState;
+        if (sp.dwCurrentState != SERVICE_STOP_PENDING && sp.dwCurrentState != SERVICE_STOPPED) return control;
+    } else {
+        sp.dwCurrentState = status.dwCurrentState;
+        sp.dwCheckPoint = status.dwCheckPoint;
+        sp.dwWaitHint = status.dwWaitHint;
+    }
+
+    StopWait wait(GetTickCount64(), timeout_ms);
+    while (true) {
+        final_state = sp.dwCurrentState;
+        const StopDecision d = wait.next(sp.dwCurrentState, sp.dwCheckPoint, sp.dwWaitHint, GetTickCount64());
+        switch (d.verdict) {
+        case StopVerdict::Stopped: return {};
+        case StopVerdict::TimedOut: return Failure{"waiting for SERVICE_STOPPED", ERROR_SERVICE_REQUEST_TIMEOUT};
+        case StopVerdict::Stalled:
+            return Failure{"waiting for SERVICE_STOPPED (the service stopped making progress: its checkpoint stood still "
+                           "longer than its own wait hint)",
+                           ERROR_SERVICE_REQUEST_TIMEOUT};
+        case StopVerdict::Wait: break;
+        }
+        Sleep(d.sleep_ms);
+        if (Failure f = query_status(service, sp)) return f;
+    }
 }
 
 Failure delete_service(SC_HANDLE service)
@@ -109,11 +196,49 @@ Failure delete_service(SC_HANDLE service)
 
 Failure full_path(const std::wstring& path, std::wstring& full)
 {
-    wchar_t buffer[MAX_PATH * 4];
-    const DWORD n = GetFullPathNameW(path.c_str(), static_cast<DWORD>(std::size(buffer)), buffer, nullptr);
-    const bool ok = n != 0 && n < std::size(buffer);
-    if (ok) full.assign(buffer, n);
-    return checked(ok, "GetFullPathName(" + quoted(path) + ")");
+    // Asked for its size first: no fixed buffer, so a long path is resolved rather than
+    // reported with whatever GetLastError() held before (a fixed buffer that was too small made
+    // the call "fail" without setting an error, and a stale 14007 was printed).
+    std::wstring buffer(GetFullPathNameW(path.c_str(), 0, nullptr, nullptr), L'\0');
+    DWORD n = 0;
+    if (!buffer.empty()) {
+        SetLastError(ERROR_SUCCESS);
+        n = GetFullPathNameW(path.c_str(), static_cast<DWORD>(buffer.size()), buffer.data(), nullptr);
+    }
+    const bool ok = n != 0 && n < buffer.size();
+    DWORD error = ok ? ERROR_SUCCESS : GetLastError();
+    if (!ok && error == ERROR_SUCCESS) error = ERROR_BAD_PATHNAME; // failed without saying why: say the path is bad
+    trace_call("GetFullPathName(" + quoted(path) + ")", ok, error);
+    if (!ok) return Failure{"GetFullPathName(" + quoted(path) + ")", error};
+    full.assign(buffer.data(), n);
+    return {};
+}
+
+Failure list_driver_services(SC_HANDLE scm, std::vector<ServiceEntry>& services)
+{
+    services.clear();
+    // A small first buffer on purpose: every listing goes through the ERROR_MORE_DATA path (a
+    // fresh Wine prefix already has more than 256 bytes of driver entries), so that path is the one
+    // the tests exercise, not a branch that only a crowded machine would reach.
+    std::vector<unsigned char> buffer(256);
+    DWORD resume = 0;
+    while (true) {
+        DWORD needed = 0, count = 0;
+        const BOOL ok = EnumServicesStatusExW(scm, SC_ENUM_PROCESS_INFO, SERVICE_DRIVER, SERVICE_STATE_ALL, buffer.data(),
+                                              static_cast<DWORD>(buffer.size()), &needed, &count, &resume, nullptr);
+        const DWORD error = ok ? ERROR_SUCCESS : GetLastError();
+        trace_call("EnumServicesStatusEx", ok != FALSE, error); // 234 (ERROR_MORE_DATA) shows as such
+        if (!ok && error != ERROR_MORE_DATA) return Failure{"EnumServicesStatusEx", error};
+        // With ERROR_MORE_DATA the buffer holds the first `count` entries and `resume` says where
+        // the next call goes on; a list that grew between calls is followed the same way.
+        const auto* entries = reinterpret_cast<const ENUM_SERVICE_STATUS_PROCESSW*>(buffer.data());
+        for (DWORD i = 0; i < count; ++i)
+            services.push_back({entries[i].lpServiceName, entries[i].lpDisplayName != nullptr ? entries[i].lpDisplayName : L"",
+                                entries[i].ServiceStatusProcess.dwCurrentState});
+        if (ok) return {};
+        if (needed > buffer.size()) buffer.resize(needed);
+        else if (count == 0) return Failure{"EnumServicesStatusEx (no progress with a buffer of the size it asked for)", error};
+    }
 }
 
 bool same_image_path(const std::wstring& a, const std::wstring& b)

@@ -1,5 +1,7 @@
 #include "win32.hpp"
 
+#include <shellapi.h> // CommandLineToArgvW (WIN32_LEAN_AND_MEAN leaves it out of windows.h)
+
 #include "trace.hpp"
 
 namespace kmd {
@@ -12,10 +14,12 @@ void ServiceHandleTraits::close(SC_HANDLE h)
 
 std::string error_text(DWORD error)
 {
-    char* buffer = nullptr;
-    const DWORD n = FormatMessageA(FORMAT_MESSAGE_ALLOCATE_BUFFER | FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_IGNORE_INSERTS,
-                                   nullptr, error, 0, reinterpret_cast<char*>(&buffer), 0, nullptr);
-    std::string text = n != 0 && buffer != nullptr ? std::string(buffer, n) : std::string();
+    // The wide call, converted to UTF-8 like everything else kmdctl prints: FormatMessageA would
+    // hand back the ANSI code page's bytes, mixed into UTF-8 output (issue 8, finding 13).
+    wchar_t* buffer = nullptr;
+    const DWORD n = FormatMessageW(FORMAT_MESSAGE_ALLOCATE_BUFFER | FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_IGNORE_INSERTS,
+                                   nullptr, error, 0, reinterpret_cast<wchar_t*>(&buffer), 0, nullptr);
+    std::string text = n != 0 && buffer != nullptr ? narrow(std::wstring(buffer, n)) : std::string();
     if (buffer != nullptr) LocalFree(buffer);
     while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' ')) text.pop_back();
     // FORMAT_MESSAGE_IGNORE_INSERTS leaves "%1" in texts such as 193's; name what it stands for.
@@ -45,6 +49,32 @@ std::string narrow(const std::wstring& w)
     std::string s(static_cast<size_t>(n), '\0');
     WideCharToMultiByte(CP_UTF8, 0, w.data(), static_cast<int>(w.size()), s.data(), n, nullptr, nullptr);
     return s;
+}
+
+} // namespace kmd
+
+namespace kmd {
+
+std::vector<std::string> command_line_arguments()
+{
+    std::vector<std::string> args;
+    int argc = 0;
+    wchar_t** argv = CommandLineToArgvW(GetCommandLineW(), &argc);
+    if (argv == nullptr) return args;
+    for (int i = 0; i < argc; ++i) args.push_back(narrow(argv[i]));
+    LocalFree(argv);
+    return args;
+}
+
+Utf8Console::Utf8Console() : old_output_cp_(GetConsoleOutputCP())
+{
+    // Only a real console has a code page to set; output to a pipe or file is bytes as written.
+    if (old_output_cp_ != 0) SetConsoleOutputCP(CP_UTF8);
+}
+
+Utf8Console::~Utf8Console()
+{
+    if (old_output_cp_ != 0) SetConsoleOutputCP(old_output_cp_);
 }
 
 } // namespace kmd

@@ -5,6 +5,7 @@
 
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace kmd {
 
@@ -68,5 +69,23 @@ struct Failure {
 // Wide/UTF-8 conversions for paths and names at the command-line boundary.
 std::wstring widen(const std::string& s);
 std::string narrow(const std::wstring& s);
+
+// The program's arguments, argv[0] included, from the UTF-16 command line (GetCommandLineW +
+// CommandLineToArgvW) converted to UTF-8: main()'s char** argv is in the ANSI code page and
+// loses every character outside it ("C:\drvé", "ñame", "日本").
+std::vector<std::string> command_line_arguments();
+
+// While alive, the console (if output goes to one) shows UTF-8, which is what kmdctl prints;
+// the old code page comes back on destruction.
+class Utf8Console {
+public:
+    Utf8Console();
+    ~Utf8Console();
+    Utf8Console(const Utf8Console&) = delete;
+    Utf8Console& operator=(const Utf8Console&) = delete;
+
+private:
+    UINT old_output_cp_;
+};
 
 } // namespace kmd

@@ -52,7 +52,7 @@ class LoaderErrors(unittest.TestCase):
         self.assertNoService()
 
     def test_driver_entry_failure_is_reported_and_undone(self):
-        result = self.kmdctl("run", BIN_DIR / "entry_fails.sys", "--name", "entry_fails")
+        result = self.kmdctl("run", BIN_DIR / "entry_fails.sys", "--name", "entry_fails", "--no-ioctl")
         # DriverEntry returns STATUS_INSUFFICIENT_RESOURCES; the SCM reports its Win32 mapping.
         self.assertFails(result, 1450, "StartService")
         self.assertIn("[4/7] FAILED", result.stdout)
@@ -84,12 +84,94 @@ class LoaderErrors(unittest.TestCase):
             self.kmdctl("remove")
         self.assertNoService()
 
+    def reg_values(self, name):
+        """The service's registry values as reg.exe shows them: {"Type": "0x1", "ImagePath": ...}."""
+        query = self.box.run(["reg.exe", "query", rf"HKLM\System\CurrentControlSet\Services\{name}"])
+        self.assertEqual(0, query.returncode, query.describe())
+        values = {}
+        for line in query.stdout.splitlines():
+            parts = line.split(None, 2)
+            if len(parts) == 3 and parts[1].startswith("REG_"):
+                values[parts[0]] = parts[2].strip()
+        return values
+
+    def test_cleanup_never_deletes_a_service_it_refused(self):
+        # Issue 8, finding 9: the refusal at step 3 was followed by "undo: deleted service skeleton".
+        other = self.work / "copy.sys"
+        other.write_bytes(DRIVER.read_bytes())
+        self.assertEqual(0, self.kmdctl("install", other).returncode)
+        result = self.kmdctl("run", DRIVER, "--cleanup")
+        self.assertFails(result, 1073, "not this file")
+        self.assertNotIn("deleted", result.stdout, result.describe())
+        self.assertTrue(self.reg_values("skeleton")["ImagePath"].endswith("copy.sys"), "the refused service is untouched")
+        # With --force and --cleanup the service is used, then given back as it was (not deleted).
+        forced = self.kmdctl("run", DRIVER, "--force", "--cleanup")
+        self.assertEqual(0, forced.returncode, forced.describe())
+        self.assertIn("--cleanup: image path of skeleton restored", forced.stdout)
+        self.assertTrue(self.reg_values("skeleton")["ImagePath"].endswith("copy.sys"))
+        self.kmdctl("remove")
+        self.assertNoService()
+
+    def test_force_leaves_a_service_that_is_not_a_kernel_driver_alone(self):
+        # Issue 8, finding 10: --force turned a Win32 service into a kernel driver.
+        created = self.box.run(["sc.exe", "create", "winsvc", "binpath=", r"C:\windows\system32\notepad.exe"])
+        self.assertEqual(0, created.returncode, created.describe())
+        before = self.reg_values("winsvc")
+        self.assertEqual("0x10", before["Type"], before)
+        for args in (["run", DRIVER, "--name", "winsvc", "--force", "--no-ioctl", "--cleanup"],
+                     ["install", DRIVER, "--name", "winsvc", "--force"]):
+            result = self.kmdctl(*args)
+            self.assertFails(result, 1073, "WIN32_OWN_PROCESS service, not a kernel driver")
+        self.assertEqual(before, self.reg_values("winsvc"), "nothing about the service changed")
+
+    def test_force_changes_only_the_image_path_and_restores_it_exactly(self):
+        other = self.work / "copy.sys"
+        other.write_bytes(DRIVER.read_bytes())
+        created = self.box.run(["sc.exe", "create", "skeleton", "type=", "kernel", "start=", "system", "error=", "ignore",
+                                "binpath=", r"C:\kmdtest\copy.sys"])
+        self.assertEqual(0, created.returncode, created.describe())
+        before = self.reg_values("skeleton")
+        self.assertEqual(("0x1", "0x1", "0x0"), (before["Type"], before["Start"], before["ErrorControl"]), before)
+        # A run that fails after --force: everything back as it was, error control and start type included.
+        failed = self.kmdctl("run", DRIVER, "--force", "--device", r"\\.\no_such_device")
+        self.assertFails(failed, 2, "CreateFile")
+        self.assertIn("undo: image path of skeleton restored", failed.stdout)
+        self.assertEqual(before, self.reg_values("skeleton"))
+        # A run that succeeds with --force keeps the new path, and only that changed.
+        forced = self.kmdctl("run", DRIVER, "--force")
+        self.assertEqual(0, forced.returncode, forced.describe())
+        after = self.reg_values("skeleton")
+        self.assertNotEqual(before["ImagePath"], after["ImagePath"])
+        self.assertEqual({**before, "ImagePath": after["ImagePath"]}, after)
+        self.kmdctl("remove")
+        self.assertNoService()
+
+    def test_two_concurrent_runs_report_what_happened(self):
+        # Issue 10: one run printed "stays installed/running" though the other then removed it.
+        # Whatever the interleaving, each run says what it did and what it saw, and nothing stays.
+        for _ in range(3):
+            runs = [self.box.spawn([KMDCTL, "run", DRIVER]) for _ in range(2)]
+            outputs = []
+            for proc in runs:
+                out, err = proc.communicate(timeout=120)
+                outputs.append((proc.returncode, out, err))
+            for rc, out, err in outputs:
+                self.assertNotIn("stays", out)
+                self.assertTrue(rc == 0 or "FAILED" in out, f"exit {rc}\n{out}\n{err}")
+                if "skipped: the driver was running before" in out:
+                    self.assertRegex(out, r"state now: [A-Z_]+\)")
+                if "skipped DeleteService" in out:
+                    self.assertRegex(out, r"(does not delete it|marked for deletion)")
+            self.assertNoService()
+
     def test_start_twice_stop_twice(self):
         self.assertEqual(0, self.kmdctl("install", DRIVER).returncode)
         try:
-            self.assertEqual(0, self.kmdctl("start").returncode)
+            started = self.kmdctl("start")
+            self.assertEqual(0, started.returncode, started.describe())
             self.assertFails(self.kmdctl("start"), 1056, "StartService")
-            self.assertEqual(0, self.kmdctl("stop").returncode)
+            stopped = self.kmdctl("stop")
+            self.assertEqual(0, stopped.returncode, stopped.describe())
             self.assertFails(self.kmdctl("stop"), 1062, "ControlService")
         finally:
             self.kmdctl("remove")
@@ -117,7 +199,7 @@ class LoaderErrors(unittest.TestCase):
 
     def test_no_such_service(self):
         for verb in ("start", "stop", "status", "remove"):
-            self.assertFails(self.kmdctl(verb, "no_such_driver"), 1060, "OpenService(no_such_driver)")
+            self.assertFails(self.kmdctl(verb, "no_such_driver"), 1060, "OpenService(no_such_driver, ")
 
     def test_device_not_present(self):
         self.assertFails(self.kmdctl("hello"), 2, "CreateFile(\\\\.\\skeleton)")
@@ -126,7 +208,8 @@ class LoaderErrors(unittest.TestCase):
     def test_malformed_command_lines_are_usage_errors(self):
         for args in (["ioctl", "0x22200z"], ["ioctl", "0x222007", "--in", "4g"], ["ioctl", "0x222007", "--out-size", "lots"],
                      ["decode", "12abc"], ["encode", "unknown", "0x1000", "neither", "any_access"],
-                     ["install", DRIVER, "--start", "sometimes"], ["run"], ["frobnicate"], ["stop", "--timeout", "-5"]):
+                     ["install", DRIVER, "--start", "sometimes"], ["run"], ["frobnicate"], ["stop", "--timeout", "-5"],
+                     ["list", "--bogus"], ["remove", "--clenaup", "skeleton", "extra", "args"], ["ioctl", "0x222007", "--in", "0x"]):
             result = self.kmdctl(*args)
             self.assertEqual(2, result.returncode, result.describe())
             self.assertTrue(result.stderr.startswith("kmdctl"), result.describe())
@@ -158,8 +241,9 @@ class LoaderErrors(unittest.TestCase):
             self.assertIn((step, call), calls, result.stdout)
         # Any verb is narrated the same way, numbered by the seed's step each call belongs to.
         status = self.kmdctl("--trace", "status", "no_such_driver")
-        self.assertIn("-> (1/7) OpenSCManager = ok", status.stdout)
-        self.assertIn("-> (3/7) OpenService(no_such_driver) = error 1060 (", status.stdout)
+        self.assertIn("-> (1/7) OpenSCManager(SC_MANAGER_CONNECT) = ok", status.stdout)
+        self.assertIn("-> (3/7) OpenService(no_such_driver, SERVICE_QUERY_STATUS|SERVICE_QUERY_CONFIG) = error 1060 (",
+                      status.stdout)
 
 
 if __name__ == "__main__":

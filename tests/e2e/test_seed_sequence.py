@@ -73,7 +73,8 @@ class SeedSequence(unittest.TestCase):
         result = self.kmdctl("run", DRIVER)
         self.assertIn("already exists", result.stdout)
         self.assertIn(f'the driver says: "{GREETING}"', result.stdout)
-        self.assertIn("stays installed", result.stdout)
+        self.assertIn("skipped DeleteService: the service existed before this command, so this command does not delete it",
+                      result.stdout)
         query = self.box.run(["sc.exe", "query", "skeleton"])
         self.assertEqual(0, query.returncode, query.describe())
         self.assertIn("STOPPED", query.stdout)
@@ -95,7 +96,7 @@ class SeedSequence(unittest.TestCase):
         self.kmdctl("start")
         result = self.kmdctl("run", DRIVER)
         self.assertIn("already running", result.stdout)
-        self.assertIn("stays running", result.stdout)
+        self.assertIn("this command does not stop it (state now: RUNNING)", result.stdout)
         self.assertIn("RUNNING", self.kmdctl("status").stdout)
         self.kmdctl("remove")
 

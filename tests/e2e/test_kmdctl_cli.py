@@ -1,0 +1,172 @@
+"""kmdctl's command line under Wine: what it accepts and refuses before touching anything, wide
+(non-ASCII) names and paths, the access each verb asks for, exit codes, and the IOCTL to send
+given by number, by name from a contract header, with typed input."""
+import json
+import unittest
+
+from e2e_support import BIN_DIR, DRIVER, KMDCTL, ROOT, Box, windows_path
+
+SKELETON_HEADER = ROOT / "samples" / "skeleton" / "include" / "skeleton" / "ioctl.h"
+# Wine turns the Unix argv into UTF-16 with the Unix locale's charset: UTF-8 here, so "ñ" arrives.
+UTF8 = {"LC_ALL": "C.UTF-8"}
+
+
+class KmdctlCli(unittest.TestCase):
+    def setUp(self):
+        self.box = Box(f"cli-{self._testMethodName}").create()
+        self.addCleanup(self.box.close)
+        self.work = self.box.prefix / "drive_c" / "kmdtest"
+        self.work.mkdir()
+        (self.work / "a_directory").mkdir()
+
+    def kmdctl(self, *args, env=None):
+        return self.box.run([KMDCTL, *args], env=env)
+
+    def assertUsage(self, args, words):
+        result = self.kmdctl(*args)
+        self.assertEqual(2, result.returncode, result.describe())
+        self.assertIn(words, result.stderr, result.describe())
+        self.assertEqual("", result.stdout, "a refused command line does nothing")
+
+    def test_typos_and_leftover_arguments_are_refused(self):
+        # Issue 9/10: these ran (and exited 0) before.
+        self.assertUsage(["list", "--bogus"], "unknown option '--bogus'")
+        self.assertUsage(["encode", "0x22", "1", "0", "0", "--frobnicate"], "unknown option '--frobnicate'")
+        self.assertUsage(["remove", "--clenaup", "skeleton"], "unknown option '--clenaup'")
+        self.assertUsage(["remove", "skeleton", "extra", "args"], "unexpected extra argument 'extra'")
+        self.assertUsage(["list", "everything"], "takes no arguments")
+        self.assertUsage(["ioctl", "0x222007", "--in", "0x"], "--in takes hex bytes")
+        self.assertUsage(["ioctl", "0x222007", "--in", "0x0x0x"], "--in takes hex bytes")
+        self.assertUsage(["ioctl", "0x222007", "--in", "01", "--in-u32", "1"], "give one input option")
+        self.assertUsage(["ioctl", "0x222007", "--in-u32", "1,"], "--in-u32 takes numbers")
+        self.assertUsage(["stop", "skeleton", "--name", "skeleton"], "give the service name once")
+        self.assertUsage(["ioctl", "IOCTL_NO_SUCH_THING"], "no IOCTL named 'IOCTL_NO_SUCH_THING'")
+
+    def test_service_names_are_checked_before_the_scm_sees_them(self):
+        for name, words in (("n" * 300, "at most 256 characters; this one has 300"), ("a\nb", "control characters"),
+                            (".", "'.' cannot be a service name"), ("*", "wildcards"), ("CON", "reserved DOS device name"),
+                            ("lpt1", "reserved DOS device name"), ("a/b", "cannot contain '/'")):
+            self.assertUsage(["run", DRIVER, "--name", name], words)
+            self.assertUsage(["status", name], words)
+        names = self.kmdctl("list").stdout
+        self.assertNotIn("nnnnnnnn", names)
+
+    def test_in_file_that_is_a_directory(self):
+        result = self.kmdctl("ioctl", "0x222007", "--in-file", r"C:\kmdtest\a_directory")
+        self.assertEqual(1, result.returncode, result.describe())
+        self.assertIn(r"--in-file C:\kmdtest\a_directory (it is a directory, not a file): error 336", result.stderr)
+
+    def test_overlong_path_reports_the_real_error(self):
+        # Issue 10: a 1,249-character path printed a stale "error 14007".
+        path = "C:\\kmdtest\\" + "d" * 1225 + "\\skeleton.sys"
+        self.assertEqual(1249, len(path))
+        result = self.kmdctl("run", path)
+        self.assertEqual(1, result.returncode, result.describe())
+        self.assertNotIn("14007", result.stderr, result.describe())
+        self.assertRegex(result.stderr, r"GetFileAttributes\(C:\\kmdtest\\d+\\skeleton\.sys\): error (3|206) \(", result.describe())
+
+    def test_win32_exit_codes(self):
+        plain = self.kmdctl("start", "no_such_driver")
+        self.assertEqual(1, plain.returncode, plain.describe())
+        # cmd.exe reports the full 32-bit exit code (a Unix exit status keeps only 8 bits).
+        script = self.work / "codes.cmd"
+        script.write_text(f"@echo off\r\n\"{windows_path(KMDCTL)}\" --win32-exit start no_such_driver 2>nul\r\n"
+                          "echo start=%ERRORLEVEL%\r\n"
+                          f"\"{windows_path(KMDCTL)}\" --win32-exit list --bogus 2>nul\r\necho usage=%ERRORLEVEL%\r\n"
+                          f"\"{windows_path(KMDCTL)}\" --win32-exit help >nul\r\necho help=%ERRORLEVEL%\r\n")
+        result = self.box.run(["cmd.exe", "/c", r"C:\kmdtest\codes.cmd"])
+        self.assertIn("start=1060", result.stdout, result.describe())  # ERROR_SERVICE_DOES_NOT_EXIST
+        self.assertIn("usage=1639", result.stdout, result.describe())  # ERROR_INVALID_COMMAND_LINE
+        self.assertIn("help=0", result.stdout, result.describe())
+
+    def test_each_verb_asks_for_the_least_access(self):
+        self.assertEqual(0, self.kmdctl("install", DRIVER).returncode)
+        expected = {
+            "start": ("SC_MANAGER_CONNECT", "SERVICE_QUERY_STATUS|SERVICE_START"),
+            "status": ("SC_MANAGER_CONNECT", "SERVICE_QUERY_STATUS|SERVICE_QUERY_CONFIG"),
+            "stop": ("SC_MANAGER_CONNECT", "SERVICE_QUERY_STATUS|SERVICE_STOP"),
+            "remove": ("SC_MANAGER_CONNECT", "SERVICE_QUERY_STATUS|SERVICE_STOP|DELETE"),
+        }
+        for verb, (scm, service) in expected.items():
+            result = self.kmdctl("--trace", verb, "skeleton")
+            self.assertEqual(0, result.returncode, result.describe())
+            self.assertIn(f"OpenSCManager({scm}) = ok", result.stdout, result.describe())
+            self.assertIn(f"OpenService(skeleton, {service}) = ok", result.stdout, result.describe())
+            self.assertNotIn("ALL_ACCESS", result.stdout, result.describe())
+        self.assertEqual(0, self.kmdctl("install", DRIVER).returncode)
+        listing = self.kmdctl("--trace", "list")
+        self.assertIn("OpenSCManager(SC_MANAGER_ENUMERATE_SERVICE) = ok", listing.stdout, listing.describe())
+        # More than one EnumServicesStatusEx: the ERROR_MORE_DATA loop ran, and lost no entry.
+        self.assertGreaterEqual(listing.stdout.count("EnumServicesStatusEx = "), 2, listing.describe())
+        names = [line.split()[0] for line in listing.stdout.splitlines() if line and not line.startswith(" ")]
+        for name in ("skeleton", "MountMgr", "nsiproxy"):
+            self.assertEqual(1, names.count(name), listing.describe())
+
+    def test_non_ascii_names_and_paths(self):
+        # Issue 8/10: "C:\drvé\..." failed with error 3, "--name ñame" became "\ufffdame".
+        folder = self.work / "drvé" / "日本"
+        folder.mkdir(parents=True)
+        (folder / "skeleton.sys").write_bytes(DRIVER.read_bytes())
+        path = "C:\\kmdtest\\drvé\\日本\\skeleton.sys"
+        installed = self.kmdctl("install", path, "--name", "ñame", env=UTF8)
+        self.assertEqual(0, installed.returncode, installed.describe())
+        self.assertIn(f"installed ñame -> {path}", installed.stdout)
+        status = json.loads(self.kmdctl("status", "ñame", "--json", env=UTF8).stdout)
+        self.assertEqual("ñame", status["name"])
+        self.assertTrue(status["image_path"].endswith("drvé\\日本\\skeleton.sys"), status)
+        self.assertIn("ñame", self.kmdctl("list", env=UTF8).stdout)
+        run = self.kmdctl("run", path, "--name", "ñame", "--device", r"\\.\skeleton", env=UTF8)
+        self.assertEqual(0, run.returncode, run.describe())
+        self.assertIn("the driver says", run.stdout)
+        self.assertIn("ñame: removed", self.kmdctl("remove", "ñame", env=UTF8).stdout)
+
+    def test_typed_input_and_ioctl_names(self):
+        self.assertEqual(0, self.kmdctl("install", DRIVER).returncode)
+        self.assertEqual(0, self.kmdctl("start").returncode)
+        # REVERSE_BUFFERED returns its input reversed: 02 00 00 00 28 00 00 00 -> 00 00 00 28 00 00 00 02.
+        result = self.kmdctl("ioctl", "IOCTL_SKELETON_REVERSE_BUFFERED", "--in-u32", "2,40")
+        self.assertEqual(0, result.returncode, result.describe())
+        self.assertIn("IOCTL_SKELETON_REVERSE_BUFFERED = 0x0022e008", result.stdout)
+        self.assertIn("00000000  00 00 00 28 00 00 00 02 ", result.stdout)
+        result = self.kmdctl("ioctl", "0x0022e008", "--in-u64", "0x0102030405060708")
+        self.assertIn("00000000  01 02 03 04 05 06 07 08 ", result.stdout, result.describe())
+        result = self.kmdctl("ioctl", "0x0022e008", "--in-str", "Hello")
+        self.assertIn("|olleH|", result.stdout, result.describe())
+        # A name from a contract header: --header, or KMD_CONTRACT.
+        result = self.kmdctl("ioctl", "IOCTL_SKELETON_REVERSE_BUFFERED", "--header", windows_path(SKELETON_HEADER), "--in", "0102")
+        self.assertIn("00000000  02 01 ", result.stdout, result.describe())
+        (self.work / "mine.h").write_text("#define IOCTL_MINE_REVERSE CTL_CODE(FILE_DEVICE_UNKNOWN, 0x802, METHOD_BUFFERED, "
+                                          "FILE_READ_DATA | FILE_WRITE_DATA)\n")
+        result = self.kmdctl("ioctl", "IOCTL_MINE_REVERSE", "--in", "aabb", env={"KMD_CONTRACT": r"C:\kmdtest\mine.h"})
+        self.assertIn("00000000  bb aa ", result.stdout, result.describe())
+        missing = self.kmdctl("ioctl", "IOCTL_SKELETON_SAY_HELLO", env={"KMD_CONTRACT": r"C:\kmdtest\mine.h"})
+        self.assertEqual(2, missing.returncode, missing.describe())
+        self.assertIn("it defines IOCTL_MINE_REVERSE", missing.stderr)
+        self.assertIn("name        : IOCTL_SKELETON_SAY_HELLO", self.kmdctl("decode", "IOCTL_SKELETON_SAY_HELLO").stdout)
+        self.assertIn("default 256", self.kmdctl("ioctl", "--help").stdout)
+        self.kmdctl("remove")
+
+    def test_run_sends_the_ioctl_it_is_given_or_none(self):
+        # Another service name: no SAY_HELLO by default (issue 9: it failed at step 5 for any other driver).
+        self.assertUsage(["run", DRIVER, "--name", "mydrv"], "--ioctl CODE")
+        self.assertUsage(["run", DRIVER, "--no-ioctl", "--in", "00"], "--no-ioctl sends none")
+        result = self.kmdctl("run", DRIVER, "--name", "mydrv", "--device", r"\\.\skeleton", "--ioctl",
+                             "IOCTL_SKELETON_REVERSE_BUFFERED", "--in-str", "abc", "--out-size", "8")
+        self.assertEqual(0, result.returncode, result.describe())
+        self.assertIn("DeviceIoControl(IOCTL_SKELETON_REVERSE_BUFFERED = 0x0022e008)", result.stdout)
+        self.assertIn("Information: 3 bytes", result.stdout)
+        self.assertIn("|cba|", result.stdout)
+        result = self.kmdctl("run", DRIVER, "--name", "mydrv", "--device", r"\\.\skeleton", "--no-ioctl")
+        self.assertEqual(0, result.returncode, result.describe())
+        self.assertIn("[5/7] CreateFile(\\\\.\\skeleton) (--no-ioctl: no request)", result.stdout)
+        self.assertIn("service mydrv deleted", result.stdout)
+        # A request the driver refuses fails step 5 with its error, and the run is undone.
+        failed = self.kmdctl("run", DRIVER, "--ioctl", "IOCTL_SKELETON_REVERSE_BUFFERED", "--in", "010203", "--out-size", "1")
+        self.assertEqual(1, failed.returncode, failed.describe())
+        self.assertIn("[5/7] FAILED", failed.stdout)
+        self.assertIn("error 122", failed.stdout)
+        self.assertIn("undo: deleted service skeleton", failed.stdout)
+
+
+if __name__ == "__main__":
+    unittest.main()
