@@ -220,9 +220,12 @@ class Box:
         seen = threading.Event()
 
         def watch(stream):
-            for line in stream:  # keeps draining cmd's prompts until the holder ends
-                if SESSION_MARKER in line and not line.lstrip().lower().startswith("echo"):
-                    seen.set()
+            try:
+                for line in stream:  # keeps draining cmd's prompts until the holder ends
+                    if SESSION_MARKER in line and not line.lstrip().lower().startswith("echo"):
+                        seen.set()
+            except (ValueError, OSError):
+                pass  # stop_session() closed the pipe under us: the session is over anyway
 
         threading.Thread(target=watch, args=(self._holder.stdout,), daemon=True).start()
         if not seen.wait(timeout=180):
