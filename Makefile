@@ -4,7 +4,9 @@ BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 PYTHON := /usr/bin/python3
 
-.PHONY: all deps configure build demo test bench bench-profile loop-bench clean
+DEBUG_DIR ?= build-debug
+
+.PHONY: all deps configure build debug debug-test demo test bench bench-profile loop-bench soak clean
 
 all: build
 
@@ -16,6 +18,15 @@ configure: deps
 
 build: configure
 	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+# Everything with debug info (-O0 -g: driver, loader, Windows tests, host tests) in build-debug/,
+# for gdb, winedbg and llvm-symbolizer; see docs/debugging.md.
+debug: deps
+	@test -f $(DEBUG_DIR)/CMakeCache.txt || CC=clang CXX=clang++ cmake -S . -B $(DEBUG_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Debug
+	cmake --build $(DEBUG_DIR) -j $(JOBS)
+
+debug-test: debug
+	ctest --test-dir $(DEBUG_DIR) --output-on-failure -j 2
 
 # The seed's whole sequence, for real: kmdctl run skeleton.sys in a fresh Wine prefix,
 # followed by what the driver itself printed (DbgPrint).
@@ -44,5 +55,10 @@ bench-profile: build
 loop-bench: build
 	BUILD_DIR=$(BUILD_DIR) JOBS=$(JOBS) tools/loop_bench.sh
 
+# The reliability suite's heavy variants (tests/reliability): about half an hour, run on purpose.
+# SEED=N replays an earlier run.
+soak: build
+	$(PYTHON) tests/reliability/reliability.py --soak $(if $(SEED),--seed $(SEED))
+
 clean:
-	rm -rf $(BUILD_DIR)
+	rm -rf $(BUILD_DIR) $(DEBUG_DIR)

@@ -55,7 +55,8 @@ if(NOT TARGET kmd_driver_support)
   add_library(kmd_driver_support STATIC
     "${KMD_KIT_DIR}/driver/kmd/irp_buffers.cpp"
     "${KMD_KIT_DIR}/driver/kmd/device_security.cpp"
-    "${KMD_KIT_DIR}/driver/kmd/pool.cpp")
+    "${KMD_KIT_DIR}/driver/kmd/pool.cpp"
+    "${KMD_KIT_DIR}/driver/kmd/dispatch_guard.cpp")
   kmd_kernel_options(kmd_driver_support)
   # -fasync-exceptions makes the __try guard cover every instruction inside it, not only calls.
   # Today every user-memory access in irp_buffers.cpp is an out-of-line call (ProbeFor*,

@@ -10,8 +10,14 @@ box can therefore hold a *session*: a holder process (an idle cmd.exe) started f
 the service manager and winedevice.exe inherit its stderr and its WINEDEBUG: the driver's
 DbgPrint lines (Wine's `debugstr` channel) land in the box's kernel.log.
 
+When a driver crashes its winedevice.exe, Wine's crash debugger (AeDebug, set in the template)
+appends its report to the box's C:\windows\crash-report.txt; the box symbolizes it with the
+driver's DWARF (llvm-symbolizer), prints it with any failing or timed-out run, keeps the prefix,
+and restart_session() gives a fresh session (a dead host's device link blocks that driver until
+the wineserver restarts). Every wait is bounded.
+
 Python:   with Box("name") as box: box.start_session(); box.run(["kmdctl.exe", "status"])
-Shell:    winebox.py run [--box NAME] [--timeout S] [--kernel-log] -- PROGRAM [ARGS...]
+Shell:    winebox.py run [--box NAME] [--timeout S] [--kernel-log] [--trace-kernel DRIVER.sys] -- PROGRAM [ARGS...]
           winebox.py session start|stop --box NAME      (for a workflow of separate commands)
           winebox.py exec --box NAME -- PROGRAM [ARGS...] (inside a started session)
           winebox.py template                           (make the template prefix now)
@@ -21,6 +27,7 @@ from __future__ import annotations
 import argparse
 import fcntl
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -32,10 +39,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]  # the repository (this file is kit/harness/winebox.py)
 DEFAULT_WINE_DIR = Path(os.environ.get("KMD_WINE_DIR") or os.environ.get("SKELETON_WINE_DIR") or ROOT / "build" / "wine")
-READY_STAMP = ".skeleton-template-ready"
+READY_STAMP = ".skeleton-template-ready-2"  # -2: AeDebug writes crash reports to a file
 # DbgPrint goes to Wine's `debugstr` channel at warn level; nothing else is wanted.
 KERNEL_LOG_DEBUG = os.environ.get("SKELETON_KERNEL_DEBUG", "-all,warn+debugstr")  # e.g. "+ntoskrnl,+seh" to debug
 SESSION_MARKER = "skeleton-session-ready"
+# Wine's crash debugger, as the template sets it: full paths (the short form fails for services),
+# the report appended to a file inside the prefix, one report after another.
+CRASH_REPORT = r"C:\windows\crash-report.txt"
+AEDEBUG_DEBUGGER = (r"C:\windows\system32\cmd.exe /c C:\windows\system32\winedbg.exe --auto %ld %ld"
+                    f" >>{CRASH_REPORT} 2>&1")
+AEDEBUG_KEY = r"Software\Microsoft\Windows NT\CurrentVersion\AeDebug"
 
 
 def windows_path(path: str | Path) -> str:
@@ -69,6 +82,59 @@ def dbgprint_lines(log_text: str) -> list[str]:
     return lines
 
 
+def _reg_quote(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def reg_set(reg_file: Path, key: str, name: str, value: str | None) -> None:
+    """Sets (or, with None, deletes) a REG_SZ value in a *stopped* prefix's .reg file (system.reg
+    for HKLM, user.reg for HKCU): what Wine reads at boot, without booting Wine to write it.
+    `key` is relative to the hive, e.g. r"Software\Wine\Debug"."""
+    lines = reg_file.read_text(errors="surrogateescape").split("\n")
+    header = "[" + key.replace("\\", "\\\\") + "]"
+    start = next((i for i, l in enumerate(lines) if l.split("] ")[0] + "]" == header or l == header), None)
+    entry = None if value is None else f"{_reg_quote(name)}={_reg_quote(value)}"
+    if start is None:
+        if entry is not None:
+            lines += [f"{header} {int(time.time())}", entry, ""]
+    else:
+        end = start + 1
+        while end < len(lines) and not lines[end].startswith("["):
+            end += 1
+        body = [l for l in lines[start + 1:end] if not l.lower().startswith(_reg_quote(name).lower() + "=")]
+        if entry is not None:
+            body.insert(next((i for i, l in enumerate(body) if not l.startswith("#")), len(body)), entry)
+        lines[start + 1:end] = body
+    reg_file.write_text("\n".join(lines), errors="surrogateescape")
+
+
+_FRAME = re.compile(r"^\s*(?:=>)?(\d+) 0x([0-9a-fA-F]+) (.*?) in (\S+\.sys) \(", re.M)
+_MODULE = re.compile(r"^PE\s+([0-9a-fA-F]+)-[0-9a-fA-F]+\s+\S+\s+(\S+\.sys)\s*$", re.M)
+
+
+def symbolize_report(report: str, search_dirs: list[Path]) -> str:
+    """Driver frames of a winedbg crash report as module+offset, function and file:line, read from
+    the driver's own DWARF by llvm-symbolizer (winedbg's own line can be one off)."""
+    bases = {m.group(2).lower(): int(m.group(1), 16) for m in _MODULE.finditer(report)}
+    out = []
+    for m in _FRAME.finditer(report):
+        module, address = m.group(4), int(m.group(2), 16)
+        base = bases.get(module.lower())
+        where = f"{module}+0x{address - base:x}" if base is not None else f"0x{address:x} in {module}"
+        image = next((d / module for d in search_dirs if (d / module).exists()), None)
+        line = f"  #{m.group(1)} {where}"
+        if image and base is not None and shutil.which("llvm-symbolizer"):
+            try:
+                sym = subprocess.run(["llvm-symbolizer", f"--obj={image}", "--relative-address", f"0x{address - base:x}"],
+                                     capture_output=True, text=True, timeout=30).stdout.split("\n")
+            except subprocess.TimeoutExpired:
+                sym = []
+            if len(sym) >= 2 and sym[0] not in ("", "??"):
+                line += f"  {sym[0]}  {sym[1]}"
+        out.append(line)
+    return "\n".join(out)
+
+
 def _kill_wineserver(prefix: Path) -> None:
     subprocess.run(["wineserver", "-k"], env=_base_env(prefix), stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL, timeout=60, check=False)
@@ -91,8 +157,10 @@ def ensure_template(wine_dir: Path = DEFAULT_WINE_DIR) -> Path:
         try:
             subprocess.run(["wineboot", "--init"], env=env, stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL, timeout=300, check=True)
+            subprocess.run(["wineserver", "-w"], env=env, timeout=120, check=False)  # registry saved
         finally:
             _kill_wineserver(staging)
+        reg_set(staging / "system.reg", AEDEBUG_KEY, "Debugger", AEDEBUG_DEBUGGER)
         (staging / READY_STAMP).write_text("made by kit/harness/winebox.py\n")
         staging.rename(template)
         return template
@@ -141,6 +209,7 @@ class Run:
     stdout: str
     stderr: str
     seconds: float
+    post_mortem: str = ""  # crash report / kernel log tail, filled in when something went wrong
 
     @property
     def timed_out(self) -> bool:
@@ -149,7 +218,7 @@ class Run:
     def describe(self) -> str:
         rc = "timed out" if self.timed_out else f"exit {self.returncode}"
         return (f"$ {' '.join(self.argv)}  ({rc}, {self.seconds:.1f} s)\n"
-                f"--- stdout\n{self.stdout}--- stderr\n{self.stderr}")
+                f"--- stdout\n{self.stdout}--- stderr\n{self.stderr}{self.post_mortem}")
 
 
 class Box:
@@ -163,6 +232,18 @@ class Box:
         self.wine_dir = wine_dir
         self.prefix = wine_dir / "boxes" / name
         self.kernel_log = wine_dir / "boxes" / f"{name}.kernel.log"
+        # The same log with only the driver's DbgPrint lines and Wine's crash lines, unprefixed.
+        self.clean_kernel_log = wine_dir / "boxes" / f"{name}.kernel.clean.log"
+        self.crash_report = self.prefix / "drive_c" / "windows" / "crash-report.txt"
+        self.symbol_dirs = [Path(os.environ.get("KMD_BIN_DIR") or os.environ.get("SKELETON_BIN_DIR") or ROOT / "build" / "bin")]
+        self.session_debug = KERNEL_LOG_DEBUG  # WINEDEBUG of the session (the driver hosts inherit it)
+        # Crash reports already shown (a file, so separate `exec` commands share it).
+        self._crashes_seen_file = wine_dir / "boxes" / f"{name}.crashes-seen"
+        self.expect_crash = False  # a test that crashes a driver on purpose: no need to keep the prefix
+        # After a driver host crashed, the next program gets a fresh session (the crashed driver
+        # could not start again in the old one); tests that examine the dead state turn it off.
+        self.auto_recover = True
+        self._crashes_at_session_start = 0
         self.keep = keep or os.environ.get("SKELETON_KEEP_BOXES") == "1"
         self._holder: subprocess.Popen | None = None
         self._log_file = None
@@ -178,6 +259,7 @@ class Box:
         return self
 
     def destroy(self) -> None:
+        self._crashes_seen_file.unlink(missing_ok=True)
         if self.prefix.exists():
             _kill_wineserver(self.prefix)
             shutil.rmtree(self.prefix, ignore_errors=True)
@@ -185,8 +267,13 @@ class Box:
     def close(self) -> None:
         self.stop_session()
         _kill_wineserver(self.prefix)
+        if self.crashed() and not self.keep and not self.expect_crash:
+            self.keep = True  # a crash is worth a post-mortem
+            print(f"winebox: a driver crashed in box {self.name}; prefix kept for a post-mortem: {self.prefix}\n"
+                  f"winebox: crash report: {self.crash_report}", file=sys.stderr)
         if not self.keep:
             shutil.rmtree(self.prefix, ignore_errors=True)
+            self._crashes_seen_file.unlink(missing_ok=True)
 
     def __enter__(self) -> "Box":
         return self.create()
@@ -211,8 +298,9 @@ class Box:
         So nothing else starts until the holder has echoed a marker back."""
         if self._holder is not None or self._session_held_elsewhere:
             return
+        self._crashes_at_session_start = self.crash_count()
         self._log_file = open(self.kernel_log, "w")
-        self._holder = subprocess.Popen(["wine", "cmd.exe"], env={**_base_env(self.prefix, KERNEL_LOG_DEBUG), **self.env},
+        self._holder = subprocess.Popen(["wine", "cmd.exe"], env={**_base_env(self.prefix, self.session_debug), **self.env},
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log_file,
                                         start_new_session=True, text=True, errors="replace", preexec_fn=self._preexec())
         self._holder.stdin.write(f"echo {SESSION_MARKER}\n")
@@ -225,7 +313,7 @@ class Box:
                     if SESSION_MARKER in line and not line.lstrip().lower().startswith("echo"):
                         seen.set()
             except (ValueError, OSError):
-                pass  # stop_session() closed the pipe under us: the session is over anyway
+                pass  # stop_session() closed the pipe under us
 
         threading.Thread(target=watch, args=(self._holder.stdout,), daemon=True).start()
         if not seen.wait(timeout=180):
@@ -240,24 +328,92 @@ class Box:
             self._holder.wait(timeout=20)
         except (subprocess.TimeoutExpired, OSError):
             os.killpg(self._holder.pid, signal.SIGKILL)
-            self._holder.wait()
+            try:
+                self._holder.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                print(f"winebox: the session holder of {self.name} (pid {self._holder.pid}) ignored SIGKILL for 20 s",
+                      file=sys.stderr)
         if self._holder.stdout:
             self._holder.stdout.close()
         self._holder = None
         if self._log_file:
             self._log_file.close()
             self._log_file = None
+        self.kernel_log_text()  # writes the cleaned log one last time
+
+    def restart_session(self, reason: str = "") -> None:
+        """A fresh session in the same prefix: ends every Wine process of the box (the wineserver
+        too: a crashed driver host's \\DosDevices link lives there and blocks that driver's next
+        DriverEntry with error 6) and starts the holder again. The old kernel log is kept beside."""
+        print(f"winebox: restarting the session of box {self.name}" + (f": {reason}" if reason else ""), file=sys.stderr)
+        self.stop_session()
+        _kill_wineserver(self.prefix)
+        if self.kernel_log.exists():
+            self.kernel_log.replace(self.kernel_log.with_suffix(f".before-restart-{int(time.time())}.log"))
+        self.start_session()
+
+    def trace_kernel_calls(self, driver: str) -> None:
+        """Before the session starts: Wine's +relay channel, limited to calls made *from* `driver`
+        (e.g. "skeleton.sys"), so the kernel log shows every ntoskrnl/hal call the driver makes with
+        its arguments and return value. Read them with kernel_calls()."""
+        if self._holder is not None:
+            raise RuntimeError("trace_kernel_calls() must come before the session starts")
+        _kill_wineserver(self.prefix)  # the .reg files are read at boot and rewritten at exit
+        reg_set(self.prefix / "user.reg", r"Software\Wine\Debug", "RelayFromInclude", Path(driver).name)
+        reg_set(self.prefix / "user.reg", r"Software\Wine\Debug", "RelayFromExclude", None)
+        self.session_debug = KERNEL_LOG_DEBUG + ",+relay"
+
+    def kernel_calls(self) -> list[str]:
+        """The relay lines of trace_kernel_calls(): "Call ntoskrnl.exe.IoCreateDevice(...) ret=..."
+        and "Ret  ntoskrnl.exe.IoCreateDevice() retval=00000000 ret=...", thread id stripped."""
+        calls = []
+        for line in self.kernel_log_text().splitlines():
+            _, sep, rest = line.partition(":")
+            if sep and (rest.startswith("Call ") or rest.startswith("Ret  ")) and (".exe." in rest or ".dll." in rest):
+                calls.append(rest)
+        return calls
+
+    def crash_count(self) -> int:
+        if not self.crash_report.exists():
+            return 0
+        return self.crash_report.read_text(errors="replace").count("Unhandled exception")
+
+    def crashed(self) -> bool:
+        return self.crash_report.exists() and "Unhandled exception" in self.crash_report.read_text(errors="replace")
+
+    def crash_report_text(self) -> str:
+        """Wine's report(s), each driver frame symbolized; empty when nothing crashed."""
+        if not self.crashed():
+            return ""
+        report = self.crash_report.read_text(errors="replace")
+        frames = symbolize_report(report, self.symbol_dirs)
+        return (f"--- crash report ({self.crash_report}; Linux path)\n{report}"
+                + (f"--- driver frames, symbolized with llvm-symbolizer\n{frames}\n" if frames else ""))
+
+    def post_mortem(self, tail_lines: int = 40) -> str:
+        """What to print when a run failed or timed out: the kernel log's tail, the crash report."""
+        lines = self.kernel_log_text().splitlines()[-tail_lines:]
+        text = f"--- kernel log, last {len(lines)} lines ({self.kernel_log})\n" + "".join(l + "\n" for l in lines)
+        return text + self.crash_report_text()
 
     def kernel_log_text(self) -> str:
         if self._log_file:
             self._log_file.flush()
-        return self.kernel_log.read_text(errors="replace") if self.kernel_log.exists() else ""
+        text = self.kernel_log.read_text(errors="replace") if self.kernel_log.exists() else ""
+        clean = [l for l in dbgprint_lines(text)] if text else []
+        crash = [l for l in text.splitlines() if l.startswith("wine: Unhandled") or l.startswith("wine: Call from")]
+        if text:
+            self.clean_kernel_log.write_text("".join(l + "\n" for l in clean + crash))
+        return text
 
     # -- programs
     def spawn(self, argv: list, env: dict[str, str] | None = None, debug: str = "-all",
               stdin=subprocess.DEVNULL) -> subprocess.Popen:
         """Starts one Windows program in the box's session and returns at once (text pipes for
         stdout/stderr). The caller waits for it, or closing the box ends it."""
+        if self.auto_recover and self._holder is not None and self.crash_count() > self._crashes_at_session_start:
+            self.restart_session("a driver host crashed in it (report printed with that run); "
+                                 "without a restart that driver could not start again (error 6)")
         self.start_session()
         full_env = {**_base_env(self.prefix, debug), **self.env, **(env or {})}
         return subprocess.Popen(["wine", *[str(a) for a in argv]], env=full_env, stdin=stdin, stdout=subprocess.PIPE,
@@ -275,10 +431,28 @@ class Box:
             rc: int | None = proc.returncode
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
-            out, err = proc.communicate()
+            try:  # bounded too: a Wine process outside the group could hold the pipes open
+                out, err = proc.communicate(timeout=20)
+            except subprocess.TimeoutExpired as still:
+                out = (still.stdout or b"").decode(errors="replace") if isinstance(still.stdout, bytes) else (still.stdout or "")
+                err = (still.stderr or b"").decode(errors="replace") if isinstance(still.stderr, bytes) else (still.stderr or "")
+                err += "\nwinebox: output pipes still open 20 s after SIGKILL; gave up on them\n"
+                for pipe in (proc.stdout, proc.stderr):
+                    pipe.close()
             rc = None
-        return Run([str(a) for a in argv], rc, out.replace("\r\n", "\n"), err.replace("\r\n", "\n"),
-                   time.monotonic() - start)
+        result = Run([str(a) for a in argv], rc, (out or "").replace("\r\n", "\n"), (err or "").replace("\r\n", "\n"),
+                     time.monotonic() - start)
+        if result.timed_out:
+            self.keep = True
+            result.post_mortem = (f"--- winebox: killed after {timeout:.0f} s; prefix kept: {self.prefix}\n"
+                                  + self.post_mortem())
+        elif self.crashed():
+            crashes = self.crash_report.read_text(errors="replace").count("Unhandled exception")
+            seen = int(self._crashes_seen_file.read_text()) if self._crashes_seen_file.exists() else 0
+            if crashes > seen:  # a new crash during this run
+                self._crashes_seen_file.write_text(str(crashes))
+                result.post_mortem = self.post_mortem()
+        return result
 
 
 # ---------------------------------------------------------------- command line
@@ -297,12 +471,16 @@ def main(argv: list[str]) -> int:
     run_p.add_argument("--timeout", type=float, default=300)
     run_p.add_argument("--kernel-log", action="store_true", help="hold a session and print the driver's DbgPrint lines")
     run_p.add_argument("--keep", action="store_true", help="keep the box afterwards (debugging)")
+    run_p.add_argument("--trace-kernel", metavar="DRIVER.sys",
+                       help="log every ntoskrnl/hal call DRIVER.sys makes (Wine +relay), printed after the run")
     run_p.add_argument("--env-path", action="append", default=[], metavar="NAME=UNIXPATH",
                        help="set NAME for the program to the Windows path of UNIXPATH")
     run_p.add_argument("program", nargs=argparse.REMAINDER)
     sess = sub.add_parser("session", help="start or stop a box with a held session")
-    sess.add_argument("action", choices=["start", "stop"])
+    sess.add_argument("action", choices=["start", "stop", "restart"])
     sess.add_argument("--box", default="session")
+    sess.add_argument("--debug", action="store_true",
+                      help="let StartService wait 300 s (ServicesPipeTimeout), for gdb stopped in DriverEntry")
     exec_p = sub.add_parser("exec", help="run one program in a started session")
     exec_p.add_argument("--box", default="session")
     exec_p.add_argument("--timeout", type=float, default=300)
@@ -325,7 +503,9 @@ def main(argv: list[str]) -> int:
 
     if args.verb == "run":
         with Box(args.box, args.wine_dir, keep=args.keep) as box:
-            if args.kernel_log:
+            if args.trace_kernel:
+                box.trace_kernel_calls(args.trace_kernel)
+            if args.kernel_log or args.trace_kernel:
                 box.start_session()
             env = {}
             for item in args.env_path:
@@ -333,7 +513,15 @@ def main(argv: list[str]) -> int:
                 env[name] = windows_path(path)
             result = box.run(program, timeout=args.timeout, env=env)
             sys.stdout.write(result.stdout)
-            sys.stderr.write(result.stderr)
+            sys.stderr.write(result.stderr + result.post_mortem)
+            if args.trace_kernel:
+                box.stop_session()
+                calls = box.kernel_calls()
+                calls_log = box.kernel_log.with_name(f"{box.name}.kernel-calls.log")
+                calls_log.write_text("".join(c + "\n" for c in calls))
+                print(f"\n--- kernel calls made by {args.trace_kernel} (Wine +relay; also in {calls_log}) ---")
+                for c in calls:
+                    print(c)
             if args.kernel_log:
                 box.stop_session()
                 print("\n--- kernel debug output (the driver's DbgPrint, via Wine's debugstr channel) ---")
@@ -349,8 +537,15 @@ def main(argv: list[str]) -> int:
         if args.action == "start":
             # A detached keeper process owns the box until `session stop` signals it.
             box = Box(args.box, args.wine_dir).create()
-            keeper = subprocess.Popen([sys.executable, __file__, "--wine-dir", str(args.wine_dir), "_keep", args.box],
-                                      start_new_session=True, stdin=subprocess.DEVNULL)
+            if args.debug:
+                # Read only as a REG_SZ, only when the prefix boots: so written before it does.
+                reg_set(box.prefix / "system.reg", r"System\CurrentControlSet\Control", "ServicesPipeTimeout", "300000")
+            # The keeper outlives this command: it must not hold our stdout/stderr, or whoever
+            # captures them (a test, a CI step) waits for an end of file that never comes.
+            with open(args.wine_dir / "boxes" / f"{args.box}.session.log", "w") as keeper_log:
+                keeper = subprocess.Popen([sys.executable, __file__, "--wine-dir", str(args.wine_dir), "_keep", args.box],
+                                          start_new_session=True, stdin=subprocess.DEVNULL, stdout=keeper_log,
+                                          stderr=subprocess.STDOUT)
             deadline = time.monotonic() + 180
             ready = args.wine_dir / "boxes" / f"{args.box}.session.ready"
             while not ready.exists():
@@ -364,6 +559,18 @@ def main(argv: list[str]) -> int:
         if not pidfile.exists():
             print(f"winebox: no session {args.box}", file=sys.stderr)
             return 1
+        if args.action == "restart":
+            ready = args.wine_dir / "boxes" / f"{args.box}.session.ready"
+            ready.unlink(missing_ok=True)
+            os.kill(int(pidfile.read_text()), signal.SIGHUP)
+            deadline = time.monotonic() + 180
+            while not ready.exists():
+                if time.monotonic() > deadline:
+                    print("winebox: the session did not come back", file=sys.stderr)
+                    return 1
+                time.sleep(0.2)
+            print(f"session {args.box} restarted (new wineserver; the prefix and its services stay)")
+            return 0
         os.kill(int(pidfile.read_text()), signal.SIGTERM)
         pidfile.unlink()
         deadline = time.monotonic() + 60
@@ -380,7 +587,10 @@ def main(argv: list[str]) -> int:
             return 1
         result = box.run(program, timeout=args.timeout)
         sys.stdout.write(result.stdout)
-        sys.stderr.write(result.stderr)
+        sys.stderr.write(result.stderr + result.post_mortem)
+        if result.post_mortem and not result.timed_out:
+            print(f"winebox: a driver crashed; `winebox.py session restart --box {args.box}` gives a fresh session",
+                  file=sys.stderr)
         return 124 if result.timed_out else result.returncode
     return 2
 
@@ -388,12 +598,17 @@ def main(argv: list[str]) -> int:
 def _keep(wine_dir: Path, name: str) -> int:
     """The detached owner of a `session start` box: holds the session until SIGTERM."""
     box = Box(name, wine_dir)
-    stop = []
+    stop, restart = [], []
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+    signal.signal(signal.SIGHUP, lambda *_: restart.append(1))
     try:
         box.start_session()
         (wine_dir / "boxes" / f"{name}.session.ready").write_text("up\n")
         while not stop:
+            if restart:
+                restart.clear()
+                box.restart_session("asked by `session restart`")
+                (wine_dir / "boxes" / f"{name}.session.ready").write_text("up\n")
             time.sleep(0.2)
     finally:
         (wine_dir / "boxes" / f"{name}.session.ready").unlink(missing_ok=True)

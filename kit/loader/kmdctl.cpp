@@ -24,6 +24,7 @@
 
 #include "cli_parse.hpp"
 #include "device.hpp"
+#include "host_health.hpp"
 #include "pe_probe.hpp"
 #include "scm.hpp"
 #include "trace.hpp"
@@ -418,6 +419,30 @@ int run_request(const Args& a, const std::wstring& name, const std::wstring& dev
     return kExitOk;
 }
 
+// A request or stop failed: if a driver host died meanwhile, say so (host_health) and stop undoing
+// against a dead host; otherwise the failure stands as it was.
+Failure host_crash_or(RunUndo& undo, const Failure& f, const std::wstring& link)
+{
+    if (kmd::report_dead_driver_hosts(stderr, link) == 0) return f;
+    undo.stopped(); // ControlService would only fail with 232 against the dead host
+    return Failure{f.call + " (the driver host died: see above)", f.error};
+}
+
+// True (and explained) when the service's host process is dead though the SCM says it runs. The
+// check has a handle of its own with just the rights it needs, so each verb's handle keeps the
+// least access for what the verb does.
+bool host_died(SC_HANDLE scm, const std::wstring& name, const std::wstring& link = {})
+{
+    kmd::ScHandle service;
+    if (kmd::open_service(scm, name, service, SERVICE_QUERY_STATUS | SERVICE_QUERY_CONFIG | SERVICE_INTERROGATE)) return false;
+    SERVICE_STATUS_PROCESS status{};
+    kmd::ServiceConfig config;
+    if (kmd::query_status(service.get(), status) || kmd::query_config(service.get(), config)) return false;
+    const kmd::HostState host = kmd::host_of(service.get(), status);
+    if (host.dead) kmd::explain_dead_host(stderr, kmd::narrow(name), config.image_path, host, link);
+    return host.dead;
+}
+
 int cmd_run(const Args& a)
 {
     int rc = kExitOk;
@@ -488,7 +513,10 @@ int cmd_run(const Args& a)
 
     step(4, "StartService (the kernel loads the image and calls DriverEntry)");
     if (Failure f = kmd::start_service(service.get())) {
-        if (f.error != ERROR_SERVICE_ALREADY_RUNNING) return step_failed(4, f);
+        if (f.error != ERROR_SERVICE_ALREADY_RUNNING) {
+            kmd::explain_start_failure(stderr, shown_name, f.error, device_path);
+            return step_failed(4, f);
+        }
         if (cleanup && undo.will_delete_service()) {
             std::printf("      already running (error 1056): using it; --cleanup: stopping it afterwards\n");
             undo.started();
@@ -502,13 +530,13 @@ int cmd_run(const Args& a)
     if (request) {
         step(5, "CreateFile(" + kmd::narrow(device_path) + ") + DeviceIoControl(" + request_label(*request) + ")");
         kmd::FileHandle device;
-        if (Failure f = kmd::open_device(device_path, device)) return step_failed(5, f);
+        if (Failure f = kmd::open_device(device_path, device)) return step_failed(5, host_crash_or(undo, f, device_path));
         if (request->code == IOCTL_SKELETON_SAY_HELLO && request->code_name == "IOCTL_SKELETON_SAY_HELLO" && !a.has("--ioctl")) {
             std::string greeting;
-            if (Failure f = kmd::say_hello(device.get(), greeting)) return step_failed(5, f);
+            if (Failure f = kmd::say_hello(device.get(), greeting)) return step_failed(5, host_crash_or(undo, f, device_path));
             std::printf("      the driver says: \"%s\"\n", greeting.c_str());
         } else if (Failure f = send_request(device.get(), *request, "      ")) {
-            return step_failed(5, f);
+            return step_failed(5, host_crash_or(undo, f, device_path));
         }
     } else {
         step(5, "CreateFile(" + kmd::narrow(device_path) + ") (--no-ioctl: no request)");
@@ -520,7 +548,12 @@ int cmd_run(const Args& a)
     step(6, "ControlService(SERVICE_CONTROL_STOP) (the kernel calls DriverUnload)");
     if (undo.has_started()) {
         DWORD state = 0;
-        if (Failure f = kmd::stop_service(service.get(), kStopTimeoutMs, state)) return step_failed(6, f);
+        const kmd::ReportMark reports = kmd::mark_crash_reports();
+        if (Failure f = kmd::stop_service(service.get(), kStopTimeoutMs, state)) return step_failed(6, host_crash_or(undo, f, device_path));
+        if (kmd::report_crash_since(stderr, shown_name, reports)) {
+            undo.stopped();
+            return step_failed(6, Failure{"the driver host crashed during the stop", ERROR_PROCESS_ABORTED});
+        }
         undo.stopped();
         std::printf("      state: %s\n", kmd::state_name(state));
     } else {
@@ -621,7 +654,12 @@ int cmd_start(const Args& a)
     kmd::ScHandle scm, service;
     // SERVICE_START, and SERVICE_QUERY_STATUS to print the state the start led to.
     if (Failure f = open_named(name, SERVICE_START | SERVICE_QUERY_STATUS, scm, service)) return report("start", f);
-    if (Failure f = kmd::start_service(service.get())) return report("start", f);
+    if (Failure f = kmd::start_service(service.get())) {
+        if (f.error == ERROR_SERVICE_ALREADY_RUNNING && host_died(scm.get(), name)) return kExitFailed;
+        kmd::explain_start_failure(stderr, kmd::narrow(name), f.error,
+                                   std::wstring(L"\\\\.\\") + name); // the usual link: \\.\NAME
+        return report("start", f);
+    }
     // The state the start settled in, not START_PENDING: RUNNING, or STOPPED if it went down again.
     DWORD state = 0;
     if (Failure f = kmd::wait_while_starting(service.get(), kStopTimeoutMs, state)) return report("start", f);
@@ -640,11 +678,15 @@ int cmd_stop(const Args& a)
     if (!timeout) return usage_error("stop", "--timeout takes milliseconds");
     kmd::ScHandle scm, service;
     if (Failure f = open_named(name, SERVICE_STOP | SERVICE_QUERY_STATUS, scm, service)) return report("stop", f);
+    if (host_died(scm.get(), name)) return kExitFailed; // never "STOPPED" over a dead host
     DWORD state = 0;
+    const kmd::ReportMark reports = kmd::mark_crash_reports();
     if (Failure f = kmd::stop_service(service.get(), *timeout, state)) {
         std::fprintf(stderr, "kmdctl stop: %s (state now %s)\n", f.describe().c_str(), kmd::state_name(state));
+        host_died(scm.get(), name);
         return failed_exit(f.error);
     }
+    if (kmd::report_crash_since(stderr, kmd::narrow(name), reports)) return kExitFailed;
     std::printf("%s: %s\n", kmd::narrow(name).c_str(), kmd::state_name(state));
     return kExitOk;
 }
@@ -659,10 +701,14 @@ int cmd_remove(const Args& a)
     const std::string shown = kmd::narrow(name);
     SERVICE_STATUS_PROCESS status{};
     if (Failure f = kmd::query_status(service.get(), status)) return report("remove", f);
-    if (status.dwCurrentState != SERVICE_STOPPED) {
+    const bool dead_host = host_died(scm.get(), name);
+    bool crashed_on_stop = false;
+    if (status.dwCurrentState != SERVICE_STOPPED && !dead_host) {
         DWORD state = 0;
+        const kmd::ReportMark reports = kmd::mark_crash_reports();
         if (Failure f = kmd::stop_service(service.get(), kStopTimeoutMs, state)) return report("remove", f);
-        std::printf("%s: stopped\n", shown.c_str());
+        if (kmd::report_crash_since(stderr, shown, reports)) crashed_on_stop = true;
+        else std::printf("%s: stopped\n", shown.c_str());
     }
     if (Failure f = kmd::delete_service(service.get())) return report("remove", f);
     service.reset();
@@ -672,7 +718,7 @@ int cmd_remove(const Args& a)
         std::printf("%s: marked for deletion (another program still holds a handle to it; it goes when that closes)\n", shown.c_str());
     else
         std::printf("%s: removed\n", shown.c_str());
-    return kExitOk;
+    return dead_host || crashed_on_stop ? kExitFailed : kExitOk; // removed, but a crash is not a success
 }
 
 int cmd_status(const Args& a)
@@ -687,13 +733,15 @@ int cmd_status(const Args& a)
     if (Failure f = kmd::query_status(service.get(), status)) return report("status", f);
     if (Failure f = kmd::query_config(service.get(), config)) return report("status", f);
     const std::string n = kmd::narrow(name), image = kmd::narrow(config.image_path);
+    kmd::HostState host;
+    if (kmd::ScHandle ask; !kmd::open_service(scm.get(), name, ask, SERVICE_INTERROGATE)) host = kmd::host_of(ask.get(), status);
     if (a.has("--json")) {
         std::printf("{\"name\": \"%s\", \"state\": \"%s\", \"type\": \"%s\", \"start_type\": \"%s\", \"image_path\": \"%s\", "
-                    "\"win32_exit_code\": %lu}\n",
+                    "\"win32_exit_code\": %lu, \"host\": \"%s\"}\n",
                     kmd::json_escape(n).c_str(), kmd::state_name(status.dwCurrentState), kmd::type_name(status.dwServiceType),
                     kmd::start_type_name(config.start_type), kmd::json_escape(image).c_str(),
-                    static_cast<unsigned long>(status.dwWin32ExitCode));
-        return kExitOk;
+                    static_cast<unsigned long>(status.dwWin32ExitCode), host.dead ? "dead" : "answers");
+        return host.dead ? kExitFailed : kExitOk;
     }
     std::printf("SERVICE_NAME: %s\n", n.c_str());
     std::printf("        TYPE               : %-4lx %s\n", static_cast<unsigned long>(status.dwServiceType),
@@ -704,7 +752,11 @@ int cmd_status(const Args& a)
                 kmd::start_type_name(config.start_type));
     std::printf("        WIN32_EXIT_CODE    : %lu\n", static_cast<unsigned long>(status.dwWin32ExitCode));
     std::printf("        BINARY_PATH_NAME   : %s\n", image.c_str());
-    return kExitOk;
+    if (!host.dead) return kExitOk;
+    std::printf("        HOST               : DEAD (the driver crashed; see below)\n");
+    std::fflush(stdout);
+    kmd::explain_dead_host(stderr, n, config.image_path, host);
+    return kExitFailed;
 }
 
 int cmd_list(const Args&)
@@ -725,9 +777,15 @@ int cmd_hello(const Args& a)
 {
     kmd::FileHandle device;
     const std::wstring path = a.has("--device") ? kmd::widen(a.get("--device")) : kmd::widen(kSkeletonDevice);
-    if (Failure f = kmd::open_device(path, device)) return report("hello", f);
+    if (Failure f = kmd::open_device(path, device)) {
+        kmd::report_dead_driver_hosts(stderr, path); // a dead host's device no longer opens
+        return report("hello", f);
+    }
     std::string greeting;
-    if (Failure f = kmd::say_hello(device.get(), greeting)) return report("hello", f);
+    if (Failure f = kmd::say_hello(device.get(), greeting)) {
+        kmd::report_dead_driver_hosts(stderr, path);
+        return report("hello", f);
+    }
     std::printf("%s\n", greeting.c_str());
     std::fflush(stdout);
     if (a.has("--gui")) MessageBoxW(nullptr, kmd::widen(greeting).c_str(), L"Skeleton KMD says", MB_OK | MB_ICONINFORMATION);
@@ -741,9 +799,16 @@ int cmd_ioctl(const Args& a)
     if (int rc = request_buffers("ioctl", a, r); rc != kExitOk) return rc;
     kmd::FileHandle device;
     const std::wstring path = a.has("--device") ? kmd::widen(a.get("--device")) : kmd::widen(kSkeletonDevice);
-    if (Failure f = kmd::open_device(path, device)) return report("ioctl", f);
+    if (Failure f = kmd::open_device(path, device)) {
+        kmd::report_dead_driver_hosts(stderr, path); // a dead host's device no longer opens
+        return report("ioctl", f);
+    }
     if (!r.code_name.empty()) std::printf("%s\n", request_label(r).c_str());
-    if (Failure f = send_request(device.get(), r, "")) return failed_exit(f.error);
+    if (Failure f = send_request(device.get(), r, "")) {
+        std::fflush(stdout);
+        kmd::report_dead_driver_hosts(stderr, path);
+        return failed_exit(f.error);
+    }
     return kExitOk;
 }
 

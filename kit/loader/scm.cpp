@@ -52,6 +52,7 @@ std::string scm_access_text(DWORD access)
 std::string service_access_text(DWORD access)
 {
     static const AccessName kNames[] = {{SERVICE_QUERY_STATUS, "SERVICE_QUERY_STATUS"}, {SERVICE_QUERY_CONFIG, "SERVICE_QUERY_CONFIG"},
+                                        {SERVICE_INTERROGATE, "SERVICE_INTERROGATE"},
                                         {SERVICE_CHANGE_CONFIG, "SERVICE_CHANGE_CONFIG"}, {SERVICE_START, "SERVICE_START"},
                                         {SERVICE_STOP, "SERVICE_STOP"},                   {DELETE, "DELETE"}};
     return access_text(access, kNames, SERVICE_ALL_ACCESS, "SERVICE_ALL_ACCESS");

@@ -8,6 +8,7 @@
 #include <skeleton/ioctl.h>
 
 #include <kmd/device_security.hpp>
+#include <kmd/dispatch_guard.hpp>
 #include <kmd/irp_buffers.hpp>
 #include <kmd/kernel_raii.hpp>
 #include <kmd/log.hpp>
@@ -30,6 +31,12 @@ constinit UNICODE_STRING g_link_name = kmd::literal_ustring(SKELETON_DOS_DEVICE_
 
 constexpr ULONG kPoolTag = 'nlkS'; // "Skln" in a pool dump (little-endian)
 
+// Keeps requests and DriverUnload apart: see kit/driver/kmd/dispatch_guard.hpp.
+constinit kmd::DispatchGuard g_guard;
+// How long DriverUnload waits, after deleting the device, for a request the host had already
+// taken off its queue (Wine's request thread; docs/reliability.md). Unload costs this much more.
+constexpr ULONG kSettleMs = 100;
+
 // Completes the IRP exactly once and returns its status, as a dispatch routine must.
 NTSTATUS complete(PIRP irp, kmd::Result result)
 {
@@ -46,8 +53,18 @@ NTSTATUS complete(PIRP irp, kmd::Result result)
 // everything else is STATUS_NOT_IMPLEMENTED.
 extern "C" NTSTATUS NTAPI SkeletonDispatch(PDEVICE_OBJECT, PIRP irp)
 {
+    // First thing: once DriverUnload has begun, new work is refused (CLOSE and CLEANUP still
+    // succeed: there is nothing to refuse), and DriverUnload waits until admitted requests leave.
+    const auto pass = g_guard.enter();
     PIO_STACK_LOCATION stack = IoGetCurrentIrpStackLocation(irp);
     kmd::Result result{kmd::status::not_implemented, 0};
+
+    if (!pass) {
+        const bool closing = stack->MajorFunction == IRP_MJ_CLOSE || stack->MajorFunction == IRP_MJ_CLEANUP;
+        result = {closing ? kmd::status::success : static_cast<uint32_t>(kmd::DispatchGuard::kRefusal), 0};
+        KMD_LOG("%s refused: unloading -> status=0x%08lx\n", kmd::major_name(stack->MajorFunction), static_cast<ULONG>(result.status));
+        return complete(irp, result);
+    }
 
     // In-flight requests are completed later, by the pending queue, never here.
     if (stack->MajorFunction == IRP_MJ_DEVICE_CONTROL &&
@@ -73,12 +90,16 @@ extern "C" NTSTATUS NTAPI SkeletonDispatch(PDEVICE_OBJECT, PIRP irp)
 }
 
 // The seed's DriverUnload: undo DriverEntry, link first, so the driver can be loaded again.
+// Before that, refuse new requests and wait for those already inside the driver: the image is
+// unmapped as soon as this returns.
 extern "C" VOID NTAPI SkeletonUnload(PDRIVER_OBJECT driver)
 {
+    g_guard.run_down();
     skeleton::nt::pending::stop(); // nothing stays in flight past this line
     IoDeleteSymbolicLink(&g_link_name);
     IoDeleteDevice(driver->DeviceObject);
     KMD_LOG("DriverUnload: deleted %.*ws and %.*ws\n", KMD_USTR_ARGS(&g_link_name), KMD_USTR_ARGS(&g_device_name));
+    g_guard.settle(kSettleMs);
 }
 
 // The seed's DriverEntry: create the device, the link, the dispatch table and the unload routine.
@@ -122,6 +143,7 @@ extern "C" NTSTATUS NTAPI DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING reg
         return status; // `link` and `device` undo themselves on the way out
     }
 
+    g_guard.initialize();
     for (PDRIVER_DISPATCH& slot : driver->MajorFunction) slot = SkeletonDispatch;
     driver->DriverUnload = SkeletonUnload;
 

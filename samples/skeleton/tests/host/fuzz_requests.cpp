@@ -3,6 +3,7 @@
 #include <skeleton/ioctl.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <vector>
 
@@ -10,9 +11,34 @@
 
 namespace core = skeleton::core;
 
-#define FUZZ_CHECK(cond) \
-    do {                 \
-        if (!(cond)) __builtin_trap(); \
+namespace {
+
+// The request the current input makes, for the message when a rule breaks.
+struct Current {
+    uint32_t code;
+    size_t in_len;
+    size_t out_len;
+    bool aliased;
+};
+Current g_current{};
+
+// A broken rule is named, with the request that broke it, before libFuzzer saves the input
+// (crash-<sha1>; replay it alone with `fuzz_requests crash-<sha1>`).
+[[noreturn]] void rule_broken(const char* rule, const char* check, int line)
+{
+    std::fprintf(stderr,
+                 "\nfuzz_requests: RULE BROKEN: %s\n  check     : %s (fuzz_requests.cpp:%d)\n"
+                 "  request   : code 0x%08x, in %zu bytes, out %zu bytes, %s buffers\n",
+                 rule, check, line, static_cast<unsigned>(g_current.code), g_current.in_len, g_current.out_len,
+                 g_current.aliased ? "one shared (METHOD_BUFFERED)" : "separate");
+    __builtin_trap();
+}
+
+} // namespace
+
+#define FUZZ_RULE(rule, cond)                               \
+    do {                                                    \
+        if (!(cond)) rule_broken(rule, #cond, __LINE__);    \
     } while (0)
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size)
@@ -37,27 +63,36 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size)
 
     const core::ConstBytes in_bytes{aliased ? out.data() : (in.empty() ? nullptr : in.data()), in.size()};
     const core::MutableBytes out_bytes{out.empty() ? nullptr : out.data(), aliased ? out.size() : out_len};
+    g_current = {code, in.size(), out_bytes.size, aliased};
+#ifdef FUZZ_SELFTEST_BREAK_INFORMATION
+    core::Result r = core::handle_device_control(code, in_bytes, out_bytes);
+    if (r.status == core::status::success) r.information = out_bytes.size + 1; // the planted bug
+#else
     const core::Result r = core::handle_device_control(code, in_bytes, out_bytes);
+#endif
 
-    FUZZ_CHECK(r.information <= out_bytes.size);
+    FUZZ_RULE("Information never exceeds the output buffer", r.information <= out_bytes.size);
     if (r.status != core::status::success) {
-        FUZZ_CHECK(r.information == 0);
-        if (!aliased) FUZZ_CHECK(out == before); // a failed request writes nothing
+        FUZZ_RULE("a failed request reports Information 0", r.information == 0);
+        if (!aliased) FUZZ_RULE("a failed request writes nothing", out == before);
     }
-    if (core::find_request(code) == nullptr) FUZZ_CHECK(r.status == core::status::not_implemented);
+    if (core::find_request(code) == nullptr)
+        FUZZ_RULE("an unknown code gets STATUS_NOT_IMPLEMENTED", r.status == core::status::not_implemented);
     if (!aliased && kmd::method_of(code) == kmd::kMethodInDirect) {
         // METHOD_IN_DIRECT: the second buffer is the caller's data, locked for *read*: not one
         // byte of it may change, whatever the request answers.
-        FUZZ_CHECK(out == before);
+        FUZZ_RULE("an IN_DIRECT request never writes the caller's data buffer", out == before);
     } else if (!aliased) {
-        // Nothing past Information is touched.
-        for (size_t i = r.information; i < out.size(); ++i) FUZZ_CHECK(out[i] == kCanary);
+        for (size_t i = r.information; i < out.size(); ++i)
+            FUZZ_RULE("nothing past Information is touched", out[i] == kCanary);
     }
     if (r.status == core::status::success && code == IOCTL_SKELETON_SAY_HELLO)
-        FUZZ_CHECK(r.information == core::greeting_size() && std::memcmp(out.data(), core::greeting(), r.information) == 0);
+        FUZZ_RULE("SAY_HELLO returns exactly the greeting",
+                  r.information == core::greeting_size() && std::memcmp(out.data(), core::greeting(), r.information) == 0);
     if (r.status == core::status::success && code == IOCTL_SKELETON_REVERSE_BUFFERED)
-        for (size_t i = 0; i < in.size(); ++i) FUZZ_CHECK(out[i] == in[in.size() - 1 - i]);
+        for (size_t i = 0; i < in.size(); ++i)
+            FUZZ_RULE("REVERSE_BUFFERED returns the input reversed", out[i] == in[in.size() - 1 - i]);
     if (r.status == core::status::success && code == IOCTL_SKELETON_ECHO_NEITHER)
-        FUZZ_CHECK(in.empty() || std::memcmp(out.data(), in.data(), in.size()) == 0);
+        FUZZ_RULE("ECHO_NEITHER returns the input", in.empty() || std::memcmp(out.data(), in.data(), in.size()) == 0);
     return 0;
 }

@@ -1,0 +1,161 @@
+"""A driver that crashes its host: the user is told in words - which driver, the exception,
+module+offset, function and source line - by kmdctl and in a failing test's output; the box keeps
+the report and recovers with a fresh session. Plus: a hung program ends in bounded time with a
+dump, and the kernel-call trace shows what DriverEntry really does."""
+import re
+import subprocess
+import sys
+import unittest
+from pathlib import Path
+
+from e2e_support import BIN_DIR, DRIVER, KMDCTL, ROOT, Box
+
+CRASH_DRIVER = BIN_DIR / "crash_on_ioctl.sys"
+CRASH_SOURCE = ROOT / "tests" / "drivers" / "crash_on_ioctl.cpp"
+CRASH_IOCTL = "0x00222400"  # CTL_CODE(FILE_DEVICE_UNKNOWN, 0x900, METHOD_BUFFERED, FILE_ANY_ACCESS)
+CRASH_DEVICE = r"\\.\crash_on_ioctl"
+CRASH_LATE_FAULT_IOCTL = "0x00222404"  # function 0x901: DriverUnload leaves code running in the image
+
+
+def fault_line() -> int:
+    """The source line the driver's bug is on (marked in the source, so the test never goes stale)."""
+    for number, line in enumerate(CRASH_SOURCE.read_text().splitlines(), 1):
+        if "CRASH_ON_IOCTL_FAULT_LINE" in line:
+            return number
+    raise AssertionError("marker missing from crash_on_ioctl.cpp")
+
+
+class CrashReport(unittest.TestCase):
+    def setUp(self):
+        self.box = Box(f"crash-{self._testMethodName}"[:40]).create()
+        self.box.expect_crash = True  # crashes here are the point: keep no prefix for them
+        self.box.auto_recover = False  # these tests look at the dead state itself
+        self.addCleanup(self.box.close)
+
+    def kmdctl(self, *args, expect=0, timeout=60):
+        result = self.box.run([KMDCTL, *args], timeout=timeout)
+        self.assertEqual(expect, result.returncode, result.describe())
+        return result
+
+    def crash_the_driver(self):
+        self.kmdctl("install", CRASH_DRIVER, "--name", "crash_on_ioctl")
+        self.kmdctl("start", "crash_on_ioctl")
+        return self.kmdctl("ioctl", CRASH_IOCTL, "--device", CRASH_DEVICE, expect=1)
+
+    def test_kmdctl_names_the_driver_exception_function_and_line(self):
+        result = self.crash_the_driver()
+        err = result.stderr
+        self.assertIn("the driver host of crash_on_ioctl", err)
+        self.assertIn("has died: the driver crashed", err)
+        self.assertIn("page fault on write access to 0x0000000000000010", err)
+        self.assertRegex(err, r"at        : crash_on_ioctl\.sys\+0x[0-9a-f]+\n")
+        self.assertRegex(err, r"in        : record_request\(.*crash_on_ioctl\.cpp:\d+\]")
+        self.assertIn("cannot start again in this Wine session", err)
+        self.assertNotIn("Access denied", err)  # the old, misleading story is only in stdout's raw status
+
+    def test_a_failing_run_prints_the_symbolized_crash_report(self):
+        result = self.crash_the_driver()
+        dump = result.describe()  # what any assertion on this run prints when it fails
+        self.assertIn("--- crash report", dump)
+        self.assertIn("Unhandled exception: page fault on write access", dump)
+        # llvm-symbolizer on the driver's DWARF: module+offset, function, file:line of the bug.
+        self.assertRegex(dump, r"#0 crash_on_ioctl\.sys\+0x[0-9a-f]+  .*record_request.*  \S*crash_on_ioctl\.cpp:%d:" % fault_line())
+        self.assertRegex(dump, r"#1 crash_on_ioctl\.sys\+0x[0-9a-f]+  CrashDispatch")
+        self.assertIn("--- kernel log, last", dump)
+        self.assertTrue(self.box.crashed())
+
+    def test_status_stop_remove_never_report_success_over_a_dead_host(self):
+        self.crash_the_driver()
+        status = self.kmdctl("status", "crash_on_ioctl", expect=1)
+        self.assertIn("HOST               : DEAD", status.stdout)
+        self.assertIn('"host": "dead"', self.kmdctl("status", "crash_on_ioctl", "--json", expect=1).stdout)
+        stop = self.kmdctl("stop", "crash_on_ioctl", expect=1)
+        self.assertNotIn("STOPPED", stop.stdout + stop.stderr)
+        self.assertIn("has died", stop.stderr)
+        hello = self.kmdctl("ioctl", CRASH_IOCTL, "--device", CRASH_DEVICE, expect=1)
+        self.assertIn("has died", hello.stderr)
+        # The dead host's link blocks the same driver under any service name; kmdctl says why.
+        again = self.kmdctl("run", CRASH_DRIVER, "--name", "crash_again", "--device", CRASH_DEVICE, "--no-ioctl", expect=1)
+        self.assertIn("StartService: error 6", again.stdout)
+        self.assertIn(r"crash_on_ioctl still points at \Device\crash_on_ioctl", again.stderr)
+        self.assertIn("removed", self.kmdctl("remove", "crash_on_ioctl", expect=1).stdout)
+
+    def test_a_crash_while_stopping_is_reported_not_stopped(self):
+        # The driver leaves code running after DriverUnload, as an in-flight request does when
+        # Wine unloads a busy driver: the stop must not end in "STOPPED", exit 0. A second driver
+        # shares the host (same load-order group), as in the reliability report, and dies with it.
+        self.kmdctl("install", BIN_DIR / "debug_holder.sys", "--name", "neighbour", "--group", "shared")
+        self.kmdctl("start", "neighbour")
+        self.kmdctl("install", CRASH_DRIVER, "--name", "crash_on_ioctl", "--group", "shared")
+        self.kmdctl("start", "crash_on_ioctl")
+        self.kmdctl("ioctl", CRASH_LATE_FAULT_IOCTL, "--device", CRASH_DEVICE)
+        stop = self.kmdctl("stop", "crash_on_ioctl", expect=1)
+        self.assertNotIn("STOPPED", stop.stdout)
+        self.assertIn("crash_on_ioctl reported STOPPED, but a driver host crashed while it unloaded", stop.stderr)
+        self.assertIn("in no loaded module: the driver's image was already unloaded", stop.stderr)
+        self.assertIn("docs/wine-unload-race.md", stop.stderr)
+        neighbour = self.kmdctl("status", "neighbour", expect=1)
+        self.assertIn("HOST               : DEAD", neighbour.stdout)
+
+    def test_a_restarted_session_loads_the_driver_again(self):
+        self.crash_the_driver()
+        self.box.restart_session("the crash test's host died")
+        self.kmdctl("install", CRASH_DRIVER, "--name", "crash_on_ioctl")
+        self.assertIn("RUNNING", self.kmdctl("start", "crash_on_ioctl").stdout)
+        status = self.kmdctl("status", "crash_on_ioctl")
+        self.assertNotIn("DEAD", status.stdout)
+        self.assertIn("STOPPED", self.kmdctl("stop", "crash_on_ioctl").stdout)
+
+
+class AutoRecovery(unittest.TestCase):
+    def test_the_next_program_after_a_crash_gets_a_fresh_session(self):
+        box = Box("crash-auto-recover").create()
+        box.expect_crash = True
+        self.addCleanup(box.close)
+        box.run([KMDCTL, "install", CRASH_DRIVER, "--name", "crash_on_ioctl"])
+        box.run([KMDCTL, "start", "crash_on_ioctl"])
+        crashed = box.run([KMDCTL, "ioctl", CRASH_IOCTL, "--device", CRASH_DEVICE])
+        self.assertEqual(1, crashed.returncode, crashed.describe())
+        self.assertIn("--- crash report", crashed.post_mortem)
+        # Without the restart this start would fail (1056, then error 6): the old session is wedged.
+        again = box.run([KMDCTL, "start", "crash_on_ioctl"])
+        self.assertEqual(0, again.returncode, again.describe())
+        self.assertEqual(0, box.run([KMDCTL, "stop", "crash_on_ioctl"]).returncode)
+
+
+class BoundedWaits(unittest.TestCase):
+    def test_a_hung_program_is_killed_and_dumped_in_bounded_time(self):
+        box = Box("crash-hung").create()
+        self.addCleanup(box.close)
+        box.start_session()
+        result = box.run(["cmd.exe", "/c", "for /l %i in (1,0,2) do rem"], timeout=5)
+        self.assertTrue(result.timed_out, result.describe())
+        self.assertLess(result.seconds, 40, result.describe())
+        dump = result.describe()
+        self.assertIn("timed out", dump)
+        self.assertIn(f"winebox: killed after 5 s; prefix kept: {box.prefix}", dump)
+        self.assertIn("--- kernel log, last", dump)
+        self.assertTrue(box.keep)
+        box.keep = False  # kept on purpose above; this test needs no post-mortem of its own
+
+
+class KernelCallTrace(unittest.TestCase):
+    def test_trace_kernel_shows_what_driver_entry_calls(self):
+        winebox = ROOT / "kit" / "harness" / "winebox.py"
+        proc = subprocess.run([sys.executable, str(winebox), "run", "--box", "crash-trace", "--trace-kernel", "skeleton.sys",
+                               "--", str(KMDCTL), "run", str(DRIVER)], capture_output=True, text=True, timeout=240)
+        self.assertEqual(0, proc.returncode, proc.stdout + proc.stderr)
+        out = proc.stdout
+        self.assertIn("--- kernel calls made by skeleton.sys", out)
+        calls = out.split("--- kernel calls made by skeleton.sys", 1)[1]
+        self.assertRegex(calls, r"Call ntoskrnl\.exe\.IoCreateDevice\(")
+        self.assertRegex(calls, r"Ret  ntoskrnl\.exe\.IoCreateDevice\(\) retval=00000000")
+        self.assertRegex(calls, r"Call ntoskrnl\.exe\.IoCreateSymbolicLink\(")
+        self.assertRegex(calls, r"Ret  ntoskrnl\.exe\.IoCreateSymbolicLink\(\) retval=00000000")
+        self.assertRegex(calls, r"Call ntoskrnl\.exe\.IoDeleteDevice\(")  # DriverUnload
+        # Only the driver's calls: nothing that kmdctl or cmd.exe made.
+        self.assertNotRegex(calls, r"advapi32\.|OpenSCManager")
+
+
+if __name__ == "__main__":
+    unittest.main()
