@@ -6,7 +6,7 @@ PYTHON := /usr/bin/python3
 
 DEBUG_DIR ?= build-debug
 
-.PHONY: all deps configure build debug debug-test demo test bench soak verify clean
+.PHONY: all deps configure build debug debug-test demo test bench bench-profile loop-bench soak verify clean
 
 all: build
 
@@ -33,12 +33,27 @@ debug-test: debug
 demo: build
 	$(PYTHON) kit/harness/winebox.py run --box demo --kernel-log -- $(BUILD_DIR)/bin/kmdctl.exe run $(BUILD_DIR)/bin/skeleton.sys
 
+# KMD_BOX_PIN=auto: each Wine box on its own CPU, round robin (kit/harness/winebox.py). Measured
+# (docs/performance.md): two boxes under ctest -j2 finished in 31-50 s pinned against 56-62 s not.
 test: build
-	ctest --test-dir $(BUILD_DIR) --output-on-failure -j 2
+	KMD_BOX_PIN=auto ctest --test-dir $(BUILD_DIR) --output-on-failure -j 2
 
-# What one request costs under Wine, per transfer method (figures only; not part of `make test`).
+# What a request costs under Wine: skeleton.sys against baseline.sys (tests/drivers/baseline.c) in
+# one prefix, one table (figures only; not part of `make test`; docs/performance.md).
+# PIN=0 runs the whole box (wineserver, winedevice, the bench) on CPU 0 (taskset).
+PIN ?=
 bench: build
-	$(PYTHON) kit/harness/winebox.py run --box bench --env-path SKELETON_DRIVER=$(BUILD_DIR)/bin/skeleton.sys -- $(BUILD_DIR)/bin/skeleton_bench.exe
+	$(if $(PIN),SKELETON_BENCH_PINNED=1 taskset -c $(PIN)) SKELETON_KERNEL_DEBUG=-all $(PYTHON) kit/harness/winebox.py run --box bench --timeout 600 \
+	  --env-path SKELETON_DRIVER=$(BUILD_DIR)/bin/skeleton.sys --env-path BASELINE_DRIVER=$(BUILD_DIR)/bin/baseline.sys \
+	  -- $(BUILD_DIR)/bin/skeleton_bench.exe
+
+# Where a request's time goes: wineserver requests, context switches and CPU per process, pinning.
+bench-profile: build
+	$(PYTHON) tools/bench_profile.py --build-dir $(BUILD_DIR)
+
+# The developer's loop timed: touch a source, rebuild, reload in a held session, first answer.
+loop-bench: build
+	BUILD_DIR=$(BUILD_DIR) JOBS=$(JOBS) tools/loop_bench.sh
 
 # The reliability suite's heavy variants (tests/reliability): about half an hour, run on purpose.
 # SEED=N replays an earlier run.

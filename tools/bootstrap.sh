@@ -13,6 +13,7 @@ PACKAGES=(
   python3 python3-pefile python3-capstone         # PE checksum and image checks (lint disassembles for unwind coverage)
   osslsigncode openssl                            # test-signing the driver
   xvfb x11-utils imagemagick                      # GUI screenshot test (kmdctl hello --gui)
+  strace linux-perf bc llvm                       # make bench-profile / loop-bench, tools/show_vectorised.sh
 )
 
 missing=()

@@ -120,6 +120,10 @@ function(kmd_add_driver_tests name)
     target_link_libraries(${name}_device_tests PRIVATE kmd_test_fixture)
     target_include_directories(${name}_device_tests PRIVATE $<TARGET_PROPERTY:${name},INCLUDE_DIRECTORIES>)
     target_link_options(${name}_device_tests PRIVATE -static)
+    # windows.h, libstdc++ and gtest.h are most of each test file's compile time. Precompiled once
+    # per target, they are not rebuilt when a driver's own header (its ioctl.h contract) changes,
+    # so the files that include it recompile in about half the CPU time (`make loop-bench`).
+    target_precompile_headers(${name}_device_tests PRIVATE <windows.h> <gtest/gtest.h> <string> <vector>)
   endif()
 endfunction()
 
@@ -162,6 +166,9 @@ function(kmd_add_driver_tests name)
     find_package(GTest REQUIRED)
     add_executable(${name}_host_tests ${ARG_HOST_TESTS})
     target_link_libraries(${name}_host_tests PRIVATE ${name}_core_host GTest::gtest_main)
+    # gtest.h precompiled once: the host tests recompile without re-parsing it when the driver's
+    # contract header changes (`make loop-bench`).
+    target_precompile_headers(${name}_host_tests PRIVATE <gtest/gtest.h> <string> <vector>)
     include(GoogleTest)
     gtest_discover_tests(${name}_host_tests TEST_PREFIX "${name}.host." DISCOVERY_TIMEOUT 30)
   endif()

@@ -179,6 +179,29 @@ def _clone(template: Path, target: Path) -> None:
         reg.write_bytes(data)
 
 
+def _pick_cpu(wine_dir: Path) -> int | None:
+    """KMD_BOX_PIN: unset/empty - boxes run on every CPU (the default); a CPU number - every box
+    on that CPU; "auto" - each new box on the next CPU in turn, so parallel boxes (ctest -j2) each
+    keep one CPU. A box's processes (wineserver, services, winedevice, programs) then all run on
+    it: a request's hand-offs between them stay on one CPU's caches and run queue. Measured with
+    tools/bench_profile.py and docs/performance.md before choosing it."""
+    mode = os.environ.get("KMD_BOX_PIN", "")
+    if not mode:
+        return None
+    cpus = sorted(os.sched_getaffinity(0))
+    if mode != "auto":
+        return int(mode)
+    (wine_dir / "boxes").mkdir(parents=True, exist_ok=True)
+    with open(wine_dir / "boxes" / ".pin-counter", "a+") as counter:
+        fcntl.flock(counter, fcntl.LOCK_EX)
+        counter.seek(0)
+        n = int(counter.read().strip() or 0)
+        counter.seek(0)
+        counter.truncate()
+        counter.write(str(n + 1))
+    return cpus[n % len(cpus)]
+
+
 @dataclass
 class Run:
     argv: list[str]
@@ -205,6 +228,7 @@ class Box:
                  env: dict[str, str] | None = None):
         self.name = name
         self.env = env or {}  # for every process of the box, the session's first (e.g. DISPLAY)
+        self.cpu: int | None = None  # KMD_BOX_PIN: the CPU every process of the box runs on
         self.wine_dir = wine_dir
         self.prefix = wine_dir / "boxes" / name
         self.kernel_log = wine_dir / "boxes" / f"{name}.kernel.log"
@@ -231,6 +255,7 @@ class Box:
         self.destroy()  # leftovers of an earlier, interrupted run under the same name
         self.prefix.parent.mkdir(parents=True, exist_ok=True)
         _clone(template, self.prefix)
+        self.cpu = _pick_cpu(self.wine_dir)
         return self
 
     def destroy(self) -> None:
@@ -257,6 +282,13 @@ class Box:
         self.close()
 
     # -- session
+    def _preexec(self):
+        """For Popen: pins the new process (and so everything it starts) to the box's CPU."""
+        if self.cpu is None:
+            return None
+        cpu = self.cpu
+        return lambda: os.sched_setaffinity(0, {cpu})
+
     def start_session(self) -> None:
         """Starts the holder process first, so services and drivers live until stop_session().
 
@@ -270,7 +302,7 @@ class Box:
         self._log_file = open(self.kernel_log, "w")
         self._holder = subprocess.Popen(["wine", "cmd.exe"], env={**_base_env(self.prefix, self.session_debug), **self.env},
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log_file,
-                                        start_new_session=True, text=True, errors="replace")
+                                        start_new_session=True, text=True, errors="replace", preexec_fn=self._preexec())
         self._holder.stdin.write(f"echo {SESSION_MARKER}\n")
         self._holder.stdin.flush()
         seen = threading.Event()
@@ -385,7 +417,8 @@ class Box:
         self.start_session()
         full_env = {**_base_env(self.prefix, debug), **self.env, **(env or {})}
         return subprocess.Popen(["wine", *[str(a) for a in argv]], env=full_env, stdin=stdin, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True, errors="replace", start_new_session=True)
+                                stderr=subprocess.PIPE, text=True, errors="replace", start_new_session=True,
+                                preexec_fn=self._preexec())
 
     def run(self, argv: list[str], timeout: float = 120, env: dict[str, str] | None = None,
             input: str | None = None, debug: str = "-all") -> Run:

@@ -212,6 +212,7 @@ const std::pair<const char*, uint32_t> kSkeletonIoctls[] = {
     {"IOCTL_SKELETON_VERIFY_IN_DIRECT", IOCTL_SKELETON_VERIFY_IN_DIRECT},
     {"IOCTL_SKELETON_FILL_OUT_DIRECT", IOCTL_SKELETON_FILL_OUT_DIRECT},
     {"IOCTL_SKELETON_ECHO_NEITHER", IOCTL_SKELETON_ECHO_NEITHER},
+    {"IOCTL_SKELETON_DELAY_PENDING", IOCTL_SKELETON_DELAY_PENDING},
 };
 
 // A code as a number, or a name: from --header, else the header the KMD_CONTRACT environment

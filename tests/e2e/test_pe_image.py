@@ -90,7 +90,9 @@ class LintRulesFire(unittest.TestCase):
     def test_imports(self):
         def b(pe):
             # "ntoskrnl.exe" and "kernel32.dll" have the same length: rename the import in place.
-            entry = pe.DIRECTORY_ENTRY_IMPORT[0]
+            # Found by name, not position: skeleton.sys also imports hal.dll (KeQueryPerformanceCounter),
+            # and a shorter name overwritten with 12 bytes would corrupt what follows it.
+            entry = next(e for e in pe.DIRECTORY_ENTRY_IMPORT if e.dll.lower() == b"ntoskrnl.exe")
             pe.set_bytes_at_rva(entry.struct.Name, b"kernel32.dll")
         self.assertOnlyRuleFails(self.broken("user_import", b), "kernel-imports-only", "imports from kernel32.dll (")
 

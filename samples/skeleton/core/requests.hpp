@@ -36,7 +36,18 @@ Result handle_device_control(uint32_t code, ConstBytes in, MutableBytes out);
 const char* greeting();
 size_t greeting_size();
 
-// CRC-32 (IEEE 802.3, reflected, as zlib's crc32()) - IOCTL_SKELETON_VERIFY_IN_DIRECT.
+// IOCTL_SKELETON_DELAY_PENDING is not in the table: the NT shell keeps it in flight
+// (nt/pending.cpp). Its input rules live here: success and the delay, or the status to fail with.
+uint32_t check_delay_request(ConstBytes in, uint32_t& delay_ms);
+
+// CRC-32 (IEEE 802.3, reflected, as zlib's crc32() and ntdll's RtlComputeCrc32(crc, data, size))
+// - IOCTL_SKELETON_VERIFY_IN_DIRECT. Slicing-by-8, eight bytes per step.
 uint32_t crc32(const unsigned char* data, size_t size, uint32_t crc = 0);
+
+// The same CRC one bit at a time: the definition, kept as the reference the tests compare against.
+uint32_t crc32_bitwise(const unsigned char* data, size_t size, uint32_t crc = 0);
+
+// The FILL_OUT_DIRECT pattern: data[i] = skeleton_pattern_byte(seed, i) for every i < size.
+void fill_pattern(unsigned char* data, size_t size, uint32_t seed);
 
 } // namespace skeleton::core

@@ -14,6 +14,7 @@
 #include <kmd/log.hpp>
 
 #include "../core/requests.hpp"
+#include "pending.hpp"
 
 #ifndef SKELETON_IOCTL_CHECKED_AGAINST_CTL_CODE
 #error "skeleton/ioctl.h must see the DDK's CTL_CODE: include kmd/nt.hpp first"
@@ -65,10 +66,15 @@ extern "C" NTSTATUS NTAPI SkeletonDispatch(PDEVICE_OBJECT, PIRP irp)
         return complete(irp, result);
     }
 
+    // In-flight requests are completed later, by the pending queue, never here.
+    if (stack->MajorFunction == IRP_MJ_DEVICE_CONTROL &&
+        stack->Parameters.DeviceIoControl.IoControlCode == IOCTL_SKELETON_DELAY_PENDING)
+        return skeleton::nt::pending::queue(irp, stack);
+
     switch (stack->MajorFunction) {
-    case IRP_MJ_CREATE:
-    case IRP_MJ_CLOSE:
-    case IRP_MJ_CLEANUP: result = {kmd::status::success, 0}; break;
+    case IRP_MJ_CLEANUP: // the handle's last close (Windows); Wine sends IRP_MJ_CLOSE only
+    case IRP_MJ_CLOSE: skeleton::nt::pending::cancel_file(stack->FileObject); [[fallthrough]];
+    case IRP_MJ_CREATE: result = {kmd::status::success, 0}; break;
     case IRP_MJ_DEVICE_CONTROL: result = kmd::run_device_control(core::table(), irp, stack); break;
     default: break;
     }
@@ -89,6 +95,7 @@ extern "C" NTSTATUS NTAPI SkeletonDispatch(PDEVICE_OBJECT, PIRP irp)
 extern "C" VOID NTAPI SkeletonUnload(PDRIVER_OBJECT driver)
 {
     g_guard.run_down();
+    skeleton::nt::pending::stop(); // nothing stays in flight past this line
     IoDeleteSymbolicLink(&g_link_name);
     IoDeleteDevice(driver->DeviceObject);
     KMD_LOG("DriverUnload: deleted %.*ws and %.*ws\n", KMD_USTR_ARGS(&g_link_name), KMD_USTR_ARGS(&g_device_name));
@@ -130,6 +137,12 @@ extern "C" NTSTATUS NTAPI DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING reg
     // CREATE, CLOSE, CLEANUP and DEVICE_CONTROL are the requests we serve. Every other slot points
     // at the same dispatcher too, so that the seed's "undefined request -> STATUS_NOT_IMPLEMENTED"
     // is this driver's answer, not the I/O manager's default.
+    status = skeleton::nt::pending::start();
+    if (!NT_SUCCESS(status)) {
+        KMD_LOG("starting the pending-request worker failed: 0x%08lx\n", static_cast<ULONG>(status));
+        return status; // `link` and `device` undo themselves on the way out
+    }
+
     g_guard.initialize();
     for (PDRIVER_DISPATCH& slot : driver->MajorFunction) slot = SkeletonDispatch;
     driver->DriverUnload = SkeletonUnload;

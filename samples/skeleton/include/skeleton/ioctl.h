@@ -107,6 +107,25 @@
     SKELETON_CTL_CODE(SKELETON_FILE_DEVICE_UNKNOWN, 0x805, SKELETON_METHOD_NEITHER,           \
                       SKELETON_FILE_READ_DATA | SKELETON_FILE_WRITE_DATA)
 
+/* METHOD_BUFFERED, in flight: the driver marks the request pending (IoMarkIrpPending), returns
+ * STATUS_PENDING at once and completes it later from its own worker thread, after delay_ms
+ * milliseconds; an overlapped caller can keep many in flight. Cancel-safe: CancelIoEx, closing
+ * the handle, or the driver unloading first completes it with STATUS_CANCELLED
+ * (ERROR_OPERATION_ABORTED, 995).
+ * in:  struct skeleton_delay_request.  out: nothing (ignored).  Information = 0.
+ * errors: in too short or delay_ms above SKELETON_MAX_DELAY_MS -> STATUS_INVALID_PARAMETER;
+ *         SKELETON_MAX_PENDING requests already queued -> STATUS_INSUFFICIENT_RESOURCES
+ *         (ERROR_NO_SYSTEM_RESOURCES, 1450). */
+#define IOCTL_SKELETON_DELAY_PENDING \
+    SKELETON_CTL_CODE(SKELETON_FILE_DEVICE_UNKNOWN, 0x806, SKELETON_METHOD_BUFFERED, SKELETON_FILE_ANY_ACCESS)
+
+#define SKELETON_MAX_DELAY_MS 60000u
+#define SKELETON_MAX_PENDING 4096u
+
+struct skeleton_delay_request {
+    unsigned int delay_ms;
+};
+
 /* Largest transfer any request accepts, in bytes (1 MiB): bounds every pool allocation. */
 #define SKELETON_MAX_TRANSFER (1024u * 1024u)
 
@@ -165,6 +184,7 @@ static_assert(method_of(IOCTL_SKELETON_REVERSE_BUFFERED) == TransferMethod::Buff
 static_assert(method_of(IOCTL_SKELETON_VERIFY_IN_DIRECT) == TransferMethod::InDirect);
 static_assert(method_of(IOCTL_SKELETON_FILL_OUT_DIRECT) == TransferMethod::OutDirect);
 static_assert(method_of(IOCTL_SKELETON_ECHO_NEITHER) == TransferMethod::Neither);
+static_assert(method_of(IOCTL_SKELETON_DELAY_PENDING) == TransferMethod::Buffered);
 
 #if defined(CTL_CODE) && defined(METHOD_NEITHER) && defined(FILE_DEVICE_UNKNOWN)
 /* The platform's own macro (winioctl.h / wdm.h) must agree with ours, value for value. Include
@@ -178,6 +198,7 @@ static_assert(IOCTL_SKELETON_VERIFY_IN_DIRECT == CTL_CODE(FILE_DEVICE_UNKNOWN, 0
 static_assert(IOCTL_SKELETON_FILL_OUT_DIRECT == CTL_CODE(FILE_DEVICE_UNKNOWN, 0x804, METHOD_OUT_DIRECT, FILE_READ_DATA));
 static_assert(IOCTL_SKELETON_ECHO_NEITHER ==
               CTL_CODE(FILE_DEVICE_UNKNOWN, 0x805, METHOD_NEITHER, FILE_READ_DATA | FILE_WRITE_DATA));
+static_assert(IOCTL_SKELETON_DELAY_PENDING == CTL_CODE(FILE_DEVICE_UNKNOWN, 0x806, METHOD_BUFFERED, FILE_ANY_ACCESS));
 static_assert(IoctlCode{0x9000, 3, 0xABC, TransferMethod::OutDirect}.value() ==
               CTL_CODE(0x9000, 0xABC, METHOD_OUT_DIRECT, 3));
 static_assert(SKELETON_FILE_DEVICE_UNKNOWN == FILE_DEVICE_UNKNOWN && SKELETON_METHOD_BUFFERED == METHOD_BUFFERED &&

@@ -110,6 +110,75 @@ TEST(Core, Crc32MatchesTheStandardCheckValue)
     EXPECT_EQ(0u, core::crc32(nullptr, 0));
 }
 
+TEST(Core, Crc32MatchesKnownVectors)
+{
+    // zlib's crc32() / ntdll's RtlComputeCrc32(0, ...) values for these inputs.
+    const struct {
+        const char* text;
+        uint32_t crc;
+    } vectors[] = {{"a", 0xE8B7BE43u},
+                   {"abc", 0x352441C2u},
+                   {"message digest", 0x20159D7Fu},
+                   {"The quick brown fox jumps over the lazy dog", 0x414FA339u},
+                   {"abcdefghijklmnopqrstuvwxyz", 0x4C2750BDu}};
+    for (const auto& v : vectors)
+        EXPECT_EQ(v.crc, core::crc32(reinterpret_cast<const unsigned char*>(v.text), std::strlen(v.text))) << v.text;
+    const Bytes zeros(32, 0), ones(32, 0xFF);
+    EXPECT_EQ(0x190A55ADu, core::crc32(zeros.data(), zeros.size()));
+    EXPECT_EQ(0xFF6CAB0Bu, core::crc32(ones.data(), ones.size()));
+}
+
+TEST(Core, Crc32SlicingEqualsTheBitwiseDefinitionAtEveryLengthAndAlignment)
+{
+    Bytes data(4096 + 8);
+    uint32_t x = 12345;
+    for (auto& b : data) b = static_cast<unsigned char>((x = x * 1103515245u + 12345u) >> 16);
+    for (size_t offset = 0; offset < 8; ++offset)
+        for (size_t size = 0; size <= 300; ++size)
+            ASSERT_EQ(core::crc32_bitwise(data.data() + offset, size), core::crc32(data.data() + offset, size))
+                << "offset " << offset << " size " << size;
+    EXPECT_EQ(core::crc32_bitwise(data.data(), 4096), core::crc32(data.data(), 4096));
+    // A running CRC continues as RtlComputeCrc32(previous, ...) does.
+    for (size_t split : {0, 1, 7, 8, 9, 1000, 4096}) {
+        const uint32_t first = core::crc32(data.data(), split);
+        EXPECT_EQ(core::crc32(data.data(), 4096), core::crc32(data.data() + split, 4096 - split, first)) << split;
+        EXPECT_EQ(core::crc32_bitwise(data.data() + split, 4096 - split, first), core::crc32(data.data() + split, 4096 - split, first));
+    }
+}
+
+TEST(Core, FillPatternEqualsThePatternAtEverySmallSizeAndSeed)
+{
+    for (uint32_t seed : {0u, 1u, 0x1234u, 0x80000000u, 0xFFFFFFFFu})
+        for (size_t size = 1; size <= 67; ++size) {
+            Bytes out(size + 1, 0xA5);
+            core::fill_pattern(out.data(), size, seed);
+            for (size_t i = 0; i < size; ++i)
+                ASSERT_EQ(skeleton_pattern_byte(seed, static_cast<unsigned long>(i)), out[i]) << seed << " " << size << " " << i;
+            ASSERT_EQ(0xA5, out[size]) << "wrote past the end";
+        }
+    Bytes big(SKELETON_MAX_TRANSFER);
+    core::fill_pattern(big.data(), big.size(), 0xDEADBEEFu);
+    for (size_t i = 0; i < big.size(); i += 4093) ASSERT_EQ(skeleton_pattern_byte(0xDEADBEEFu, static_cast<unsigned long>(i)), big[i]);
+    EXPECT_EQ(skeleton_pattern_byte(0xDEADBEEFu, SKELETON_MAX_TRANSFER - 1), big.back());
+}
+
+TEST(Core, DelayRequestInputRules)
+{
+    uint32_t delay = 12345;
+    skeleton_delay_request ok{250};
+    EXPECT_EQ(core::status::success, core::check_delay_request({reinterpret_cast<const unsigned char*>(&ok), sizeof ok}, delay));
+    EXPECT_EQ(250u, delay);
+    skeleton_delay_request longest{SKELETON_MAX_DELAY_MS}, too_long{SKELETON_MAX_DELAY_MS + 1};
+    EXPECT_EQ(core::status::success, core::check_delay_request({reinterpret_cast<const unsigned char*>(&longest), sizeof longest}, delay));
+    delay = 7;
+    EXPECT_EQ(core::status::invalid_parameter,
+              core::check_delay_request({reinterpret_cast<const unsigned char*>(&too_long), sizeof too_long}, delay));
+    EXPECT_EQ(7u, delay) << "untouched on refusal";
+    EXPECT_EQ(core::status::invalid_parameter, core::check_delay_request({reinterpret_cast<const unsigned char*>(&ok), 3}, delay));
+    EXPECT_EQ(core::status::invalid_parameter, core::check_delay_request({nullptr, 4}, delay));
+    EXPECT_EQ(nullptr, core::find_request(IOCTL_SKELETON_DELAY_PENDING)) << "kept in flight by the NT shell, not a table row";
+}
+
 TEST(Core, VerifyInDirect)
 {
     Bytes data(1000);

@@ -1,0 +1,250 @@
+// pending.cpp - IOCTL_SKELETON_DELAY_PENDING: a cancel-safe queue of in-flight requests and the
+// worker thread that completes them when they are due.
+//
+// Ownership rule (the classic IoSetCancelRoutine protocol; Wine 8 exports IoCsqInitialize but
+// stubs IoCsqInsertIrp/IoCsqRemoveIrp, so the cancel-safe queue routines are not an option):
+// a queued IRP carries our cancel routine. Whoever takes that routine away with
+// IoSetCancelRoutine(irp, nullptr) and gets it back non-null owns the IRP and completes it
+// exactly once: the worker (due, or shutting down), cancel_file(), or queue() itself. If the
+// I/O manager got there first (CancelIoEx), the cancel routine owns it: it unlinks the IRP under
+// the queue lock and completes it. The list is only ever touched under the queue lock.
+#include "pending.hpp"
+
+#include <skeleton/ioctl.h>
+
+#include "../core/requests.hpp"
+#include <kmd/kernel_raii.hpp>
+
+namespace skeleton::nt::pending {
+namespace {
+
+struct Queue {
+    KSPIN_LOCK lock;
+    LIST_ENTRY irps;     // queued IRPs, linked through Irp->Tail.Overlay.ListEntry
+    ULONG count;         // IRPs the driver holds (queued, or being completed): under `lock`
+    bool stopping;       // under `lock`: no new IRP is queued once set
+    KEVENT wake;         // synchronization: something was queued, or stop() was called
+    KEVENT idle;         // notification: count == 0
+    HANDLE thread;       // the worker, nullptr when not running
+    LONGLONG frequency;  // KeQueryPerformanceCounter ticks per second
+};
+
+// Zero-initialised static storage: the driver has no C runtime to run constructors. The spin
+// lock, list and events are initialised in start(); until then `thread` is nullptr.
+Queue g_queue;
+
+LONGLONG now_ticks()
+{
+    return KeQueryPerformanceCounter(nullptr).QuadPart;
+}
+
+// The due time lives in the IRP itself (DriverContext: four pointers the owner of an IRP may
+// use while it holds it), so queueing allocates nothing.
+void set_due(PIRP irp, LONGLONG due)
+{
+    static_assert(sizeof irp->Tail.Overlay.DriverContext >= sizeof due);
+    RtlCopyMemory(irp->Tail.Overlay.DriverContext, &due, sizeof due);
+}
+
+LONGLONG due_of(PIRP irp)
+{
+    LONGLONG due;
+    RtlCopyMemory(&due, irp->Tail.Overlay.DriverContext, sizeof due);
+    return due;
+}
+
+PIRP irp_of(PLIST_ENTRY entry)
+{
+    return CONTAINING_RECORD(entry, IRP, Tail.Overlay.ListEntry);
+}
+
+// One IRP fewer in the driver; the last one lets stop() go on. Called after IoCompleteRequest.
+void release_one()
+{
+    KIRQL irql;
+    KeAcquireSpinLock(&g_queue.lock, &irql);
+    if (--g_queue.count == 0) KeSetEvent(&g_queue.idle, IO_NO_INCREMENT, FALSE);
+    KeReleaseSpinLock(&g_queue.lock, irql);
+}
+
+void complete(PIRP irp, NTSTATUS status)
+{
+    irp->IoStatus.Status = status;
+    irp->IoStatus.Information = 0;
+    IoCompleteRequest(irp, IO_NO_INCREMENT);
+}
+
+// Completes, outside the lock, the IRPs moved onto `done`.
+void complete_all(PLIST_ENTRY done)
+{
+    while (!IsListEmpty(done)) {
+        PIRP irp = irp_of(RemoveHeadList(done));
+        complete(irp, irp->IoStatus.Status);
+        release_one();
+    }
+}
+
+// The I/O manager cancels a queued IRP (CancelIoEx, thread exit). It holds the cancel spin lock
+// when it calls us, and has already taken our routine away, so nobody else will complete it.
+VOID NTAPI cancel_routine(PDEVICE_OBJECT, PIRP irp)
+{
+    IoReleaseCancelSpinLock(irp->CancelIrql);
+    KIRQL irql;
+    KeAcquireSpinLock(&g_queue.lock, &irql);
+    RemoveEntryList(&irp->Tail.Overlay.ListEntry);
+    KeReleaseSpinLock(&g_queue.lock, irql);
+    complete(irp, STATUS_CANCELLED);
+    release_one();
+}
+
+// Under the lock: takes `irp` off the queue onto `done` with `status`, unless its cancel routine
+// is already running (then that routine completes it).
+void take(PIRP irp, NTSTATUS status, PLIST_ENTRY done)
+{
+    if (IoSetCancelRoutine(irp, nullptr) == nullptr) return;
+    RemoveEntryList(&irp->Tail.Overlay.ListEntry);
+    irp->IoStatus.Status = status;
+    InsertTailList(done, &irp->Tail.Overlay.ListEntry);
+}
+
+// The worker: completes due IRPs, then sleeps until the next one is due or something is queued.
+VOID NTAPI worker(PVOID)
+{
+    for (;;) {
+        LIST_ENTRY done;
+        InitializeListHead(&done);
+        LONGLONG next_due = MAXLONGLONG;
+        KIRQL irql;
+        KeAcquireSpinLock(&g_queue.lock, &irql);
+        const LONGLONG now = now_ticks();
+        const bool stopping = g_queue.stopping;
+        for (PLIST_ENTRY e = g_queue.irps.Flink; e != &g_queue.irps;) {
+            PIRP irp = irp_of(e);
+            e = e->Flink; // take() may unlink irp
+            const LONGLONG due = due_of(irp);
+            if (stopping || due <= now)
+                take(irp, stopping ? STATUS_CANCELLED : STATUS_SUCCESS, &done);
+            else if (due < next_due)
+                next_due = due;
+        }
+        // When stopping, an IRP still listed is in its cancel routine, which unlinks it soon.
+        const bool last_round = stopping && IsListEmpty(&g_queue.irps);
+        const bool someone_cancelling = stopping && !last_round;
+        KeReleaseSpinLock(&g_queue.lock, irql);
+
+        complete_all(&done);
+        if (last_round) break;
+
+        LARGE_INTEGER timeout; // relative, in 100 ns units
+        PLARGE_INTEGER wait_for = nullptr;
+        if (someone_cancelling) {
+            timeout.QuadPart = -10 * 1000; // 1 ms
+            wait_for = &timeout;
+        } else if (next_due != MAXLONGLONG) {
+            const LONGLONG ticks = next_due - now;
+            timeout.QuadPart = -((ticks * 10000000) / g_queue.frequency + 1);
+            wait_for = &timeout;
+        }
+        KeWaitForSingleObject(&g_queue.wake, Executive, KernelMode, FALSE, wait_for);
+    }
+    PsTerminateSystemThread(STATUS_SUCCESS);
+}
+
+} // namespace
+
+NTSTATUS start()
+{
+    KeInitializeSpinLock(&g_queue.lock);
+    InitializeListHead(&g_queue.irps);
+    KeInitializeEvent(&g_queue.wake, SynchronizationEvent, FALSE);
+    KeInitializeEvent(&g_queue.idle, NotificationEvent, TRUE);
+    g_queue.count = 0;
+    g_queue.stopping = false;
+    LARGE_INTEGER frequency;
+    KeQueryPerformanceCounter(&frequency);
+    g_queue.frequency = frequency.QuadPart > 0 ? frequency.QuadPart : 1;
+
+    OBJECT_ATTRIBUTES attributes;
+    InitializeObjectAttributes(&attributes, nullptr, OBJ_KERNEL_HANDLE, nullptr, nullptr);
+    HANDLE thread = nullptr; // closed by stop(), after the worker has ended
+    const NTSTATUS status = PsCreateSystemThread(&thread, THREAD_ALL_ACCESS, &attributes, nullptr, nullptr, worker, nullptr);
+    if (NT_SUCCESS(status)) g_queue.thread = thread;
+    return status;
+}
+
+void stop()
+{
+    if (g_queue.thread == nullptr) return;
+    KIRQL irql;
+    KeAcquireSpinLock(&g_queue.lock, &irql);
+    g_queue.stopping = true;
+    KeReleaseSpinLock(&g_queue.lock, irql);
+    KeSetEvent(&g_queue.wake, IO_NO_INCREMENT, FALSE);
+    // The worker cancels what is queued and ends; `idle` covers a cancel routine that unlinked
+    // its IRP but has not yet returned from IoCompleteRequest.
+    kmd::KernelHandle thread;
+    *thread.out() = g_queue.thread;
+    g_queue.thread = nullptr;
+    ZwWaitForSingleObject(thread.get(), FALSE, nullptr);
+    KeWaitForSingleObject(&g_queue.idle, Executive, KernelMode, FALSE, nullptr);
+}
+
+NTSTATUS queue(PIRP irp, PIO_STACK_LOCATION stack)
+{
+    const auto* system = static_cast<const unsigned char*>(irp->AssociatedIrp.SystemBuffer);
+    const ULONG in_len = stack->Parameters.DeviceIoControl.InputBufferLength;
+    uint32_t delay_ms = 0;
+    const auto checked = static_cast<NTSTATUS>(core::check_delay_request({system, system ? in_len : 0}, delay_ms));
+    if (!NT_SUCCESS(checked)) {
+        complete(irp, checked);
+        return checked;
+    }
+
+    KIRQL irql;
+    KeAcquireSpinLock(&g_queue.lock, &irql);
+    NTSTATUS refused = STATUS_SUCCESS;
+    if (g_queue.stopping || g_queue.thread == nullptr)
+        refused = STATUS_DELETE_PENDING;
+    else if (g_queue.count >= SKELETON_MAX_PENDING)
+        refused = STATUS_INSUFFICIENT_RESOURCES;
+    if (!NT_SUCCESS(refused)) {
+        KeReleaseSpinLock(&g_queue.lock, irql);
+        complete(irp, refused);
+        return refused;
+    }
+
+    IoSetCancelRoutine(irp, cancel_routine);
+    if (irp->Cancel && IoSetCancelRoutine(irp, nullptr) != nullptr) {
+        // Cancelled before we queued it, and the routine never ran: ours to complete.
+        KeReleaseSpinLock(&g_queue.lock, irql);
+        complete(irp, STATUS_CANCELLED);
+        return STATUS_CANCELLED;
+    }
+    // Queued (if it was cancelled meanwhile, the cancel routine is waiting for our lock and
+    // unlinks it right after we let go).
+    set_due(irp, now_ticks() + static_cast<LONGLONG>(delay_ms) * g_queue.frequency / 1000);
+    IoMarkIrpPending(irp);
+    InsertTailList(&g_queue.irps, &irp->Tail.Overlay.ListEntry);
+    if (g_queue.count++ == 0) KeClearEvent(&g_queue.idle);
+    KeReleaseSpinLock(&g_queue.lock, irql);
+    KeSetEvent(&g_queue.wake, IO_NO_INCREMENT, FALSE);
+    return STATUS_PENDING;
+}
+
+void cancel_file(PFILE_OBJECT file)
+{
+    if (g_queue.thread == nullptr) return;
+    LIST_ENTRY done;
+    InitializeListHead(&done);
+    KIRQL irql;
+    KeAcquireSpinLock(&g_queue.lock, &irql);
+    for (PLIST_ENTRY e = g_queue.irps.Flink; e != &g_queue.irps;) {
+        PIRP irp = irp_of(e);
+        e = e->Flink;
+        if (IoGetCurrentIrpStackLocation(irp)->FileObject == file) take(irp, STATUS_CANCELLED, &done);
+    }
+    KeReleaseSpinLock(&g_queue.lock, irql);
+    complete_all(&done);
+}
+
+} // namespace skeleton::nt::pending
