@@ -19,6 +19,8 @@ IMAGE_DLLCHARACTERISTICS_DYNAMIC_BASE = 0x0040
 IMAGE_DLLCHARACTERISTICS_NX_COMPAT = 0x0100
 IMAGE_SCN_MEM_EXECUTE = 0x20000000
 IMAGE_SCN_MEM_WRITE = 0x80000000
+IMAGE_DLLCHARACTERISTICS_NO_SEH = 0x0400
+IMAGE_FILE_MACHINE_I386 = 0x014C
 PAGE_SIZE = 0x1000
 KERNEL_IMPORTS = {"ntoskrnl.exe", "hal.dll"}
 
@@ -85,6 +87,18 @@ def _no_tls(pe, _):
     return None if not (d.VirtualAddress and d.Size) else "has a TLS directory: the kernel loader runs no TLS callbacks and gives drivers no TLS"
 
 
+def _seh_usable(pe, _):
+    # The METHOD_NEITHER guard is structured exception handling, found differently per machine.
+    # x64: table-based - the exception directory (.pdata) is how the dispatcher finds a handler.
+    # x86: frame-based - records on the stack, no .pdata; the one thing that disables it image-wide
+    # is IMAGE_DLLCHARACTERISTICS_NO_SEH (the dispatcher then ignores every handler in the image).
+    if pe.FILE_HEADER.Machine == IMAGE_FILE_MACHINE_I386:
+        dc = pe.OPTIONAL_HEADER.DllCharacteristics
+        return None if not dc & IMAGE_DLLCHARACTERISTICS_NO_SEH else f"DllCharacteristics 0x{dc:04x} has NO_SEH: the x86 guard's handler would never be called"
+    d = pe.OPTIONAL_HEADER.DATA_DIRECTORY[pefile.DIRECTORY_ENTRY["IMAGE_DIRECTORY_ENTRY_EXCEPTION"]]
+    return None if d.VirtualAddress and d.Size else "no exception directory (.pdata): no exception can be dispatched to a handler in it"
+
+
 RULES = [
     Rule("native-subsystem", "PE format: kernel-mode images use IMAGE_SUBSYSTEM_NATIVE (link /DRIVER)", _subsystem),
     Rule("kernel-imports-only", "a kernel image can bind only to kernel-mode exports (ntoskrnl.exe, hal.dll)", _imports),
@@ -94,6 +108,7 @@ RULES = [
     Rule("page-aligned-sections", "HVCI: sections must be page-aligned so each page has one protection", _page_aligned),
     Rule("nx-and-dynamic-base", "HVCI readiness: IMAGE_DLLCHARACTERISTICS_NX_COMPAT and DYNAMIC_BASE set", _dll_characteristics),
     Rule("no-tls", "kernel loader: implicit TLS is not supported in drivers", _no_tls),
+    Rule("seh-usable", "SEH: x64 needs the exception directory (.pdata); x86 must not be marked NO_SEH", _seh_usable),
 ]
 
 

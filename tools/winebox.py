@@ -36,6 +36,18 @@ READY_STAMP = ".skeleton-template-ready"
 # DbgPrint goes to Wine's `debugstr` channel at warn level; nothing else is wanted.
 KERNEL_LOG_DEBUG = os.environ.get("SKELETON_KERNEL_DEBUG", "-all,warn+debugstr")  # e.g. "+ntoskrnl,+seh" to debug
 SESSION_MARKER = "skeleton-session-ready"
+# --- x86 (i686): begin. Boxes for the 32-bit images run a 32-bit Wine inside an i386 Debian root.
+# kit/x86/x86root.sh `run` sets SKELETON_WINE_ROOT while /proc, /dev and the build tree are mounted
+# into that root (at their own paths, so every path here means the same inside and out); every
+# Wine command then goes through chroot, and prefixes are WINEARCH=win32. Unset: the host's Wine.
+WINE_ROOT = os.environ.get("SKELETON_WINE_ROOT") or None
+
+
+def wine_command(argv: list) -> list[str]:
+    """argv (wine, wineserver, wineboot ...) as run for this process's boxes."""
+    argv = [str(a) for a in argv]
+    return [shutil.which("chroot") or "/usr/sbin/chroot", WINE_ROOT, *argv] if WINE_ROOT else argv
+# --- x86 (i686): end
 
 
 def windows_path(path: str | Path) -> str:
@@ -46,10 +58,12 @@ def windows_path(path: str | Path) -> str:
 def _base_env(prefix: Path, debug: str = "-all") -> dict[str, str]:
     env = dict(os.environ)
     env.setdefault("HOME", str(prefix.parent))  # Wine wants a home; CI environments may lack one
+    if WINE_ROOT:
+        env["PATH"] = "/usr/local/bin:/usr/bin:/bin"  # the root's, not the host's (pyenv etc.)
     env.update(
         WINEPREFIX=str(prefix),
         WINEDEBUG=debug,
-        WINEARCH="win64",
+        WINEARCH="win32" if WINE_ROOT else "win64",
         # No Mono/Gecko installers: nothing here needs .NET or a browser engine.
         WINEDLLOVERRIDES="mscoree,mshtml=",
     )
@@ -70,9 +84,9 @@ def dbgprint_lines(log_text: str) -> list[str]:
 
 
 def _kill_wineserver(prefix: Path) -> None:
-    subprocess.run(["wineserver", "-k"], env=_base_env(prefix), stdout=subprocess.DEVNULL,
+    subprocess.run(wine_command(["wineserver", "-k"]), env=_base_env(prefix), stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL, timeout=60, check=False)
-    subprocess.run(["wineserver", "-w"], env=_base_env(prefix), stdout=subprocess.DEVNULL,
+    subprocess.run(wine_command(["wineserver", "-w"]), env=_base_env(prefix), stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL, timeout=60, check=False)
 
 
@@ -89,8 +103,12 @@ def ensure_template(wine_dir: Path = DEFAULT_WINE_DIR) -> Path:
         shutil.rmtree(template, ignore_errors=True)
         env = _base_env(staging)
         try:
-            subprocess.run(["wineboot", "--init"], env=env, stdout=subprocess.DEVNULL,
+            subprocess.run(wine_command(["wineboot", "--init"]), env=env, stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL, timeout=300, check=True)
+            # Let wineboot's work finish (services, registry flush) before the template is
+            # frozen: a 32-bit prefix cut short here fails its first StartService with 1053.
+            subprocess.run(wine_command(["wineserver", "-w"]), env=env, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, timeout=300, check=False)
         finally:
             _kill_wineserver(staging)
         (staging / READY_STAMP).write_text("made by tools/winebox.py\n")
@@ -180,7 +198,7 @@ class Box:
         if self._holder is not None or self._session_held_elsewhere:
             return
         self._log_file = open(self.kernel_log, "w")
-        self._holder = subprocess.Popen(["wine", "cmd.exe"], env={**_base_env(self.prefix, KERNEL_LOG_DEBUG), **self.env},
+        self._holder = subprocess.Popen(wine_command(["wine", "cmd.exe"]), env={**_base_env(self.prefix, KERNEL_LOG_DEBUG), **self.env},
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log_file,
                                         start_new_session=True, text=True, errors="replace")
         self._holder.stdin.write(f"echo {SESSION_MARKER}\n")
@@ -225,7 +243,7 @@ class Box:
         stdout/stderr). The caller waits for it, or closing the box ends it."""
         self.start_session()
         full_env = {**_base_env(self.prefix, debug), **self.env, **(env or {})}
-        return subprocess.Popen(["wine", *[str(a) for a in argv]], env=full_env, stdin=stdin, stdout=subprocess.PIPE,
+        return subprocess.Popen(wine_command(["wine", *argv]), env=full_env, stdin=stdin, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True, errors="replace", start_new_session=True)
 
     def run(self, argv: list[str], timeout: float = 120, env: dict[str, str] | None = None,

@@ -4,21 +4,14 @@
 
 #include <skeleton/ioctl.h>
 
+#include "guarded.hpp"
+#include "kernel_features.hpp"
 #include "kernel_raii.hpp"
 
 namespace skeleton::nt {
 namespace {
 
 core::Result fail(NTSTATUS s) { return core::Result{static_cast<uint32_t>(s), 0}; }
-
-// The exception code, taken in the __except *filter*: that is where GetExceptionCode() is
-// defined to work (in the handler body clang/mingw yields 0). An exception code is never a success
-// status, but a failed request must never be reported as one, so 0 becomes a plain failure.
-LONG take_exception_code(ULONG code, NTSTATUS& out)
-{
-    out = code != 0 ? static_cast<NTSTATUS>(code) : STATUS_UNSUCCESSFUL;
-    return EXCEPTION_EXECUTE_HANDLER;
-}
 
 // METHOD_BUFFERED: the I/O manager copied the input into one system buffer of
 // max(in, out) bytes and copies `Information` bytes of it back to the caller on success.
@@ -42,7 +35,7 @@ core::Result run_direct(PIRP irp, ULONG code, ULONG in_len, ULONG out_len)
         if (mdl == nullptr) return fail(STATUS_INVALID_PARAMETER);
         // Never trust out_len beyond what the MDL really describes.
         if (MmGetMdlByteCount(mdl) < out_len) return fail(STATUS_INVALID_PARAMETER);
-        void* mapped = MmGetSystemAddressForMdlSafe(mdl, static_cast<MM_PAGE_PRIORITY>(NormalPagePriority | MdlMappingNoExecute));
+        void* mapped = MmGetSystemAddressForMdlSafe(mdl, static_cast<MM_PAGE_PRIORITY>(NormalPagePriority | mdl_mapping_no_execute()));
         if (mapped == nullptr) return fail(STATUS_INSUFFICIENT_RESOURCES);
         out = {static_cast<unsigned char*>(mapped), out_len};
     }
@@ -50,8 +43,8 @@ core::Result run_direct(PIRP irp, ULONG code, ULONG in_len, ULONG out_len)
 }
 
 // METHOD_NEITHER: raw caller addresses. A user-mode caller's pointers are probed, then read and
-// written only inside __try/__except, and only through kernel copies: the core never sees a user
-// address, and reading the input once means the caller cannot change it under our feet.
+// written only inside guarded() (the SEH seam, guarded.hpp), and only through kernel copies: the
+// core never sees a user address, and reading the input once means the caller cannot change it under our feet.
 core::Result run_neither(PIRP irp, PIO_STACK_LOCATION stack, ULONG code, ULONG in_len, ULONG out_len)
 {
     void* user_in = stack->Parameters.DeviceIoControl.Type3InputBuffer;
@@ -66,25 +59,22 @@ core::Result run_neither(PIRP irp, PIO_STACK_LOCATION stack, ULONG code, ULONG i
     PoolBuffer in, out;
     if (!in.allocate(in_len) || !out.allocate(out_capture)) return fail(STATUS_INSUFFICIENT_RESOURCES);
 
-    NTSTATUS fault = STATUS_SUCCESS;
-    __try {
-        if (irp->RequestorMode != KernelMode) {
+    // guarded(): the probes and every access to a user address, and nothing else (guarded.hpp).
+    const bool from_user = irp->RequestorMode != KernelMode;
+    NTSTATUS fault = guarded([&] {
+        if (from_user) {
             if (in_len != 0) ProbeForRead(user_in, in_len, 1);
             if (out_len != 0) ProbeForWrite(user_out, out_len, 1);
         }
         if (in_len != 0) RtlCopyMemory(in.data(), user_in, in_len);
-    } __except (take_exception_code(GetExceptionCode(), fault)) {
-        return fail(fault);
-    }
+    });
+    if (fault != STATUS_SUCCESS) return fail(fault);
 
     core::Result result = core::handle_device_control(code, {in.data(), in_len}, {out.data(), out_capture});
     if (!NT_SUCCESS(static_cast<NTSTATUS>(result.status)) || result.information == 0) return result;
 
-    __try {
-        RtlCopyMemory(user_out, out.data(), result.information);
-    } __except (take_exception_code(GetExceptionCode(), fault)) {
-        return fail(fault);
-    }
+    fault = guarded([&] { RtlCopyMemory(user_out, out.data(), result.information); });
+    if (fault != STATUS_SUCCESS) return fail(fault);
     return result;
 }
 

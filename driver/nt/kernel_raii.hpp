@@ -2,6 +2,7 @@
 // in DriverEntry or a dispatch routine cleans up by construction.
 #pragma once
 
+#include "kernel_features.hpp"
 #include "nt.hpp"
 
 namespace skeleton::nt {
@@ -89,8 +90,8 @@ private:
 // Zeroed non-paged, no-execute pool, freed on scope exit. Zeroing means no byte of earlier pool
 // contents can ever reach the caller, whatever a handler leaves unwritten.
 // (ExAllocatePool2, Windows 10 2004+, zeroes by itself and is the modern call; Wine 8.0's
-// ntoskrnl does not export it, so: ExAllocatePoolWithTag(NonPagedPoolNx) + RtlZeroMemory.
-// NonPagedPoolNx needs Windows 8 or later.)
+// ntoskrnl does not export it, so: ExAllocatePoolWithTag + RtlZeroMemory, of NonPagedPoolNx where
+// the kernel has it - Windows 8 and later - and plain NonPagedPool on older x86 kernels.)
 class PoolBuffer {
 public:
     static constexpr ULONG kTag = 'nlkS'; // "Skln" in a pool dump (little-endian)
@@ -107,7 +108,7 @@ public:
     bool allocate(SIZE_T size)
     {
         if (size == 0) return true;
-        data_ = static_cast<unsigned char*>(ExAllocatePoolWithTag(NonPagedPoolNx, size, kTag));
+        data_ = static_cast<unsigned char*>(ExAllocatePoolWithTag(nonpaged_pool(), size, kTag));
         if (data_ == nullptr) return false;
         RtlZeroMemory(data_, size);
         size_ = size;

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pefile
 
-from e2e_support import BIN_DIR, DRIVER, ROOT
+from e2e_support import ARCH, BIN_DIR, DRIVER, ROOT
 
 LINT = ROOT / "tools" / "pe_lint.py"
 
@@ -32,7 +32,9 @@ class SkeletonImage(unittest.TestCase):
         self.assertIn("ntoskrnl.exe", dlls)
         names = {i.name.decode() for e in self.pe.DIRECTORY_ENTRY_IMPORT for i in e.imports}
         self.assertTrue({"IoCreateDevice", "IoCreateSymbolicLink", "IoDeleteDevice", "IoDeleteSymbolicLink"} <= names, names)
-        self.assertIn("__C_specific_handler", names, "the __try/__except guard must be compiled in")
+        # The METHOD_NEITHER guard: x64's __try/__except dispatches through __C_specific_handler;
+        # x86's hand-made frame handler unwinds with RtlUnwind (kit/driver/kmd/guarded_x86.cpp).
+        self.assertIn("RtlUnwind" if ARCH == "x86" else "__C_specific_handler", names, "the SEH guard must be compiled in")
 
     def test_checksum_is_correct_and_not_zero(self):
         self.assertNotEqual(0, self.pe.OPTIONAL_HEADER.CheckSum)
@@ -41,14 +43,14 @@ class SkeletonImage(unittest.TestCase):
     def test_has_relocations(self):
         self.assertTrue(hasattr(self.pe, "DIRECTORY_ENTRY_BASERELOC") and self.pe.DIRECTORY_ENTRY_BASERELOC)
 
-    def test_machine_is_x64(self):
-        self.assertEqual(0x8664, self.pe.FILE_HEADER.Machine)
+    def test_machine_is_the_builds(self):
+        self.assertEqual({"x64": 0x8664, "x86": 0x014C}[ARCH], self.pe.FILE_HEADER.Machine)
 
     def test_lint_passes_on_every_driver_we_build(self):
         for image in (DRIVER, *(BIN_DIR / f"{name}.sys" for name in ("entry_fails", "link_squatter", "neither_prober"))):
             result = lint(image)
             self.assertEqual(0, result.returncode, result.stdout + result.stderr)
-            self.assertIn("8 passed, 0 failed", result.stdout)
+            self.assertIn("9 passed, 0 failed", result.stdout)
 
 
 class LintRulesFire(unittest.TestCase):
@@ -124,6 +126,16 @@ class LintRulesFire(unittest.TestCase):
             d = pe.OPTIONAL_HEADER.DATA_DIRECTORY[pefile.DIRECTORY_ENTRY["IMAGE_DIRECTORY_ENTRY_TLS"]]
             d.VirtualAddress, d.Size = pe.sections[-1].VirtualAddress, 0x28
         self.assertOnlyRuleFails(self.broken("tls", b), "no-tls", "has a TLS directory")
+
+    def test_seh_usable(self):
+        if ARCH == "x86":
+            def b(pe): pe.OPTIONAL_HEADER.DllCharacteristics |= 0x0400
+            self.assertOnlyRuleFails(self.broken("no_seh", b), "seh-usable", "has NO_SEH")
+        else:
+            def b(pe):
+                d = pe.OPTIONAL_HEADER.DATA_DIRECTORY[pefile.DIRECTORY_ENTRY["IMAGE_DIRECTORY_ENTRY_EXCEPTION"]]
+                d.VirtualAddress, d.Size = 0, 0
+            self.assertOnlyRuleFails(self.broken("no_pdata", b), "seh-usable", "no exception directory (.pdata)")
 
     def test_not_a_pe_at_all(self):
         path = self.tmp / "text.sys"

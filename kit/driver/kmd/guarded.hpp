@@ -1,0 +1,37 @@
+// guarded.hpp - the one seam between driver code and structured exception handling.
+//
+// guarded(body) runs body() and turns any exception raised inside it - an access violation on a
+// caller's METHOD_NEITHER pointer, ProbeForRead's misalignment or range error - into its code, so
+// code such as irp_buffers.cpp reads the same on every architecture:
+//
+//     NTSTATUS fault = guarded([&] { ProbeForRead(user_in, len, 1); RtlCopyMemory(kernel, user_in, len); });
+//
+// How the guard is made differs, and only behind this seam:
+//   x64  guarded_x64.cpp: __try/__except (table-based SEH, .pdata/.xdata), compiled with
+//        -fasync-exceptions;
+//   x86  guarded_x86.cpp: clang for i686-w64-windows-gnu does not lower __try/__except (it drops
+//        the handler silently), so a hand-made frame-based SEH record on FS:[0] whose handler
+//        unwinds (RtlUnwind) and jumps back (__builtin_longjmp).
+// body runs behind a function pointer, in its own frame, so on both architectures the guard
+// covers exactly body's instructions and the calls it makes; nothing else.
+#pragma once
+
+#include "nt.hpp"
+
+namespace skeleton::nt {
+
+using GuardedBody = void (*)(void* context);
+
+// Runs body(context). Returns STATUS_SUCCESS if it returned normally, else the code of the
+// exception that ended it (never a success code: an exception code of 0 becomes
+// STATUS_UNSUCCESSFUL). Must be called at IRQL <= APC_LEVEL when body touches user memory.
+NTSTATUS guarded_call(GuardedBody body, void* context);
+
+template <class Body>
+NTSTATUS guarded(const Body& body)
+{
+    return guarded_call([](void* context) { (*static_cast<const Body*>(context))(); },
+                        const_cast<void*>(static_cast<const void*>(&body)));
+}
+
+} // namespace skeleton::nt
