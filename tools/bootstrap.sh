@@ -7,6 +7,7 @@ PACKAGES=(
   cmake make ninja-build cppcheck                 # build, static analysis
   clang lld libclang-rt-14-dev                    # Windows binaries (clang+lld), host fuzzer/sanitizers
   g++-mingw-w64-x86-64                            # mingw-w64 headers, DDK, import libs, libstdc++
+  g++-mingw-w64-i686 debootstrap                  # x86: the 32-bit half, and its i386 Wine root (kit/x86)
   googletest libgtest-dev                         # GoogleTest sources (Windows build) and host library
   wine wine64                                     # the NT-compatible I/O manager the tests run on
   python3 python3-pefile                          # PE checksum and image checks

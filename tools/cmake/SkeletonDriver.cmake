@@ -42,7 +42,7 @@ endfunction()
 
 # skeleton_seh_sources(SOURCES...) - sources that use __try/__except. -fasync-exceptions makes the
 # guard cover every instruction in a __try, not only calls: without it clang assumes a plain load,
-# store or inlined memcpy cannot fault and drops the handler (tools/x86_seh_probe.sh shows it).
+# store or inlined memcpy cannot fault and drops the handler (kit/x86/seh_lowering_probe.sh shows it).
 # Only these files get it: elsewhere it would turn destructors into C++ EH cleanups that need
 # _Unwind_Resume and __gxx_personality_seh0, which no kernel provides (the link then fails).
 # On x86 there are no such sources (clang cannot lower __try there; guarded_x86.cpp does it by hand).
