@@ -104,6 +104,9 @@ extern "C" VOID NTAPI SkeletonUnload(PDRIVER_OBJECT driver)
 extern "C" NTSTATUS NTAPI DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING registry_path)
 {
     SKELETON_LOG("DriverEntry: %.*ws\n", USTR_ARGS(registry_path));
+    // Decided at run time on x86, where XP/Vista/7 lack no-execute pool (kernel_features.hpp).
+    SKELETON_LOG("DriverEntry: pool %s, MDL mappings %s\n", skeleton::nt::kernel_has_nx_pool() ? "NonPagedPoolNx" : "NonPagedPool",
+                 skeleton::nt::kernel_has_nx_pool() ? "no-execute" : "executable (kernel older than Windows 8)");
 
     skeleton::nt::DeviceObjectOwner device;
     NTSTATUS status = device.create(driver, &g_device_name, FILE_DEVICE_UNKNOWN, FILE_DEVICE_SECURE_OPEN);
