@@ -26,10 +26,10 @@ ifeq ($(ARCH),x86)
 demo: build
 	@$(X86ROOT) ensure $(BUILD_DIR)/x86root >/dev/null
 	$(X86ROOT) run $(BUILD_DIR)/x86root --share $(abspath $(BUILD_DIR)) -- env SKELETON_WINE_DIR=$(abspath $(BUILD_DIR))/wine-x86 \
-	  $(PYTHON) tools/winebox.py run --box demo --kernel-log -- $(abspath $(BUILD_DIR))/bin/x86/kmdctl.exe run $(abspath $(BUILD_DIR))/bin/x86/skeleton.sys
+	  $(PYTHON) kit/harness/winebox.py run --box demo --kernel-log -- $(abspath $(BUILD_DIR))/bin/x86/kmdctl.exe run $(abspath $(BUILD_DIR))/bin/x86/skeleton.sys
 else
 demo: build
-	$(PYTHON) tools/winebox.py run --box demo --kernel-log -- $(BUILD_DIR)/bin/kmdctl.exe run $(BUILD_DIR)/bin/skeleton.sys
+	$(PYTHON) kit/harness/winebox.py run --box demo --kernel-log -- $(BUILD_DIR)/bin/kmdctl.exe run $(BUILD_DIR)/bin/skeleton.sys
 endif
 
 test: build
@@ -37,7 +37,7 @@ test: build
 
 # What one request costs under Wine, per transfer method (figures only; not part of `make test`).
 bench: build
-	$(PYTHON) tools/winebox.py run --box bench --env-path SKELETON_DRIVER=$(BUILD_DIR)/bin/skeleton.sys -- $(BUILD_DIR)/bin/skeleton_bench.exe
+	$(PYTHON) kit/harness/winebox.py run --box bench --env-path SKELETON_DRIVER=$(BUILD_DIR)/bin/skeleton.sys -- $(BUILD_DIR)/bin/skeleton_bench.exe
 
 # Never `rm -rf` alone: build/ holds the x86 root, and deleting through a /dev mounted into it would
 # delete the host's device nodes. x86root.sh delete refuses while anything is mounted in the tree.

@@ -140,7 +140,7 @@ run_in() {
       mkdir -p "$root$s"
       mount --bind "$s" "$root$s"; mounted+=("$root$s")
     done
-    export SKELETON_WINE_ROOT="$root"
+    export KMD_WINE_ROOT="$root"
     "$@"
   ' x86root "$root" "${shares[@]}" -- "$@"
 }

@@ -1,6 +1,6 @@
 // entry_fails.sys - a driver whose DriverEntry fails, so the loader's StartService error path
 // (and its undo) can be tested for real.
-#include "nt/nt.hpp"
+#include <kmd/nt.hpp>
 
 // A pointer initialised with an address makes the linker emit a base relocation, as every real
 // driver has one; without it this tiny image would (rightly) fail tools/pe_lint.py.

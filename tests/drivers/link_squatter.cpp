@@ -4,11 +4,11 @@
 // works only if the failed attempt left no \Device\skeleton behind.
 #include <skeleton/ioctl.h>
 
-#include "nt/kernel_raii.hpp"
+#include <kmd/kernel_raii.hpp>
 
 namespace {
-constinit UNICODE_STRING g_link = skeleton::nt::literal_ustring(SKELETON_DOS_DEVICE_NAME_W);
-constinit UNICODE_STRING g_target = skeleton::nt::literal_ustring(L"\\Device\\Null");
+constinit UNICODE_STRING g_link = kmd::literal_ustring(SKELETON_DOS_DEVICE_NAME_W);
+constinit UNICODE_STRING g_target = kmd::literal_ustring(L"\\Device\\Null");
 } // namespace
 
 extern "C" VOID NTAPI SquatterUnload(PDRIVER_OBJECT)

@@ -4,7 +4,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tools"))
+sys.path.insert(0, str(ROOT / "kit" / "harness"))
 
 from winebox import Box, Run, dbgprint_lines, windows_path  # noqa: E402,F401
 
@@ -13,6 +13,6 @@ KMDCTL = BIN_DIR / "kmdctl.exe"
 DRIVER = BIN_DIR / "skeleton.sys"
 # --- x86 (i686): the architecture under test (x64 or x86; SKELETON_BIN_DIR holds its images), and
 # the other architecture's driver, which this one's kmdctl must refuse.
-ARCH = os.environ.get("SKELETON_ARCH", "x64")
+ARCH = os.environ.get("KMD_ARCH", "x64")
 OTHER_ARCH_DRIVER = Path(os.environ.get("SKELETON_OTHER_ARCH_DRIVER", ROOT / "build" / "bin" / "x86" / "skeleton.sys"))
 SERVICE_KEY = r"HKLM\System\CurrentControlSet\Services\skeleton"

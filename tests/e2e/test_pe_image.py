@@ -1,5 +1,5 @@
 """skeleton.sys as an image: what the kernel loader and memory integrity (HVCI) demand, checked
-by tools/pe_lint.py, and each lint rule proven to fire on a deliberately broken copy."""
+by kit/lint/pe_lint.py, and each lint rule proven to fire on a deliberately broken copy."""
 import shutil
 import subprocess
 import sys
@@ -11,7 +11,7 @@ import pefile
 
 from e2e_support import ARCH, BIN_DIR, DRIVER, ROOT
 
-LINT = ROOT / "tools" / "pe_lint.py"
+LINT = ROOT / "kit" / "lint" / "pe_lint.py"
 
 
 def lint(path: Path, *extra: str) -> subprocess.CompletedProcess:
@@ -50,7 +50,7 @@ class SkeletonImage(unittest.TestCase):
         for image in (DRIVER, *(BIN_DIR / f"{name}.sys" for name in ("entry_fails", "link_squatter", "neither_prober"))):
             result = lint(image)
             self.assertEqual(0, result.returncode, result.stdout + result.stderr)
-            self.assertIn("9 passed, 0 failed", result.stdout)
+            self.assertIn("12 passed, 0 failed", result.stdout)
 
 
 class LintRulesFire(unittest.TestCase):
@@ -127,15 +127,35 @@ class LintRulesFire(unittest.TestCase):
             d.VirtualAddress, d.Size = pe.sections[-1].VirtualAddress, 0x28
         self.assertOnlyRuleFails(self.broken("tls", b), "no-tls", "has a TLS directory")
 
-    def test_seh_usable(self):
+    def test_dll_flag(self):
+        def b(pe): pe.FILE_HEADER.Characteristics |= 0x2000  # IMAGE_FILE_DLL
+        self.assertOnlyRuleFails(self.broken("dll", b), "not-a-dll", "IMAGE_FILE_DLL is set")
+
+    def test_exports(self):
+        # A driver that exports on purpose (built with kmd_add_driver(... EXPORTS)) passes only
+        # when the lint is told so.
+        exporter = BIN_DIR / "exports_on_purpose.sys"
+        # (x86: an NTAPI export keeps its __stdcall decoration, @ and its argument bytes.)
+        name = "KmdExportedOnPurpose@4" if ARCH == "x86" else "KmdExportedOnPurpose"
+        self.assertOnlyRuleFails(exporter, "no-exports", f"exports 1 symbol(s) ({name})")
+        self.assertEqual(0, lint(exporter, "--allow-exports").returncode)
+
+    def test_unwind_data(self):
         if ARCH == "x86":
-            def b(pe): pe.OPTIONAL_HEADER.DllCharacteristics |= 0x0400
-            self.assertOnlyRuleFails(self.broken("no_seh", b), "seh-usable", "has NO_SEH")
-        else:
-            def b(pe):
-                d = pe.OPTIONAL_HEADER.DATA_DIRECTORY[pefile.DIRECTORY_ENTRY["IMAGE_DIRECTORY_ENTRY_EXCEPTION"]]
-                d.VirtualAddress, d.Size = 0, 0
-            self.assertOnlyRuleFails(self.broken("no_pdata", b), "seh-usable", "no exception directory (.pdata)")
+            # x86 has no table-based unwinding: the rule has nothing to check, and says ok.
+            self.assertIn(f"{DRIVER}: ok   x64-unwind-data", lint(DRIVER).stdout)
+            return
+        def b(pe):
+            d = pe.OPTIONAL_HEADER.DATA_DIRECTORY[pefile.DIRECTORY_ENTRY["IMAGE_DIRECTORY_ENTRY_EXCEPTION"]]
+            d.VirtualAddress, d.Size = 0, 0
+        self.assertOnlyRuleFails(self.broken("no_pdata", b), "x64-unwind-data", "have no unwind data (")
+
+    def test_x86_seh_enabled(self):
+        def b(pe): pe.OPTIONAL_HEADER.DllCharacteristics |= 0x0400  # IMAGE_DLLCHARACTERISTICS_NO_SEH
+        if ARCH == "x86":
+            self.assertOnlyRuleFails(self.broken("no_seh", b), "x86-seh-enabled", "has NO_SEH")
+        else:  # x64 SEH is table-based: the flag means nothing there, and x64-unwind-data checks it
+            self.assertEqual(0, lint(self.broken("no_seh", b)).returncode)
 
     def test_not_a_pe_at_all(self):
         path = self.tmp / "text.sys"

@@ -44,12 +44,31 @@ class TestSigning(unittest.TestCase):
         self.assertNotIn("Signature verification: ok", result.stdout)
 
     def test_signed_image_passes_the_lint(self):
-        result = subprocess.run([sys.executable, str(ROOT / "tools" / "pe_lint.py"), str(SIGNED)], capture_output=True, text=True)
+        result = subprocess.run([sys.executable, str(ROOT / "kit" / "lint" / "pe_lint.py"), str(SIGNED)], capture_output=True, text=True)
         self.assertEqual(0, result.returncode, result.stdout)
         pe = pefile.PE(str(SIGNED))
         security = pe.OPTIONAL_HEADER.DATA_DIRECTORY[pefile.DIRECTORY_ENTRY["IMAGE_DIRECTORY_ENTRY_SECURITY"]]
         self.assertGreater(security.Size, 0, "the Authenticode signature lives in the security directory")
         pe.close()
+
+    def test_a_certificate_near_expiry_is_renewed(self):
+        """A build directory older than the certificate's 30 days must keep signing: a certificate
+        that expires within a week is replaced, and the new signature verifies against it."""
+        tmp = Path(tempfile.mkdtemp())
+        self.addCleanup(shutil.rmtree, tmp)
+        key, cert = tmp / "test-signing.key", tmp / "test-signing.crt"
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-sha256", "-nodes", "-days", "1",
+                        "-subj", "/CN=about to expire", "-keyout", str(key), "-out", str(cert)],
+                       check=True, capture_output=True)
+        old = cert.read_bytes()
+        out = tmp / "signed.sys"
+        result = subprocess.run([str(ROOT / "kit" / "signing" / "test_sign.sh"), str(BIN_DIR / "skeleton.sys"), str(out), str(tmp)],
+                                capture_output=True, text=True)
+        self.assertEqual(0, result.returncode, result.stdout + result.stderr)
+        self.assertIn("renewing", result.stdout)
+        self.assertNotEqual(old, cert.read_bytes(), "the near-expiry certificate must have been replaced")
+        check = subprocess.run(["osslsigncode", "verify", "-CAfile", str(cert), "-in", str(out)], capture_output=True, text=True)
+        self.assertIn("Signature verification: ok", check.stdout)
 
     def test_signed_image_loads_and_answers(self):
         with Box("signed") as box:

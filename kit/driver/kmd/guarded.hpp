@@ -18,7 +18,7 @@
 
 #include "nt.hpp"
 
-namespace skeleton::nt {
+namespace kmd {
 
 using GuardedBody = void (*)(void* context);
 
@@ -34,4 +34,4 @@ NTSTATUS guarded(const Body& body)
                         const_cast<void*>(static_cast<const void*>(&body)));
 }
 
-} // namespace skeleton::nt
+} // namespace kmd

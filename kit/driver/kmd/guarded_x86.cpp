@@ -21,7 +21,7 @@
 
 extern "C" NTSYSAPI VOID NTAPI RtlUnwind(PVOID target_frame, PVOID target_ip, PEXCEPTION_RECORD record, PVOID return_value);
 
-namespace skeleton::nt {
+namespace kmd {
 namespace {
 
 // ExceptionFlags of a handler call made by an unwind, not a dispatch (winnt.h's
@@ -29,7 +29,7 @@ namespace {
 constexpr ULONG kUnwindFlags = 0x2 | 0x4;
 
 struct GuardFrame;
-extern "C" EXCEPTION_DISPOSITION __cdecl skeleton_guard_handler(PEXCEPTION_RECORD, void*, PCONTEXT, void*);
+extern "C" EXCEPTION_DISPOSITION __cdecl kmd_guard_handler(PEXCEPTION_RECORD, void*, PCONTEXT, void*);
 
 // The registration record must come first: the dispatcher hands the handler the record's address.
 struct GuardFrame {
@@ -53,7 +53,7 @@ void set_exception_list(GuardFrame* head)
 
 } // namespace
 
-extern "C" EXCEPTION_DISPOSITION __cdecl skeleton_guard_handler(PEXCEPTION_RECORD record, void* frame, PCONTEXT, void*)
+extern "C" EXCEPTION_DISPOSITION __cdecl kmd_guard_handler(PEXCEPTION_RECORD record, void* frame, PCONTEXT, void*)
 {
     // Called again during an unwind that passes through us (a record below ours took the
     // exception): nothing to clean up here, let it pass.
@@ -68,18 +68,18 @@ extern "C" EXCEPTION_DISPOSITION __cdecl skeleton_guard_handler(PEXCEPTION_RECOR
 __attribute__((noinline)) NTSTATUS guarded_call(GuardedBody body, void* context)
 {
     GuardFrame guard;
-    guard.handler = skeleton_guard_handler;
+    guard.next = exception_list();
+    guard.handler = kmd_guard_handler;
     guard.code = STATUS_SUCCESS;
     if (__builtin_setjmp(guard.jump) != 0) {
         // Back from the handler: RtlUnwind left our record at the head of the chain.
         set_exception_list(guard.next);
         return guard.code;
     }
-    guard.next = exception_list();
     set_exception_list(&guard);
     body(context);
     set_exception_list(guard.next);
     return STATUS_SUCCESS;
 }
 
-} // namespace skeleton::nt
+} // namespace kmd

@@ -9,7 +9,7 @@
 
 #include "nt.hpp"
 
-namespace skeleton::nt {
+namespace kmd {
 
 #if defined(_WIN64)
 inline bool kernel_has_nx_pool() { return true; }
@@ -37,4 +37,4 @@ inline POOL_TYPE nonpaged_pool() { return kernel_has_nx_pool() ? NonPagedPoolNx 
 // The MM_PAGE_PRIORITY flag that maps an MDL no-execute, or 0 where the kernel lacks it.
 inline ULONG mdl_mapping_no_execute() { return kernel_has_nx_pool() ? static_cast<ULONG>(MdlMappingNoExecute) : 0; }
 
-} // namespace skeleton::nt
+} // namespace kmd

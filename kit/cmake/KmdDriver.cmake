@@ -1,0 +1,207 @@
+# KmdDriver.cmake - the kit's CMake functions: what a driver project declares, and everything it
+# then gets. One driver's CMakeLists.txt is read twice, once per world of the tree:
+#
+#   Windows world (configured with a kit toolchain file, e.g. kit/cmake/x86_64-w64-mingw32-clang.cmake):
+#     kmd_add_driver()        builds NAME.sys: clang with SEH, no C runtime, native subsystem,
+#                             ntoskrnl/hal imports only, unwind data, no exports, the kit's driver
+#                             support linked in, a valid PE checksum, linted after every link,
+#                             and (SIGN) a test-signed copy NAME.signed.sys.
+#     kmd_add_driver_tests()  builds NAME_device_tests.exe (GoogleTest for Windows, with the kit's
+#                             fixture that loads the driver through the SCM).
+#   Host world (configured natively, what `make` does):
+#     kmd_add_driver()        builds the request core (CORE sources) natively, under ASan/UBSan.
+#     kmd_add_driver_tests()  builds and registers the host unit tests and the libFuzzer target of
+#                             that core, and the e2e tests under Wine: the device tests in a box,
+#                             and Python scenarios.
+#
+#   kmd_add_driver(NAME SOURCES <nt glue...> [CORE <request core...>] [INCLUDE_DIRS <dirs...>]
+#                  [SEH_SOURCES <files using __try...>] [SIGN] [EXPORTS])
+#   (EXPORTS: the driver exports symbols on purpose, a kernel-mode export driver; the lint allows it.)
+#   kmd_add_driver_tests(NAME [HOST_TESTS <gtest sources...>] [FUZZ <fuzz target source>] [FUZZ_RUNS N]
+#                        [WINDOWS_TESTS <gtest sources...>] [EXTRA_DRIVERS <service=file.sys...>]
+#                        [E2E <python unittest files...>] [TIMEOUT seconds])
+#
+# Requires KMD_KIT_DIR (the kit/ directory) and, on the Windows side, KMD_OUTPUT_DIR.
+include_guard(GLOBAL)
+
+set(KMD_KIT_DIR "${CMAKE_CURRENT_LIST_DIR}/.." CACHE INTERNAL "")
+get_filename_component(KMD_KIT_DIR "${KMD_KIT_DIR}" ABSOLUTE)
+find_program(KMD_PYTHON NAMES python3 PATHS /usr/bin NO_DEFAULT_PATH REQUIRED) # Debian's: it sees python3-pefile
+
+# ------------------------------------------------------------------------------ Windows world
+if(CMAKE_SYSTEM_NAME STREQUAL "Windows")
+
+# Compile options every piece of kernel code gets.
+function(kmd_kernel_options target)
+  target_include_directories(${target} PRIVATE "${KMD_KIT_DIR}/driver")
+  target_include_directories(${target} SYSTEM PRIVATE "${KMD_DDK_INCLUDE_DIR}")
+  target_compile_options(${target} PRIVATE
+    -fms-extensions          # __try/__except (structured exception handling)
+    -ffreestanding -fno-exceptions -fno-rtti
+    # -ffreestanding makes clang 14 drop its default unwind tables on windows-gnu: put them back.
+    # The x64 ABI requires .pdata/.xdata for every non-leaf function; without them exceptions
+    # cannot pass these frames and no debugger, crash dump or stack walk can unwind them.
+    -fasynchronous-unwind-tables
+    -fno-stack-protector     # no CRT security cookie in kernel mode
+    -mno-stack-arg-probe     # no ___chkstk_ms: stack frames stay small instead...
+    -Wframe-larger-than=1024 # ...and this makes sure: a big frame could jump the kernel stack's guard page
+    -Wall -Wextra -Werror)
+  # x86 (i686) note: kit/cmake/i686-w64-mingw32-clang.cmake adds -mgeneral-regs-only here.
+  if(KMD_KERNEL_EXTRA_OPTIONS)
+    target_compile_options(${target} PRIVATE ${KMD_KERNEL_EXTRA_OPTIONS})
+  endif()
+endfunction()
+
+# The kit's NT-side driver support, built once per Windows build and linked into every driver.
+if(NOT TARGET kmd_driver_support)
+  # The SEH seam (kmd/guarded.hpp) for this architecture: compiler-made __try/__except on x64, a
+  # hand-made frame-based guard on x86, where clang cannot lower __try (guarded_x86.cpp says why).
+  if(CMAKE_SIZEOF_VOID_P EQUAL 4)
+    set(_kmd_guard "${KMD_KIT_DIR}/driver/kmd/guarded_x86.cpp")
+  else()
+    set(_kmd_guard "${KMD_KIT_DIR}/driver/kmd/guarded_x64.cpp")
+  endif()
+  add_library(kmd_driver_support STATIC
+    "${KMD_KIT_DIR}/driver/kmd/irp_buffers.cpp"
+    "${KMD_KIT_DIR}/driver/kmd/device_security.cpp"
+    "${KMD_KIT_DIR}/driver/kmd/pool.cpp"
+    "${_kmd_guard}")
+  kmd_kernel_options(kmd_driver_support)
+  # -fasync-exceptions makes the x64 __try guard cover every instruction inside it, not only calls
+  # (clang otherwise assumes a plain load or store cannot fault and leaves it unguarded). Only this
+  # file gets it: elsewhere it turns destructors into C++ EH cleanups that need _Unwind_Resume and
+  # __gxx_personality_seh0, which no kernel provides. (x86: no __try at all, nothing to add.)
+  if(CMAKE_SIZEOF_VOID_P EQUAL 8)
+    set_source_files_properties("${_kmd_guard}" TARGET_DIRECTORY kmd_driver_support
+      PROPERTIES COMPILE_OPTIONS -fasync-exceptions)
+  endif()
+endif()
+
+function(kmd_add_driver name)
+  cmake_parse_arguments(PARSE_ARGV 1 ARG "SIGN;EXPORTS" "" "SOURCES;CORE;INCLUDE_DIRS;SEH_SOURCES")
+  if(NOT ARG_SOURCES)
+    message(FATAL_ERROR "kmd_add_driver(${name}): SOURCES is required")
+  endif()
+  # An executable, not a DLL: no IMAGE_FILE_DLL flag, and no export directory (mingw exports
+  # every symbol of a DLL that declares none, which would let any kernel module call the
+  # driver's internals past the I/O manager).
+  add_executable(${name} ${ARG_SOURCES} ${ARG_CORE})
+  set_target_properties(${name} PROPERTIES SUFFIX ".sys")
+  target_include_directories(${name} PRIVATE ${ARG_INCLUDE_DIRS})
+  target_compile_definitions(${name} PRIVATE "KMD_DRIVER_NAME=\"${name}\"")
+  kmd_kernel_options(${name})
+  if(ARG_SEH_SOURCES AND CMAKE_SIZEOF_VOID_P EQUAL 4)
+    message(FATAL_ERROR "kmd_add_driver(${name}): SEH_SOURCES use __try, which clang cannot lower for x86: "
+                        "guard through kmd/guarded.hpp instead")
+  endif()
+  if(ARG_SEH_SOURCES)
+    set_source_files_properties(${ARG_SEH_SOURCES} PROPERTIES COMPILE_OPTIONS -fasync-exceptions)
+  endif()
+  target_link_options(${name} PRIVATE
+    -nostdlib
+    -Wl,--subsystem,native
+    -Wl,--entry,${KMD_DRIVER_ENTRY}
+    -Wl,--dynamicbase -Wl,--nxcompat ${KMD_LINK_EXTRA_OPTIONS})
+  target_link_libraries(${name} PRIVATE kmd_driver_support ntoskrnl hal)
+  set(lint_args --quiet)
+  if(ARG_EXPORTS)
+    list(APPEND lint_args --allow-exports)
+  endif()
+  # lld leaves the PE checksum at 0; the kernel loader checks it for drivers. Fill it in, then
+  # hold the image to the kernel's and HVCI's rules (kit/lint/pe_lint.py) after every link.
+  add_custom_command(TARGET ${name} POST_BUILD
+    COMMAND "${KMD_PYTHON}" "${KMD_KIT_DIR}/lint/pe_checksum.py" "$<TARGET_FILE:${name}>"
+    COMMAND "${KMD_PYTHON}" "${KMD_KIT_DIR}/lint/pe_lint.py" ${lint_args} "$<TARGET_FILE:${name}>"
+    VERBATIM)
+  if(ARG_SIGN)
+    # NAME.signed.sys: the same image, test-signed with a throw-away certificate made at build time.
+    set(signed "${KMD_OUTPUT_DIR}/${name}.signed.sys")
+    add_custom_command(OUTPUT "${signed}"
+      COMMAND "${KMD_KIT_DIR}/signing/test_sign.sh" "$<TARGET_FILE:${name}>" "${signed}" "${CMAKE_BINARY_DIR}/test-signing"
+      DEPENDS ${name} "${KMD_KIT_DIR}/signing/test_sign.sh"
+      COMMENT "Test-signing ${name}.sys"
+      VERBATIM)
+    add_custom_target(${name}_signed ALL DEPENDS "${signed}")
+  endif()
+endfunction()
+
+function(kmd_add_driver_tests name)
+  cmake_parse_arguments(PARSE_ARGV 1 ARG "" "FUZZ;FUZZ_RUNS;TIMEOUT" "HOST_TESTS;WINDOWS_TESTS;EXTRA_DRIVERS;E2E")
+  if(ARG_WINDOWS_TESTS)
+    add_executable(${name}_device_tests ${ARG_WINDOWS_TESTS})
+    target_link_libraries(${name}_device_tests PRIVATE kmd_test_fixture)
+    target_include_directories(${name}_device_tests PRIVATE $<TARGET_PROPERTY:${name},INCLUDE_DIRECTORIES>)
+    target_link_options(${name}_device_tests PRIVATE -static)
+  endif()
+endfunction()
+
+# ------------------------------------------------------------------------------ host world
+else()
+
+set(KMD_SANITIZE -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
+
+function(kmd_add_driver name)
+  cmake_parse_arguments(PARSE_ARGV 1 ARG "SIGN;EXPORTS" "" "SOURCES;CORE;INCLUDE_DIRS;SEH_SOURCES")
+  # The request core, natively: what the host tests and the fuzzer link against.
+  if(ARG_CORE)
+    add_library(${name}_core_host STATIC ${ARG_CORE})
+    target_include_directories(${name}_core_host PUBLIC ${ARG_INCLUDE_DIRS} "${KMD_KIT_DIR}/driver" "${CMAKE_CURRENT_SOURCE_DIR}")
+    target_compile_options(${name}_core_host PUBLIC ${KMD_SANITIZE} -Wall -Wextra -Werror)
+    target_link_options(${name}_core_host PUBLIC ${KMD_SANITIZE})
+  endif()
+endfunction()
+
+function(kmd_add_driver_tests name)
+  cmake_parse_arguments(PARSE_ARGV 1 ARG "" "FUZZ;FUZZ_RUNS;TIMEOUT" "HOST_TESTS;WINDOWS_TESTS;EXTRA_DRIVERS;E2E")
+  if(NOT ARG_TIMEOUT)
+    set(ARG_TIMEOUT 300)
+  endif()
+  if(ARG_HOST_TESTS)
+    find_package(GTest REQUIRED)
+    add_executable(${name}_host_tests ${ARG_HOST_TESTS})
+    target_link_libraries(${name}_host_tests PRIVATE ${name}_core_host GTest::gtest_main)
+    include(GoogleTest)
+    gtest_discover_tests(${name}_host_tests TEST_PREFIX "${name}.host." DISCOVERY_TIMEOUT 30)
+  endif()
+  if(ARG_FUZZ)
+    if(NOT ARG_FUZZ_RUNS)
+      set(ARG_FUZZ_RUNS 100000)
+    endif()
+    if(CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+      add_executable(${name}_fuzz ${ARG_FUZZ})
+      target_link_libraries(${name}_fuzz PRIVATE ${name}_core_host)
+      target_compile_options(${name}_fuzz PRIVATE -fsanitize=fuzzer)
+      target_link_options(${name}_fuzz PRIVATE -fsanitize=fuzzer)
+      # Bounded and seeded, so the run is repeatable; longer campaigns: see the README ("Fuzzing").
+      add_test(NAME ${name}.fuzz COMMAND ${name}_fuzz -runs=${ARG_FUZZ_RUNS} -seed=1 -max_len=4096
+        "-artifact_prefix=${CMAKE_CURRENT_BINARY_DIR}/")
+      set_tests_properties(${name}.fuzz PROPERTIES TIMEOUT ${ARG_TIMEOUT})
+    else()
+      message(WARNING "host compiler is not clang: ${name}'s libFuzzer target is not built (configure with CXX=clang++)")
+    endif()
+  endif()
+  set(e2e_env "KMD_BIN_DIR=${KMD_BIN_DIR}" "KMD_WINE_DIR=${CMAKE_BINARY_DIR}/wine" "KMD_DRIVER=${name}"
+              "SKELETON_BIN_DIR=${KMD_BIN_DIR}" "SKELETON_WINE_DIR=${CMAKE_BINARY_DIR}/wine" "PYTHONDONTWRITEBYTECODE=1")
+  if(ARG_WINDOWS_TESTS)
+    set(drivers "${name}=${name}.sys" ${ARG_EXTRA_DRIVERS})
+    add_test(NAME ${name}.device_tests
+      COMMAND "${KMD_PYTHON}" "${KMD_KIT_DIR}/harness/run_gtest.py" ${name}_device_tests.exe ${drivers})
+    set_tests_properties(${name}.device_tests PROPERTIES ENVIRONMENT "${e2e_env}" TIMEOUT ${ARG_TIMEOUT})
+    # x86: the same device tests against the 32-bit images, inside the x86 root (kit/x86).
+    if(COMMAND kmd_x86_test)
+      kmd_x86_test(${name}.x86.device_tests "${CMAKE_CURRENT_BINARY_DIR}"
+        "${KMD_PYTHON}" "${KMD_KIT_DIR}/harness/run_gtest.py" ${name}_device_tests.exe ${drivers})
+    endif()
+  endif()
+  foreach(scenario IN LISTS ARG_E2E)
+    get_filename_component(module "${scenario}" NAME_WE)
+    get_filename_component(dir "${scenario}" ABSOLUTE)
+    get_filename_component(dir "${dir}" DIRECTORY)
+    string(REGEX REPLACE "^test_" "" short "${module}")
+    add_test(NAME ${name}.e2e.${short} COMMAND "${KMD_PYTHON}" -m unittest -v "${module}" WORKING_DIRECTORY "${dir}")
+    set_tests_properties(${name}.e2e.${short} PROPERTIES
+      ENVIRONMENT "${e2e_env};PYTHONPATH=${KMD_KIT_DIR}/harness" TIMEOUT ${ARG_TIMEOUT})
+  endforeach()
+endfunction()
+
+endif()

@@ -1,0 +1,15 @@
+// irp_buffers.hpp - from an IRP_MJ_DEVICE_CONTROL to a driver's request table, per transfer method.
+#pragma once
+
+#include <kmd/nt.hpp>
+#include <kmd/request.hpp>
+
+namespace kmd {
+
+// Finds the caller's buffers where the code's transfer method puts them, makes them safe to touch
+// (mapping MDLs - read-only for METHOD_IN_DIRECT -, probing and capturing METHOD_NEITHER user
+// memory under __try/__except), and runs the table's row for the code on them. Never touches a
+// buffer for a code the table does not know.
+Result run_device_control(const RequestTable& table, PIRP irp, PIO_STACK_LOCATION stack);
+
+} // namespace kmd

@@ -1,0 +1,34 @@
+// nt.hpp - the one way kit and driver code include the DDK, and the one place for what it lacks.
+#pragma once
+
+// The mingw-w64 DDK headers declare InterlockedBitTestAndSet/Reset a second time in C++ and
+// collide with the compiler's intrinsic declarations; claiming them as defined avoids that.
+#define __INTRINSIC_DEFINED_InterlockedBitTestAndSet
+#define __INTRINSIC_DEFINED_InterlockedBitTestAndReset
+// ntifs.h: ntddk.h plus the object-security calls (ObOpenObjectByPointer, ZwSetSecurityObject,
+// RtlCreateAcl) that device_security.cpp needs.
+#include <ntifs.h>
+
+// ---- Names newer than the mingw-w64 DDK headers (values from Microsoft's documentation) ----
+
+// MM_PAGE_PRIORITY flag, Windows 8 and later: map the MDL's pages no-execute.
+// https://learn.microsoft.com/windows-hardware/drivers/ddi/wdm/nf-wdm-mmgetsystemaddressformdlsafe
+#ifndef MdlMappingNoExecute
+#define MdlMappingNoExecute 0x40000000
+#endif
+// MM_PAGE_PRIORITY flag, Windows 8 and later: map the MDL's pages read-only (same page).
+#ifndef MdlMappingNoWrite
+#define MdlMappingNoWrite 0x80000000
+#endif
+
+// Object type of driver objects (for ObReferenceObjectByName), exported by ntoskrnl.exe and
+// declared in Microsoft's ntddk.h, but not in mingw-w64's.
+extern "C" NTSYSAPI POBJECT_TYPE* IoDriverObjectType;
+
+// The METHOD_NEITHER guard needs structured exception handling: clang's __try/__except on x64,
+// a hand-made frame-based SEH record on x86 (guarded_x86.cpp; clang for i686-w64-windows-gnu
+// accepts __try but drops the handler, so no driver code may use __try directly - only
+// guarded.hpp). GCC has neither __try nor the asm the x86 guard is tested with: stop here.
+#if !defined(__clang__) && !defined(_MSC_VER)
+#error "kit drivers are built with clang: the SEH guard is guarded_x64.cpp (__try) or guarded_x86.cpp"
+#endif

@@ -1,0 +1,92 @@
+// guard_tests.cpp - skeleton.sys's METHOD_NEITHER guard and device DACL, seen from inside the
+// kernel through the test-only neither_prober.sys (tests/drivers).
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "../drivers/prober_ioctl.h"
+#include "device.hpp"
+#include "driver_fixture.hpp"
+
+#include <sddl.h>
+
+namespace {
+
+constexpr unsigned kSuccess = 0x00000000;
+constexpr unsigned kAccessViolation = 0xC0000005;
+constexpr unsigned kBufferTooSmall = 0xC0000023;
+constexpr unsigned kInvalidParameter = 0xC000000D;
+
+std::vector<prober_result> run_prober()
+{
+    kmd::FileHandle prober;
+    kmd::Failure f = kmd::open_device(PROBER_WIN32_DEVICE_PATH_W, prober);
+    EXPECT_FALSE(f) << f.describe();
+    std::vector<unsigned char> out(sizeof(prober_result) * PROBER_CASE_COUNT);
+    f = kmd::device_io_control(prober.get(), IOCTL_PROBER_RUN_NEITHER_CASES, {}, out);
+    EXPECT_FALSE(f) << f.describe();
+    std::vector<prober_result> results(PROBER_CASE_COUNT);
+    if (out.size() == sizeof(prober_result) * PROBER_CASE_COUNT) std::memcpy(results.data(), out.data(), out.size());
+    return results;
+}
+
+TEST(NeitherGuard, BadUserPointersGetAnErrorStatusNeverACrash)
+{
+    const auto r = run_prober();
+    ASSERT_EQ(static_cast<size_t>(PROBER_CASE_COUNT), r.size());
+    for (unsigned i = 0; i < PROBER_CASE_COUNT; ++i) EXPECT_EQ(i, r[i].which);
+
+    EXPECT_EQ(kSuccess, r[PROBER_VALID_BUFFERS].status) << "the control case must work, or the others prove nothing";
+    EXPECT_EQ(63u, r[PROBER_VALID_BUFFERS].information) << "the greeting and its NUL";
+
+    // Each bad address faults inside skeleton.sys's __try and comes back as the exception code.
+    for (unsigned c : {PROBER_HELLO_OUT_UNMAPPED, PROBER_HELLO_OUT_READ_ONLY, PROBER_HELLO_OUT_KERNEL_ADDRESS, PROBER_ECHO_IN_UNMAPPED,
+                       PROBER_ECHO_IN_KERNEL_ADDRESS, PROBER_ECHO_OUT_READ_ONLY}) {
+        EXPECT_EQ(kAccessViolation, r[c].status) << "case " << c;
+        EXPECT_EQ(0u, r[c].information) << "case " << c;
+    }
+    // NULL with a length: refused before any access.
+    EXPECT_EQ(kBufferTooSmall, r[PROBER_HELLO_OUT_NULL_WITH_LENGTH].status);
+    EXPECT_EQ(kInvalidParameter, r[PROBER_ECHO_IN_NULL_WITH_LENGTH].status);
+}
+
+TEST(DirectGuard, AMissingOrShortMdlIsInvalidParameter)
+{
+    const auto r = run_prober();
+    ASSERT_EQ(static_cast<size_t>(PROBER_CASE_COUNT), r.size());
+    EXPECT_EQ(kSuccess, r[PROBER_FILL_VALID].status) << "the control case must work, or the others prove nothing";
+    EXPECT_EQ(256u, r[PROBER_FILL_VALID].information);
+    EXPECT_EQ(kInvalidParameter, r[PROBER_VERIFY_NO_MDL].status);
+    EXPECT_EQ(0u, r[PROBER_VERIFY_NO_MDL].information);
+    EXPECT_EQ(kInvalidParameter, r[PROBER_FILL_LENGTH_BEYOND_MDL].status);
+    EXPECT_EQ(0u, r[PROBER_FILL_LENGTH_BEYOND_MDL].information);
+}
+
+TEST(NeitherGuard, TheDriverKeepsServingAfterTheFaults)
+{
+    for (int round = 0; round < 3; ++round) run_prober();
+    auto device = kmd::test::open_device(SKELETON_WIN32_DEVICE_PATH_W);
+    std::string greeting;
+    kmd::Failure f = kmd::say_hello(device.get(), greeting);
+    EXPECT_FALSE(f) << f.describe();
+    EXPECT_EQ("Hello from ring 0! The skeleton KMD answers SERVICE_SAY_HELLO.", greeting);
+}
+
+TEST(DeviceSecurity, DaclAdmitsOnlySystemAndAdministrators)
+{
+    kmd::FileHandle prober;
+    ASSERT_FALSE(kmd::open_device(PROBER_WIN32_DEVICE_PATH_W, prober));
+    std::vector<unsigned char> out(1024);
+    kmd::Failure f = kmd::device_io_control(prober.get(), IOCTL_PROBER_QUERY_SKELETON_DACL, {}, out);
+    ASSERT_FALSE(f) << f.describe();
+    LPWSTR sddl = nullptr;
+    ASSERT_TRUE(ConvertSecurityDescriptorToStringSecurityDescriptorW(out.data(), SDDL_REVISION_1, DACL_SECURITY_INFORMATION, &sddl,
+                                                                     nullptr));
+    const std::wstring text = sddl;
+    LocalFree(sddl);
+    EXPECT_EQ(L"D:P(A;;FA;;;SY)(A;;FA;;;BA)", text) << kmd::narrow(text);
+}
+
+} // namespace
