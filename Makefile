@@ -3,6 +3,8 @@
 BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 PYTHON := /usr/bin/python3
+ARCH ?= x64
+X86ROOT := kit/x86/x86root.sh
 
 DEBUG_DIR ?= build-debug
 
@@ -30,8 +32,16 @@ debug-test: debug
 
 # The seed's whole sequence, for real: kmdctl run skeleton.sys in a fresh Wine prefix,
 # followed by what the driver itself printed (DbgPrint).
+# ARCH=x86: the 32-bit pair, as in the seed, under a 32-bit Wine in build/x86root (kit/x86).
+ifeq ($(ARCH),x86)
+demo: build
+	@$(X86ROOT) ensure $(BUILD_DIR)/x86root >/dev/null
+	$(X86ROOT) run $(BUILD_DIR)/x86root --share $(abspath $(BUILD_DIR)) -- env SKELETON_WINE_DIR=$(abspath $(BUILD_DIR))/wine-x86 \
+	  $(PYTHON) kit/harness/winebox.py run --box demo --kernel-log -- $(abspath $(BUILD_DIR))/bin/x86/kmdctl.exe run $(abspath $(BUILD_DIR))/bin/x86/skeleton.sys
+else
 demo: build
 	$(PYTHON) kit/harness/winebox.py run --box demo --kernel-log -- $(BUILD_DIR)/bin/kmdctl.exe run $(BUILD_DIR)/bin/skeleton.sys
+endif
 
 # KMD_BOX_PIN=auto: each Wine box on its own CPU, round robin (kit/harness/winebox.py). Measured
 # (docs/performance.md): two boxes under ctest -j2 finished in 31-50 s pinned against 56-62 s not.
@@ -66,5 +76,8 @@ verify: build
 	@test -n "$(DRIVER)" || { echo "usage: make verify DRIVER=path/to/driver.sys [VERIFY_ARGS=...]" >&2; exit 2; }
 	$(PYTHON) kit/verifier/verify.py $(DRIVER) $(VERIFY_ARGS)
 
+# Never `rm -rf` alone: build/ holds the x86 root, and deleting through a /dev mounted into it would
+# delete the host's device nodes. x86root.sh delete refuses while anything is mounted in the tree.
 clean:
-	rm -rf $(BUILD_DIR) $(DEBUG_DIR)
+	@$(X86ROOT) delete $(BUILD_DIR)
+	@$(X86ROOT) delete $(DEBUG_DIR)

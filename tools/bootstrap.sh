@@ -8,6 +8,7 @@ PACKAGES=(
   gdb-mingw-w64                                   # x86_64-w64-mingw32-gdb: source-level driver debugging (kit/harness/kmd_debug.py)
   clang lld libclang-rt-14-dev                    # Windows binaries (clang+lld), host fuzzer/sanitizers
   g++-mingw-w64-x86-64                            # mingw-w64 headers, DDK, import libs, libstdc++
+  g++-mingw-w64-i686 debootstrap                  # x86: the 32-bit half, and its i386 Wine root (kit/x86)
   googletest libgtest-dev                         # GoogleTest sources (Windows build) and host library
   wine wine64                                     # the NT-compatible I/O manager the tests run on
   python3 python3-pefile python3-capstone         # PE checksum and image checks (lint disassembles for unwind coverage)

@@ -45,6 +45,7 @@ function(kmd_kernel_options target)
     -mno-stack-arg-probe     # no ___chkstk_ms: stack frames stay small instead...
     -Wframe-larger-than=1024 # ...and this makes sure: a big frame could jump the kernel stack's guard page
     -Wall -Wextra -Werror)
+  # x86 (i686) note: kit/cmake/i686-w64-mingw32-clang.cmake adds -mgeneral-regs-only here.
   if(KMD_KERNEL_EXTRA_OPTIONS)
     target_compile_options(${target} PRIVATE ${KMD_KERNEL_EXTRA_OPTIONS})
   endif()
@@ -52,21 +53,31 @@ endfunction()
 
 # The kit's NT-side driver support, built once per Windows build and linked into every driver.
 if(NOT TARGET kmd_driver_support)
+  # The user-memory seam (kmd/user_copy.hpp) for this architecture: compiler-made __try/__except on
+  # x64 (user_copy.cpp; the lint's probes-inside-try rule checks it in the image's scope tables), a
+  # hand-made frame-based guard on x86, where clang cannot lower __try (guarded_x86.cpp says why).
+  if(CMAKE_SIZEOF_VOID_P EQUAL 4)
+    set(_kmd_user_copy "${KMD_KIT_DIR}/driver/kmd/user_copy_x86.cpp" "${KMD_KIT_DIR}/driver/kmd/guarded_x86.cpp")
+  else()
+    set(_kmd_user_copy "${KMD_KIT_DIR}/driver/kmd/user_copy.cpp")
+  endif()
   add_library(kmd_driver_support STATIC
     "${KMD_KIT_DIR}/driver/kmd/irp_buffers.cpp"
-    "${KMD_KIT_DIR}/driver/kmd/user_copy.cpp"
     "${KMD_KIT_DIR}/driver/kmd/device_security.cpp"
     "${KMD_KIT_DIR}/driver/kmd/pool.cpp"
-    "${KMD_KIT_DIR}/driver/kmd/dispatch_guard.cpp")
+    "${KMD_KIT_DIR}/driver/kmd/dispatch_guard.cpp"
+    ${_kmd_user_copy})
   kmd_kernel_options(kmd_driver_support)
-  # -fasync-exceptions makes the __try guard cover every instruction inside it, not only calls:
+  # -fasync-exceptions makes the x64 __try guard cover every instruction inside it, not only calls:
   # insurance against an inlined copy or plain store, which clang would otherwise assume cannot
   # fault and leave unguarded. Only user_copy.cpp gets it, the one file with __try blocks, whose
   # functions own no C++ objects: elsewhere it turns destructors into C++ EH cleanups that need
   # _Unwind_Resume and __gxx_personality_seh0, which no kernel provides, and in a function with a
-  # __try it runs them twice (user_copy.hpp).
-  set_source_files_properties("${KMD_KIT_DIR}/driver/kmd/user_copy.cpp" TARGET_DIRECTORY kmd_driver_support
-    PROPERTIES COMPILE_OPTIONS -fasync-exceptions)
+  # __try it runs them twice (user_copy.hpp). (x86: no __try at all, nothing to add.)
+  if(CMAKE_SIZEOF_VOID_P EQUAL 8)
+    set_source_files_properties("${KMD_KIT_DIR}/driver/kmd/user_copy.cpp" TARGET_DIRECTORY kmd_driver_support
+      PROPERTIES COMPILE_OPTIONS -fasync-exceptions)
+  endif()
 endif()
 
 function(kmd_add_driver name)
@@ -82,6 +93,10 @@ function(kmd_add_driver name)
   target_include_directories(${name} PRIVATE ${ARG_INCLUDE_DIRS})
   target_compile_definitions(${name} PRIVATE "KMD_DRIVER_NAME=\"${name}\"")
   kmd_kernel_options(${name})
+  if(ARG_SEH_SOURCES AND CMAKE_SIZEOF_VOID_P EQUAL 4)
+    message(FATAL_ERROR "kmd_add_driver(${name}): SEH_SOURCES use __try, which clang cannot lower for x86: "
+                        "guard through kmd/guarded.hpp instead")
+  endif()
   if(ARG_SEH_SOURCES)
     set_source_files_properties(${ARG_SEH_SOURCES} PROPERTIES COMPILE_OPTIONS -fasync-exceptions)
   endif()
@@ -196,6 +211,11 @@ function(kmd_add_driver_tests name)
     add_test(NAME ${name}.device_tests
       COMMAND "${KMD_PYTHON}" "${KMD_KIT_DIR}/harness/run_gtest.py" ${name}_device_tests.exe ${drivers})
     set_tests_properties(${name}.device_tests PROPERTIES ENVIRONMENT "${e2e_env}" TIMEOUT ${ARG_TIMEOUT})
+    # x86: the same device tests against the 32-bit images, inside the x86 root (kit/x86).
+    if(COMMAND kmd_x86_test)
+      kmd_x86_test(${name}.x86.device_tests "${CMAKE_CURRENT_BINARY_DIR}"
+        "${KMD_PYTHON}" "${KMD_KIT_DIR}/harness/run_gtest.py" ${name}_device_tests.exe ${drivers})
+    endif()
   endif()
   foreach(scenario IN LISTS ARG_E2E)
     get_filename_component(module "${scenario}" NAME_WE)
@@ -210,12 +230,15 @@ endfunction()
 
 endif()
 
-# kmd_project() - once, at the top of a project that builds drivers with the kit (this
+# kmd_project([X86]) - once, at the top of a project that builds drivers with the kit (this
 # repository, or a driver project of its own made by tools/new-driver), after project().
-#   Windows world: builds the kit's kmdctl.exe and the Windows test fixture beside the drivers.
+#   Windows world: builds the kit's kmdctl.exe, the Windows test fixture and (x64) kmdverify.sys
+#                  beside the drivers.
 #   Host world:    adds the Windows sub-build (the same source tree with the kit's toolchain
-#                  file, outputs in build/bin) and CTest.
+#                  file, outputs in build/bin) and CTest; with X86 a second sub-build for 32-bit
+#                  Windows into build/bin/x86 (run under a 32-bit Wine: kit/x86).
 macro(kmd_project)
+  cmake_parse_arguments(_KMD_PROJECT "X86" "" "" ${ARGN})
   if(CMAKE_SYSTEM_NAME STREQUAL "Windows")
     set(KMD_OUTPUT_DIR "${CMAKE_BINARY_DIR}/bin" CACHE PATH "Where the Windows binaries go")
     set(CMAKE_RUNTIME_OUTPUT_DIRECTORY "${KMD_OUTPUT_DIR}")
@@ -231,19 +254,27 @@ macro(kmd_project)
     include(ExternalProject)
     include(CTest)
     set(KMD_BIN_DIR "${CMAKE_BINARY_DIR}/bin")
-    ExternalProject_Add(windows-x64
-      SOURCE_DIR "${CMAKE_SOURCE_DIR}"
-      BINARY_DIR "${CMAKE_BINARY_DIR}/windows-x64"
-      CMAKE_ARGS
-        -DCMAKE_TOOLCHAIN_FILE=${KMD_KIT_DIR}/cmake/x86_64-w64-mingw32-clang.cmake
-        -DCMAKE_BUILD_TYPE=${CMAKE_BUILD_TYPE}
-        -DKMD_OUTPUT_DIR=${KMD_BIN_DIR}
-        -DKMD_KIT_DIR=${KMD_KIT_DIR}
-        # Debian's interpreter for anything in the sub-build that looks for Python (GoogleTest's
-        # CMake does), not a pyenv shim that happens to be first on PATH.
-        -DPython_EXECUTABLE=/usr/bin/python3 -DPython3_EXECUTABLE=/usr/bin/python3
-      BUILD_ALWAYS ON
-      INSTALL_COMMAND ""
-      USES_TERMINAL_BUILD ON)
+    set(_kmd_arches x64 x86_64-w64-mingw32-clang "${KMD_BIN_DIR}")
+    if(_KMD_PROJECT_X86)
+      set(KMD_X86_BIN_DIR "${KMD_BIN_DIR}/x86")
+      list(APPEND _kmd_arches x86 i686-w64-mingw32-clang "${KMD_X86_BIN_DIR}")
+    endif()
+    while(_kmd_arches)
+      list(POP_FRONT _kmd_arches _kmd_arch _kmd_toolchain _kmd_out)
+      ExternalProject_Add(windows-${_kmd_arch}
+        SOURCE_DIR "${CMAKE_SOURCE_DIR}"
+        BINARY_DIR "${CMAKE_BINARY_DIR}/windows-${_kmd_arch}"
+        CMAKE_ARGS
+          -DCMAKE_TOOLCHAIN_FILE=${KMD_KIT_DIR}/cmake/${_kmd_toolchain}.cmake
+          -DCMAKE_BUILD_TYPE=${CMAKE_BUILD_TYPE}
+          -DKMD_OUTPUT_DIR=${_kmd_out}
+          -DKMD_KIT_DIR=${KMD_KIT_DIR}
+          # Debian's interpreter for anything in the sub-build that looks for Python (GoogleTest's
+          # CMake does), not a pyenv shim that happens to be first on PATH.
+          -DPython_EXECUTABLE=/usr/bin/python3 -DPython3_EXECUTABLE=/usr/bin/python3
+        BUILD_ALWAYS ON
+        INSTALL_COMMAND ""
+        USES_TERMINAL_BUILD ON)
+    endwhile()
   endif()
 endmacro()

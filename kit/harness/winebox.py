@@ -49,6 +49,18 @@ CRASH_REPORT = r"C:\windows\crash-report.txt"
 AEDEBUG_DEBUGGER = (r"C:\windows\system32\cmd.exe /c C:\windows\system32\winedbg.exe --auto %ld %ld"
                     f" >>{CRASH_REPORT} 2>&1")
 AEDEBUG_KEY = r"Software\Microsoft\Windows NT\CurrentVersion\AeDebug"
+# --- x86 (i686): begin. Boxes for the 32-bit images run a 32-bit Wine inside an i386 Debian root.
+# kit/x86/x86root.sh `run` sets KMD_WINE_ROOT while /proc, /dev and the build tree are mounted
+# into that root (at their own paths, so every path here means the same inside and out); every
+# Wine command then goes through chroot, and prefixes are WINEARCH=win32. Unset: the host's Wine.
+WINE_ROOT = os.environ.get("KMD_WINE_ROOT") or None
+
+
+def wine_command(argv: list) -> list[str]:
+    """argv (wine, wineserver, wineboot ...) as run for this process's boxes."""
+    argv = [str(a) for a in argv]
+    return [shutil.which("chroot") or "/usr/sbin/chroot", WINE_ROOT, *argv] if WINE_ROOT else argv
+# --- x86 (i686): end
 
 
 def windows_path(path: str | Path) -> str:
@@ -59,10 +71,12 @@ def windows_path(path: str | Path) -> str:
 def _base_env(prefix: Path, debug: str = "-all") -> dict[str, str]:
     env = dict(os.environ)
     env.setdefault("HOME", str(prefix.parent))  # Wine wants a home; CI environments may lack one
+    if WINE_ROOT:
+        env["PATH"] = "/usr/local/bin:/usr/bin:/bin"  # the root's, not the host's (pyenv etc.)
     env.update(
         WINEPREFIX=str(prefix),
         WINEDEBUG=debug,
-        WINEARCH="win64",
+        WINEARCH="win32" if WINE_ROOT else "win64",
         # No Mono/Gecko installers: nothing here needs .NET or a browser engine.
         WINEDLLOVERRIDES="mscoree,mshtml=",
     )
@@ -136,9 +150,9 @@ def symbolize_report(report: str, search_dirs: list[Path]) -> str:
 
 
 def _kill_wineserver(prefix: Path) -> None:
-    subprocess.run(["wineserver", "-k"], env=_base_env(prefix), stdout=subprocess.DEVNULL,
+    subprocess.run(wine_command(["wineserver", "-k"]), env=_base_env(prefix), stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL, timeout=60, check=False)
-    subprocess.run(["wineserver", "-w"], env=_base_env(prefix), stdout=subprocess.DEVNULL,
+    subprocess.run(wine_command(["wineserver", "-w"]), env=_base_env(prefix), stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL, timeout=60, check=False)
 
 
@@ -155,9 +169,12 @@ def ensure_template(wine_dir: Path = DEFAULT_WINE_DIR) -> Path:
         shutil.rmtree(template, ignore_errors=True)
         env = _base_env(staging)
         try:
-            subprocess.run(["wineboot", "--init"], env=env, stdout=subprocess.DEVNULL,
+            subprocess.run(wine_command(["wineboot", "--init"]), env=env, stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL, timeout=300, check=True)
-            subprocess.run(["wineserver", "-w"], env=env, timeout=120, check=False)  # registry saved
+            # Let wineboot's work finish (services, registry flush) before the template is
+            # frozen: a 32-bit prefix cut short here fails its first StartService with 1053.
+            subprocess.run(wine_command(["wineserver", "-w"]), env=env, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, timeout=300, check=False)
         finally:
             _kill_wineserver(staging)
         reg_set(staging / "system.reg", AEDEBUG_KEY, "Debugger", AEDEBUG_DEBUGGER)
@@ -300,7 +317,7 @@ class Box:
             return
         self._crashes_at_session_start = self.crash_count()
         self._log_file = open(self.kernel_log, "w")
-        self._holder = subprocess.Popen(["wine", "cmd.exe"], env={**_base_env(self.prefix, self.session_debug), **self.env},
+        self._holder = subprocess.Popen(wine_command(["wine", "cmd.exe"]), env={**_base_env(self.prefix, self.session_debug), **self.env},
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log_file,
                                         start_new_session=True, text=True, errors="replace", preexec_fn=self._preexec())
         self._holder.stdin.write(f"echo {SESSION_MARKER}\n")
@@ -416,7 +433,7 @@ class Box:
                                  "without a restart that driver could not start again (error 6)")
         self.start_session()
         full_env = {**_base_env(self.prefix, debug), **self.env, **(env or {})}
-        return subprocess.Popen(["wine", *[str(a) for a in argv]], env=full_env, stdin=stdin, stdout=subprocess.PIPE,
+        return subprocess.Popen(wine_command(["wine", *[str(a) for a in argv]]), env=full_env, stdin=stdin, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True, errors="replace", start_new_session=True,
                                 preexec_fn=self._preexec())
 

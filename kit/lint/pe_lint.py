@@ -24,6 +24,8 @@ IMAGE_FILE_MACHINE_AMD64 = 0x8664
 IMAGE_SCN_CNT_CODE = 0x00000020
 IMAGE_SCN_MEM_EXECUTE = 0x20000000
 IMAGE_SCN_MEM_WRITE = 0x80000000
+IMAGE_DLLCHARACTERISTICS_NO_SEH = 0x0400
+IMAGE_FILE_MACHINE_I386 = 0x014C
 PAGE_SIZE = 0x1000
 KERNEL_IMPORTS = {"ntoskrnl.exe", "hal.dll"}
 
@@ -89,6 +91,16 @@ def _dll_characteristics(pe, _):
 def _no_tls(pe, _):
     d = pe.OPTIONAL_HEADER.DATA_DIRECTORY[pefile.DIRECTORY_ENTRY["IMAGE_DIRECTORY_ENTRY_TLS"]]
     return None if not (d.VirtualAddress and d.Size) else "has a TLS directory: the kernel loader runs no TLS callbacks and gives drivers no TLS"
+
+
+def _x86_seh_enabled(pe, _):
+    """x86: SEH is frame-based - records on the stack, no .pdata - and the kit's METHOD_NEITHER
+    guard is such a record (kmd/guarded_x86.cpp). The one thing that turns it off image-wide is
+    IMAGE_DLLCHARACTERISTICS_NO_SEH: the dispatcher then calls no handler of the image."""
+    if pe.FILE_HEADER.Machine != IMAGE_FILE_MACHINE_I386:
+        return None  # x64 SEH is table-based: x64-unwind-data checks it
+    dc = pe.OPTIONAL_HEADER.DllCharacteristics
+    return None if not dc & IMAGE_DLLCHARACTERISTICS_NO_SEH else f"DllCharacteristics 0x{dc:04x} has NO_SEH: the x86 guard's handler would never be called"
 
 
 def _not_a_dll(pe, _):
@@ -288,6 +300,7 @@ RULES = [
          _unwind_coverage),
     Rule("probes-inside-try", "METHOD_NEITHER: user buffers are probed and copied only inside __try/__except "
          "(learn.microsoft.com: Using Neither Buffered nor Direct I/O)", _probes_inside_try),
+    Rule("x86-seh-enabled", "x86 SEH: frame-based handlers run only if the image is not marked IMAGE_DLLCHARACTERISTICS_NO_SEH", _x86_seh_enabled),
 ]
 
 

@@ -11,4 +11,8 @@ from winebox import Box, Run, dbgprint_lines, windows_path  # noqa: E402,F401
 BIN_DIR = Path(os.environ.get("SKELETON_BIN_DIR", ROOT / "build" / "bin"))
 KMDCTL = BIN_DIR / "kmdctl.exe"
 DRIVER = BIN_DIR / "skeleton.sys"
+# --- x86 (i686): the architecture under test (x64 or x86; SKELETON_BIN_DIR holds its images), and
+# the other architecture's driver, which this one's kmdctl must refuse.
+ARCH = os.environ.get("KMD_ARCH", "x64")
+OTHER_ARCH_DRIVER = Path(os.environ.get("SKELETON_OTHER_ARCH_DRIVER", ROOT / "build" / "bin" / "x86" / "skeleton.sys"))
 SERVICE_KEY = r"HKLM\System\CurrentControlSet\Services\skeleton"

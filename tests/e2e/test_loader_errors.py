@@ -4,7 +4,7 @@ import re
 import subprocess
 import unittest
 
-from e2e_support import BIN_DIR, DRIVER, KMDCTL, Box, windows_path
+from e2e_support import ARCH, BIN_DIR, DRIVER, KMDCTL, OTHER_ARCH_DRIVER, Box, windows_path
 
 
 class LoaderErrors(unittest.TestCase):
@@ -49,6 +49,14 @@ class LoaderErrors(unittest.TestCase):
     def test_a_user_mode_program_is_not_a_driver(self):
         result = self.kmdctl("install", KMDCTL)
         self.assertFails(result, 193, "not native (1)")
+        self.assertNoService()
+
+    def test_a_driver_for_the_other_machine_is_refused(self):
+        # The x86 kmdctl on 32-bit Windows refuses an x64 image, and the x64 one an x86 image,
+        # before the service database is touched.
+        other = "x64" if ARCH == "x86" else "x86"
+        result = self.kmdctl("run", OTHER_ARCH_DRIVER)
+        self.assertFails(result, 216, f"an {other} image; this Windows loads {ARCH} drivers")
         self.assertNoService()
 
     def test_driver_entry_failure_is_reported_and_undone(self):

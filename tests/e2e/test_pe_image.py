@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pefile
 
-from e2e_support import BIN_DIR, DRIVER, ROOT
+from e2e_support import ARCH, BIN_DIR, DRIVER, ROOT
 
 LINT = ROOT / "kit" / "lint" / "pe_lint.py"
 
@@ -32,7 +32,9 @@ class SkeletonImage(unittest.TestCase):
         self.assertIn("ntoskrnl.exe", dlls)
         names = {i.name.decode() for e in self.pe.DIRECTORY_ENTRY_IMPORT for i in e.imports}
         self.assertTrue({"IoCreateDevice", "IoCreateSymbolicLink", "IoDeleteDevice", "IoDeleteSymbolicLink"} <= names, names)
-        self.assertIn("__C_specific_handler", names, "the __try/__except guard must be compiled in")
+        # The METHOD_NEITHER guard: x64's __try/__except dispatches through __C_specific_handler;
+        # x86's hand-made frame handler unwinds with RtlUnwind (kit/driver/kmd/guarded_x86.cpp).
+        self.assertIn("RtlUnwind" if ARCH == "x86" else "__C_specific_handler", names, "the SEH guard must be compiled in")
 
     def test_checksum_is_correct_and_not_zero(self):
         self.assertNotEqual(0, self.pe.OPTIONAL_HEADER.CheckSum)
@@ -41,8 +43,8 @@ class SkeletonImage(unittest.TestCase):
     def test_has_relocations(self):
         self.assertTrue(hasattr(self.pe, "DIRECTORY_ENTRY_BASERELOC") and self.pe.DIRECTORY_ENTRY_BASERELOC)
 
-    def test_machine_is_x64(self):
-        self.assertEqual(0x8664, self.pe.FILE_HEADER.Machine)
+    def test_machine_is_the_builds(self):
+        self.assertEqual({"x64": 0x8664, "x86": 0x014C}[ARCH], self.pe.FILE_HEADER.Machine)
 
     def test_lint_passes_on_every_driver_we_build(self):
         for image in (DRIVER, *(BIN_DIR / f"{name}.sys" for name in ("entry_fails", "link_squatter", "neither_prober"))):
@@ -135,10 +137,16 @@ class LintRulesFire(unittest.TestCase):
         # A driver that exports on purpose (built with kmd_add_driver(... EXPORTS)) passes only
         # when the lint is told so.
         exporter = BIN_DIR / "exports_on_purpose.sys"
-        self.assertOnlyRuleFails(exporter, "no-exports", "exports 1 symbol(s) (KmdExportedOnPurpose)")
+        # (x86: an NTAPI export keeps its __stdcall decoration, @ and its argument bytes.)
+        name = "KmdExportedOnPurpose@4" if ARCH == "x86" else "KmdExportedOnPurpose"
+        self.assertOnlyRuleFails(exporter, "no-exports", f"exports 1 symbol(s) ({name})")
         self.assertEqual(0, lint(exporter, "--allow-exports").returncode)
 
     def test_unwind_data(self):
+        if ARCH == "x86":
+            # x86 has no table-based unwinding: the rule has nothing to check, and says ok.
+            self.assertIn(f"{DRIVER}: ok   x64-unwind-data", lint(DRIVER).stdout)
+            return
         def b(pe):
             d = pe.OPTIONAL_HEADER.DATA_DIRECTORY[pefile.DIRECTORY_ENTRY["IMAGE_DIRECTORY_ENTRY_EXCEPTION"]]
             d.VirtualAddress, d.Size = 0, 0
@@ -173,6 +181,13 @@ class LintRulesFire(unittest.TestCase):
                     emptied += 1
             self.assertGreater(emptied, 0)
         self.assertOnlyRuleFails(self.broken("unguarded", b), "probes-inside-try", "user-memory access outside any __try/__except: ")
+
+    def test_x86_seh_enabled(self):
+        def b(pe): pe.OPTIONAL_HEADER.DllCharacteristics |= 0x0400  # IMAGE_DLLCHARACTERISTICS_NO_SEH
+        if ARCH == "x86":
+            self.assertOnlyRuleFails(self.broken("no_seh", b), "x86-seh-enabled", "has NO_SEH")
+        else:  # x64 SEH is table-based: the flag means nothing there, and x64-unwind-data checks it
+            self.assertEqual(0, lint(self.broken("no_seh", b)).returncode)
 
     def test_not_a_pe_at_all(self):
         path = self.tmp / "text.sys"

@@ -1,8 +1,9 @@
 """The seed's loader sequence, end to end under Wine: kmdctl against skeleton.sys, with Wine's
 own reg.exe and sc.exe as independent witnesses of the service database."""
+import re
 import unittest
 
-from e2e_support import DRIVER, KMDCTL, SERVICE_KEY, Box, dbgprint_lines, windows_path
+from e2e_support import ARCH, DRIVER, KMDCTL, SERVICE_KEY, Box, dbgprint_lines, windows_path
 
 GREETING = "Hello from ring 0! The skeleton KMD answers SERVICE_SAY_HELLO."
 
@@ -33,6 +34,32 @@ class SeedSequence(unittest.TestCase):
         self.assertIn("skeleton: DriverEntry: created \\DosDevices\\skeleton -> \\Device\\skeleton", log)
         self.assertTrue(any("code=0x00222007" in l and "status=0x00000000 information=63" in l for l in log), log)
         self.assertIn("skeleton: DriverUnload: deleted \\DosDevices\\skeleton and \\Device\\skeleton", log)
+
+    # Wine's ntoskrnl has no ExAllocatePool2, so the kit's fallback shows which pool type it chose.
+    NX_LINE = "skeleton: DriverEntry: pool from ExAllocatePoolWithTag(NonPagedPoolNx), MDL mappings no-execute"
+    NO_NX_LINE = ("skeleton: DriverEntry: pool from ExAllocatePoolWithTag(NonPagedPool), "
+                  "MDL mappings executable (kernel older than Windows 8)")
+
+    def pool_line(self) -> str:
+        lines = [l for l in dbgprint_lines(self.box.kernel_log_text()) if l.startswith("skeleton: DriverEntry: pool from")]
+        self.assertEqual(1, len(lines), lines)
+        return lines[0]
+
+    def test_no_execute_pool_is_chosen_by_the_kernel_version(self):
+        # x64 images assume Windows 8+; x86 ones ask RtlGetVersion (XP/Vista/7 lack NonPagedPoolNx).
+        self.kmdctl("run", DRIVER)
+        version = self.box.run(["cmd.exe", "/c", "ver"])
+        major, minor = (int(n) for n in re.search(r"(\d+)\.(\d+)\.\d+", version.stdout).groups()[:2])
+        nx = ARCH == "x64" or (major, minor) >= (6, 2)
+        self.assertEqual(self.NX_LINE if nx else self.NO_NX_LINE, self.pool_line(), version.stdout)
+
+    def test_a_windows_8_kernel_gets_no_execute_pool_on_x86_too(self):
+        # The other side of the run-time choice: the same x86 image, a kernel that says Windows 8.1.
+        set_version = self.box.run(["reg.exe", "add", r"HKCU\Software\Wine", "/v", "Version", "/d", "win81", "/f"])
+        self.assertEqual(0, set_version.returncode, set_version.describe())
+        self.assertIn("6.3.", self.box.run(["cmd.exe", "/c", "ver"]).stdout)
+        self.kmdctl("run", DRIVER)
+        self.assertEqual(self.NX_LINE, self.pool_line())
 
     def test_service_key_exists_while_installed_and_is_gone_after(self):
         self.assertFalse(self.key_exists())

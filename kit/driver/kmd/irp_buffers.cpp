@@ -8,6 +8,7 @@
 //   NEITHER     Parameters.DeviceIoControl.Type3InputBuffer   Irp->UserBuffer (raw user addresses)
 #include "irp_buffers.hpp"
 
+#include "kernel_features.hpp"
 #include "kernel_raii.hpp"
 #include "user_copy.hpp"
 
@@ -26,7 +27,7 @@ namespace {
 Result fail(NTSTATUS s) { return Result{static_cast<uint32_t>(s), 0}; }
 
 // Maps the MDL the I/O manager built for a DIRECT method, checking it really covers `length`.
-// Never executable (MdlMappingNoExecute); for IN_DIRECT also never writable (MdlMappingNoWrite):
+// Never executable (MdlMappingNoExecute, where the kernel has it: Windows 8+); for IN_DIRECT also never writable (MdlMappingNoWrite):
 // those pages were locked for read access, and may be the caller's read-only memory.
 void* map_mdl(PIRP irp, ULONG length, bool read_only, NTSTATUS& error)
 {
@@ -36,7 +37,7 @@ void* map_mdl(PIRP irp, ULONG length, bool read_only, NTSTATUS& error)
         error = STATUS_INVALID_PARAMETER;
         return nullptr;
     }
-    ULONG priority = NormalPagePriority | MdlMappingNoExecute;
+    ULONG priority = NormalPagePriority | mdl_mapping_no_execute();
     if (read_only) priority |= MdlMappingNoWrite;
     void* mapped = MmGetSystemAddressForMdlSafe(mdl, static_cast<MM_PAGE_PRIORITY>(priority));
     if (mapped == nullptr) error = STATUS_INSUFFICIENT_RESOURCES;

@@ -25,15 +25,10 @@
 // declared in Microsoft's ntddk.h, but not in mingw-w64's.
 extern "C" NTSYSAPI POBJECT_TYPE* IoDriverObjectType;
 
-// The compiler must understand structured exception handling: without __try/__except the
-// METHOD_NEITHER guard would silently not exist. GCC has none, so the build stops here.
+// The METHOD_NEITHER guard needs structured exception handling: clang's __try/__except on x64
+// (user_copy.cpp), a hand-made frame-based SEH record on x86 (guarded_x86.cpp; clang for
+// i686-w64-windows-gnu accepts __try but drops the handler, so x86 code must go through
+// user_copy.hpp / guarded.hpp). GCC has neither __try nor the asm the x86 guard uses: stop here.
 #if !defined(__clang__) && !defined(_MSC_VER)
-#error "kit drivers need __try/__except: build the driver with clang (-fms-extensions) or MSVC"
-#endif
-// Worse than an error: clang (14) targeting i686-w64-windows-gnu accepts __try/__except but emits
-// no exception registration record, so the handler is silently dropped, and -fasync-exceptions
-// does not compile there (tools/x86_seh_probe.sh). x86 SEH is frame-based and needs the
-// MSVC-style lowering this target lacks.
-#if defined(__clang__) && defined(__MINGW32__) && defined(__i386__)
-#error "no x86 build: clang for i686-w64-windows-gnu would silently drop the METHOD_NEITHER __try/__except guard"
+#error "kit drivers are built with clang: the SEH guard is user_copy.cpp (__try) on x64, guarded_x86.cpp on x86"
 #endif

@@ -1,6 +1,8 @@
 // pool.cpp - see pool.hpp.
 #include "pool.hpp"
 
+#include "kernel_features.hpp"
+
 namespace kmd {
 namespace {
 
@@ -26,13 +28,19 @@ void pool_init(ULONG driver_tag)
 
 ULONG driver_pool_tag() { return g_tag; }
 
+const char* pool_description()
+{
+    if (g_allocate_pool2 != nullptr) return "ExAllocatePool2";
+    return kernel_has_nx_pool() ? "ExAllocatePoolWithTag(NonPagedPoolNx)" : "ExAllocatePoolWithTag(NonPagedPool)";
+}
+
 bool pool_uses_allocate_pool2() { return g_allocate_pool2 != nullptr; }
 
 void* allocate_pool(SIZE_T size, ULONG tag)
 {
     // cppcheck-suppress CastIntegerToAddressAtReturn ; it cannot see PVOID, the pointer's return type
     if (g_allocate_pool2 != nullptr) return g_allocate_pool2(kPoolFlagNonPaged, size, tag);
-    void* p = ExAllocatePoolWithTag(NonPagedPoolNx, size, tag);
+    void* p = ExAllocatePoolWithTag(nonpaged_pool(), size, tag);
     if (p != nullptr) RtlZeroMemory(p, size);
     return p;
 }

@@ -4,7 +4,9 @@
 // zeroes by itself. But a driver that *imports* ExAllocatePool2 does not load on older Windows,
 // nor under Wine 8 (whose ntoskrnl does not export it). So one image resolves it at run time
 // (MmGetSystemRoutineAddress, in pool_init() from DriverEntry) and falls back to
-// ExAllocatePoolWithTag(NonPagedPoolNx) + RtlZeroMemory where it is missing.
+// ExAllocatePoolWithTag(NonPagedPoolNx) + RtlZeroMemory where it is missing - or, on the x86
+// kernels older than Windows 8 (XP, Vista, 7), which reject NonPagedPoolNx, plain NonPagedPool
+// (kernel_features.hpp).
 //
 // Why non-paged: callers run at PASSIVE_LEVEL today, but the buffers carry request data that a
 // completion path may touch at DISPATCH_LEVEL; non-paged is the type that is always safe. Why
@@ -25,6 +27,9 @@ ULONG driver_pool_tag();
 
 // True when allocations go through ExAllocatePool2 (for logs and tests).
 bool pool_uses_allocate_pool2();
+
+// Which call and pool type allocations use, e.g. "ExAllocatePoolWithTag(NonPagedPoolNx)" (for logs).
+const char* pool_description();
 
 // `size` zeroed bytes of non-paged, no-execute pool tagged `tag`, or nullptr.
 void* allocate_pool(SIZE_T size, ULONG tag);

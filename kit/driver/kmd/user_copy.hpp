@@ -1,6 +1,7 @@
-// user_copy.hpp - the kit's only __try/__except: probing and copying a METHOD_NEITHER caller's
-// memory (for irp_buffers.cpp). In a file of its own, and in functions that own no C++ object with
-// a destructor, on purpose: where a function has both a __try and such an object, clang
+// user_copy.hpp - the seam for touching a METHOD_NEITHER caller's memory (for irp_buffers.cpp):
+// probing and copying under an exception guard. x64: user_copy.cpp, the kit's only __try/__except;
+// x86: user_copy_x86.cpp, the hand-made frame-based guard of guarded.hpp.
+// In a file of its own, and in functions that own no C++ object with a destructor, on purpose: where a function has both a __try and such an object, clang
 // (-fasync-exceptions) runs the object's destructor while unwinding to the __except *and* again on
 // the way out. kmdverify.sys caught that as a double ExFreePoolWithTag of run_neither's capture
 // buffer after every caught fault (Wine's heap let it pass silently); MSVC refuses the mix outright

@@ -10,6 +10,7 @@
 #include <kmd/device_security.hpp>
 #include <kmd/dispatch_guard.hpp>
 #include <kmd/irp_buffers.hpp>
+#include <kmd/kernel_features.hpp>
 #include <kmd/kernel_raii.hpp>
 #include <kmd/log.hpp>
 
@@ -108,7 +109,9 @@ extern "C" NTSTATUS NTAPI DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING reg
 {
     KMD_LOG("DriverEntry: %.*ws\n", KMD_USTR_ARGS(registry_path));
     kmd::pool_init(kPoolTag);
-    KMD_LOG("DriverEntry: pool from %s\n", kmd::pool_uses_allocate_pool2() ? "ExAllocatePool2" : "ExAllocatePoolWithTag(NonPagedPoolNx)");
+    // No-execute pool and MDL mappings are chosen at run time on x86 (kmd/kernel_features.hpp).
+    KMD_LOG("DriverEntry: pool from %s, MDL mappings %s\n", kmd::pool_description(),
+            kmd::kernel_has_nx_pool() ? "no-execute" : "executable (kernel older than Windows 8)");
 
     kmd::DeviceObjectOwner device;
     NTSTATUS status = device.create(driver, &g_device_name, FILE_DEVICE_UNKNOWN, FILE_DEVICE_SECURE_OPEN);

@@ -17,8 +17,15 @@ const unsigned char kReadOnly[4096] = {1};
 
 void* const kUnmappedOut = reinterpret_cast<void*>(0x20);
 void* const kUnmappedIn = reinterpret_cast<void*>(0x10);
+// Kernel-looking: above the highest user address (x64: the canonical kernel half; x86: the 2 GB
+// line, which is MmUserProbeAddress's side of the address space on 32-bit Windows).
+#if defined(_WIN64)
 void* const kKernelOut = reinterpret_cast<void*>(0xFFFF800000001000ull);
 void* const kKernelIn = reinterpret_cast<void*>(0xFFFF800000002000ull);
+#else
+void* const kKernelOut = reinterpret_cast<void*>(0x80001000u);
+void* const kKernelIn = reinterpret_cast<void*>(0x80002000u);
+#endif
 
 // skeleton.sys's device object, found through its driver object \Driver\skeleton and referenced
 // until scope exit. (Opening \Device\skeleton as a file is what a kernel client usually does,

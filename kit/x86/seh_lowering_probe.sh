@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# x86_seh_probe.sh - shows what __try/__except becomes with the driver's compiler, and why there is
-# no x86 driver build (README, "32-bit (x86): not yet"). A store to a caller's pointer inside
+# seh_lowering_probe.sh - shows what __try/__except becomes with the driver's compiler: why x64
+# builds the guard with -fasync-exceptions, and why x86 cannot use __try at all and guards with a
+# hand-made SEH frame instead (kit/driver/kmd/guarded_x86.cpp; the in-kernel proof that it works is
+# the prober's bad-pointer cases in e2e.x86.device_tests). A store to a caller's pointer inside
 # __try, whose __except handler must return 0x5EB, compiled for x64 and x86, with and without
 # -fasync-exceptions; the handler "survives" when its code (the 0x5eb) is in the object.
 set -euo pipefail
