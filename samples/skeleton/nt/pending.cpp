@@ -33,6 +33,22 @@ struct Queue {
 // lock, list and events are initialised in start(); until then `thread` is nullptr.
 Queue g_queue;
 
+// a / b for the non-negative values here, by shift-and-subtract: a 64-bit `/` on x86 becomes a
+// call to libgcc's __divdi3, which no kernel exports (the kit links no C runtime).
+LONGLONG divide(LONGLONG a, LONGLONG b)
+{
+    ULONGLONG n = static_cast<ULONGLONG>(a), q = 0, r = 0;
+    const ULONGLONG d = static_cast<ULONGLONG>(b);
+    for (int bit = 63; bit >= 0; --bit) {
+        r = (r << 1) | ((n >> bit) & 1);
+        if (r >= d) {
+            r -= d;
+            q |= 1ull << bit;
+        }
+    }
+    return static_cast<LONGLONG>(q);
+}
+
 LONGLONG now_ticks()
 {
     return KeQueryPerformanceCounter(nullptr).QuadPart;
@@ -142,7 +158,7 @@ VOID NTAPI worker(PVOID)
             wait_for = &timeout;
         } else if (next_due != MAXLONGLONG) {
             const LONGLONG ticks = next_due - now;
-            timeout.QuadPart = -((ticks * 10000000) / g_queue.frequency + 1);
+            timeout.QuadPart = -(divide(ticks * 10000000, g_queue.frequency) + 1);
             wait_for = &timeout;
         }
         KeWaitForSingleObject(&g_queue.wake, Executive, KernelMode, FALSE, wait_for);
@@ -222,7 +238,7 @@ NTSTATUS queue(PIRP irp, PIO_STACK_LOCATION stack)
     }
     // Queued (if it was cancelled meanwhile, the cancel routine is waiting for our lock and
     // unlinks it right after we let go).
-    set_due(irp, now_ticks() + static_cast<LONGLONG>(delay_ms) * g_queue.frequency / 1000);
+    set_due(irp, now_ticks() + divide(static_cast<LONGLONG>(delay_ms) * g_queue.frequency, 1000));
     IoMarkIrpPending(irp);
     InsertTailList(&g_queue.irps, &irp->Tail.Overlay.ListEntry);
     if (g_queue.count++ == 0) KeClearEvent(&g_queue.idle);
