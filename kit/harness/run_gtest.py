@@ -34,7 +34,8 @@ def main(argv: list[str]) -> int:
     with Box(f"gtest-{exe.split('.')[0]}") as box:
         if not verify:
             box.start_session()
-            result = box.run([BIN_DIR / exe, "--gtest_color=no", *extra], timeout=600, env={"KMD_DRIVERS": spec})
+            result = box.run([BIN_DIR / exe, "--gtest_color=no", *extra], timeout=600,
+                             env={"KMD_DRIVERS": spec, "KMD_VERIFIER_LOADED": "0"})
             print(result.stdout, end="")
             print(result.stderr, end="", file=sys.stderr)
             if result.timed_out:
@@ -43,7 +44,8 @@ def main(argv: list[str]) -> int:
             return result.returncode
         session = Session(box, FIXTURE_GROUP, BIN_DIR)
         session.start()
-        rc, reports = run_program(session, [BIN_DIR / exe, "--gtest_color=no", *extra], {"KMD_DRIVERS": spec},
+        rc, reports = run_program(session, [BIN_DIR / exe, "--gtest_color=no", *extra],
+                                  {"KMD_DRIVERS": spec, "KMD_VERIFIER_LOADED": "1"},
                                   [Path(file).name for _, file in pairs], timeout=600)
         session.stop()
     for r in reports:

@@ -50,7 +50,7 @@ class SkeletonImage(unittest.TestCase):
         for image in (DRIVER, *(BIN_DIR / f"{name}.sys" for name in ("entry_fails", "link_squatter", "neither_prober"))):
             result = lint(image)
             self.assertEqual(0, result.returncode, result.stdout + result.stderr)
-            self.assertIn("12 passed, 0 failed", result.stdout)
+            self.assertIn("13 passed, 0 failed", result.stdout)
 
 
 class LintRulesFire(unittest.TestCase):
@@ -160,6 +160,10 @@ class LintRulesFire(unittest.TestCase):
         self.assertIn("FAIL probes-inside-try: ", failed[1])
 
     def test_probes_inside_try(self):
+        if ARCH == "x86":
+            # x86 SEH is frame-based: no scope tables in the image, so the rule has nothing to check.
+            self.assertIn(f"{DRIVER}: ok   probes-inside-try", lint(DRIVER).stdout)
+            return
         # Empty every __try range of the image's __C_specific_handler scope tables (End = Begin):
         # the ProbeFor* calls and the user-buffer copies of METHOD_NEITHER are then unguarded.
         def b(pe):
