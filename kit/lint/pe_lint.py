@@ -151,22 +151,8 @@ def _unwind_coverage(pe, _):
         i = bisect.bisect_right(starts, rva) - 1
         return i >= 0 and ranges[i][0] <= rva < ranges[i][1]
 
-    md = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_64)
-    uncovered: list[str] = []
-    for section in pe.sections:
-        if not section.Characteristics & IMAGE_SCN_CNT_CODE:
-            continue
-        code = section.get_data()[:section.Misc_VirtualSize]
-        offset = 0
-        while offset < len(code):
-            # capstone stops at a byte it cannot decode (data, odd padding): step over it, go on.
-            for address, size, mnemonic, op_str in md.disasm_lite(code[offset:], section.VirtualAddress + offset):
-                offset += size
-                non_leaf = mnemonic in ("call", "push") or (mnemonic == "sub" and op_str.startswith("rsp,"))
-                if non_leaf and not covered(address):
-                    uncovered.append(f"{mnemonic} at RVA 0x{address:x}")
-            else:
-                offset += 1
+    uncovered = [f"{mnemonic} at RVA 0x{address:x}" for address, _size, mnemonic, op_str in _code_instructions(pe)
+                 if (mnemonic in ("call", "push") or (mnemonic == "sub" and op_str.startswith("rsp,"))) and not covered(address)]
     if not uncovered:
         return None
     return (f"{len(uncovered)} instruction(s) of non-leaf functions have no unwind data ({', '.join(uncovered[:3])}"

@@ -12,4 +12,15 @@ namespace kmd {
 // buffer for a code the table does not know.
 Result run_device_control(const RequestTable& table, PIRP irp, PIO_STACK_LOCATION stack);
 
+// Completes the IRP exactly once with the result (Information only on success: a failed request
+// hands the caller no bytes) and returns its status, as a dispatch routine must.
+inline NTSTATUS complete_request(PIRP irp, Result result)
+{
+    const auto status = static_cast<NTSTATUS>(result.status);
+    irp->IoStatus.Status = status;
+    irp->IoStatus.Information = NT_SUCCESS(status) ? result.information : 0;
+    IoCompleteRequest(irp, IO_NO_INCREMENT);
+    return status;
+}
+
 } // namespace kmd

@@ -38,16 +38,6 @@ constinit kmd::DispatchGuard g_guard;
 // taken off its queue (Wine's request thread; docs/reliability.md). Unload costs this much more.
 constexpr ULONG kSettleMs = 100;
 
-// Completes the IRP exactly once and returns its status, as a dispatch routine must.
-NTSTATUS complete(PIRP irp, kmd::Result result)
-{
-    const auto status = static_cast<NTSTATUS>(result.status);
-    irp->IoStatus.Status = status;
-    irp->IoStatus.Information = NT_SUCCESS(status) ? result.information : 0;
-    IoCompleteRequest(irp, IO_NO_INCREMENT);
-    return status;
-}
-
 } // namespace
 
 // The seed's DriverDispatcher: standard requests succeed, IOCTLs go to the request core,
@@ -64,7 +54,7 @@ extern "C" NTSTATUS NTAPI SkeletonDispatch(PDEVICE_OBJECT, PIRP irp)
         const bool closing = stack->MajorFunction == IRP_MJ_CLOSE || stack->MajorFunction == IRP_MJ_CLEANUP;
         result = {closing ? kmd::status::success : static_cast<uint32_t>(kmd::DispatchGuard::kRefusal), 0};
         KMD_LOG("%s refused: unloading -> status=0x%08lx\n", kmd::major_name(stack->MajorFunction), static_cast<ULONG>(result.status));
-        return complete(irp, result);
+        return kmd::complete_request(irp, result);
     }
 
     // In-flight requests are completed later, by the pending queue, never here.
@@ -87,7 +77,7 @@ extern "C" NTSTATUS NTAPI SkeletonDispatch(PDEVICE_OBJECT, PIRP irp)
                 static_cast<ULONG>(result.information));
     else
         KMD_LOG("%s -> status=0x%08lx\n", kmd::major_name(stack->MajorFunction), static_cast<ULONG>(result.status));
-    return complete(irp, result);
+    return kmd::complete_request(irp, result);
 }
 
 // The seed's DriverUnload: undo DriverEntry, link first, so the driver can be loaded again.

@@ -6,6 +6,7 @@
 #include <@NAME@/ioctl.h>
 
 #include <kmd/device_security.hpp>
+#include <kmd/dispatch_guard.hpp>
 #include <kmd/irp_buffers.hpp>
 #include <kmd/kernel_raii.hpp>
 #include <kmd/log.hpp>
@@ -20,21 +21,23 @@ constinit UNICODE_STRING g_link_name = kmd::literal_ustring(@UPPER@_DOS_DEVICE_N
 
 constexpr ULONG kPoolTag = '@TAG@'; // shows reversed in a pool dump: pick four letters of your own
 
-NTSTATUS complete(PIRP irp, kmd::Result result)
-{
-    const auto status = static_cast<NTSTATUS>(result.status);
-    irp->IoStatus.Status = status;
-    irp->IoStatus.Information = NT_SUCCESS(status) ? result.information : 0;
-    IoCompleteRequest(irp, IO_NO_INCREMENT);
-    return status;
-}
+// Keeps requests and DriverUnload apart (kit/driver/kmd/dispatch_guard.hpp): a host may still be
+// dispatching when it unloads the driver (Wine 8 does), and the image must not vanish under a
+// running request.
+constinit kmd::DispatchGuard g_guard;
+constexpr ULONG kSettleMs = 100; // how long unload waits for requests the host had already taken
 
 } // namespace
 
 extern "C" NTSTATUS NTAPI @UPPER@_Dispatch(PDEVICE_OBJECT, PIRP irp)
 {
+    const auto pass = g_guard.enter(); // first thing: refused once DriverUnload has begun
     PIO_STACK_LOCATION stack = IoGetCurrentIrpStackLocation(irp);
     kmd::Result result{kmd::status::not_implemented, 0};
+    if (!pass) {
+        const bool closing = stack->MajorFunction == IRP_MJ_CLOSE || stack->MajorFunction == IRP_MJ_CLEANUP;
+        return kmd::complete_request(irp, {closing ? kmd::status::success : static_cast<uint32_t>(kmd::DispatchGuard::kRefusal), 0});
+    }
     switch (stack->MajorFunction) {
     case IRP_MJ_CREATE:
     case IRP_MJ_CLOSE:
@@ -44,14 +47,16 @@ extern "C" NTSTATUS NTAPI @UPPER@_Dispatch(PDEVICE_OBJECT, PIRP irp)
     }
     KMD_LOG("%s -> status=0x%08lx information=%lu\n", kmd::major_name(stack->MajorFunction), static_cast<ULONG>(result.status),
             static_cast<ULONG>(result.information));
-    return complete(irp, result);
+    return kmd::complete_request(irp, result);
 }
 
 extern "C" VOID NTAPI @UPPER@_Unload(PDRIVER_OBJECT driver)
 {
+    g_guard.run_down(); // no new requests; wait for those inside
     IoDeleteSymbolicLink(&g_link_name);
     IoDeleteDevice(driver->DeviceObject);
     KMD_LOG("DriverUnload: done\n");
+    g_guard.settle(kSettleMs); // last: stragglers the host had already dequeued
 }
 
 // Every failure undoes what came before it: the owners' destructors delete what they hold.
@@ -68,6 +73,7 @@ extern "C" NTSTATUS NTAPI DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING)
     status = link.create(&g_link_name, &g_device_name);
     if (!NT_SUCCESS(status)) return status;
 
+    g_guard.initialize(); // before the first request can arrive
     for (PDRIVER_DISPATCH& slot : driver->MajorFunction) slot = @UPPER@_Dispatch;
     driver->DriverUnload = @UPPER@_Unload;
     link.release();
