@@ -10,7 +10,7 @@ PACKAGES=(
   g++-mingw-w64-x86-64                            # mingw-w64 headers, DDK, import libs, libstdc++
   g++-mingw-w64-i686 debootstrap                  # x86: the 32-bit half, and its i386 Wine root (kit/x86)
   googletest libgtest-dev                         # GoogleTest sources (Windows build) and host library
-  wine wine64                                     # the NT-compatible I/O manager the tests run on
+  wine wine64                                     # Wine: the kernel emulation, SCM and I/O manager the tests run on
   python3 python3-pefile python3-capstone         # PE checksum and image checks (lint disassembles for unwind coverage)
   osslsigncode openssl                            # test-signing the driver
   xvfb x11-utils imagemagick                      # GUI screenshot test (kmdctl hello --gui)
