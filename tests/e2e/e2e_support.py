@@ -6,9 +6,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "kit" / "harness"))
 
+from kmd_e2e import bin_dir  # noqa: E402
 from winebox import Box, Run, dbgprint_lines, windows_path  # noqa: E402,F401
 
-BIN_DIR = Path(os.environ.get("SKELETON_BIN_DIR", ROOT / "build" / "bin"))
+BIN_DIR = bin_dir()
 KMDCTL = BIN_DIR / "kmdctl.exe"
 DRIVER = BIN_DIR / "skeleton.sys"
 # --- x86 (i686): the architecture under test (x64 or x86; SKELETON_BIN_DIR holds its images), and
