@@ -53,7 +53,7 @@ test: build
 # PIN=0 runs the whole box (wineserver, winedevice, the bench) on CPU 0 (taskset).
 PIN ?=
 bench: build
-	$(if $(PIN),SKELETON_BENCH_PINNED=1 taskset -c $(PIN)) SKELETON_KERNEL_DEBUG=-all $(PYTHON) kit/harness/winebox.py run --box bench --timeout 600 \
+	SKELETON_KERNEL_DEBUG=-all $(if $(PIN),SKELETON_BENCH_PINNED=1 taskset -c $(PIN)) $(PYTHON) kit/harness/winebox.py run --box bench --timeout 600 \
 	  --env-path SKELETON_DRIVER=$(BUILD_DIR)/bin/skeleton.sys --env-path BASELINE_DRIVER=$(BUILD_DIR)/bin/baseline.sys \
 	  -- $(BUILD_DIR)/bin/skeleton_bench.exe
 

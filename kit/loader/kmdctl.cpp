@@ -421,6 +421,17 @@ int run_request(const Args& a, const std::wstring& name, const std::wstring& dev
 
 // A request or stop failed: if a driver host died meanwhile, say so (host_health) and stop undoing
 // against a dead host; otherwise the failure stands as it was.
+// kmd::start_service retried a start that Wine's driver host failed (scm.hpp): say so, on
+// stderr, so a log shows it happened even when the second start worked.
+void say_retry(const kmd::StartRetry& retry)
+{
+    if (!retry.retried) return;
+    std::fprintf(stderr,
+                 "kmdctl: %s: Wine's driver host process (winedevice.exe) died while starting, before the driver "
+                 "was loaded (DriverEntry never ran); started it once more\n",
+                 retry.first.describe().c_str());
+}
+
 Failure host_crash_or(RunUndo& undo, const Failure& f, const std::wstring& link)
 {
     if (kmd::report_dead_driver_hosts(stderr, link) == 0) return f;
@@ -512,7 +523,10 @@ int cmd_run(const Args& a)
     }
 
     step(4, "StartService (the kernel loads the image and calls DriverEntry)");
-    if (Failure f = kmd::start_service(service.get())) {
+    kmd::StartRetry retry;
+    Failure started = kmd::start_service(service.get(), &retry);
+    say_retry(retry);
+    if (Failure f = started) {
         if (f.error != ERROR_SERVICE_ALREADY_RUNNING) {
             kmd::explain_start_failure(stderr, shown_name, f.error, device_path);
             return step_failed(4, f);
@@ -654,7 +668,10 @@ int cmd_start(const Args& a)
     kmd::ScHandle scm, service;
     // SERVICE_START, and SERVICE_QUERY_STATUS to print the state the start led to.
     if (Failure f = open_named(name, SERVICE_START | SERVICE_QUERY_STATUS, scm, service)) return report("start", f);
-    if (Failure f = kmd::start_service(service.get())) {
+    kmd::StartRetry retry;
+    Failure started = kmd::start_service(service.get(), &retry);
+    say_retry(retry);
+    if (Failure f = started) {
         if (f.error == ERROR_SERVICE_ALREADY_RUNNING && host_died(scm.get(), name)) return kExitFailed;
         kmd::explain_start_failure(stderr, kmd::narrow(name), f.error,
                                    std::wstring(L"\\\\.\\") + name); // the usual link: \\.\NAME

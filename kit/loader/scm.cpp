@@ -1,4 +1,5 @@
 #include "scm.hpp"
+#include "start_retry.hpp"
 
 #include <algorithm>
 #include <vector>
@@ -82,9 +83,27 @@ Failure open_service(SC_HANDLE scm, const std::wstring& name, ScHandle& service,
     return checked(static_cast<bool>(service), "OpenService(" + quoted(name) + ", " + service_access_text(access) + ")");
 }
 
-Failure start_service(SC_HANDLE service)
+bool running_under_wine()
 {
-    return checked(StartServiceW(service, 0, nullptr) != FALSE, "StartService");
+    const HMODULE ntdll = GetModuleHandleW(L"ntdll.dll");
+    return ntdll != nullptr && GetProcAddress(ntdll, "wine_get_version") != nullptr;
+}
+
+Failure start_service(SC_HANDLE service, StartRetry* retry)
+{
+    Failure last;
+    start_with_retry(
+        running_under_wine(),
+        [&](int attempt) {
+            last = checked(StartServiceW(service, 0, nullptr) != FALSE,
+                           attempt == 1 ? "StartService" : "StartService (again, after error 1359)");
+            return static_cast<uint32_t>(last.error);
+        },
+        [&](uint32_t) {
+            if (retry != nullptr) *retry = {true, last};
+        },
+        [](uint32_t ms) { Sleep(ms); });
+    return last;
 }
 
 Failure query_status(SC_HANDLE service, SERVICE_STATUS_PROCESS& status)

@@ -33,7 +33,16 @@ Failure create_kernel_service(SC_HANDLE scm, const std::wstring& name, const std
                               const std::wstring& image_path, DWORD start_type, ScHandle& service,
                               const std::wstring& load_order_group = {}, DWORD access = SERVICE_ALL_ACCESS);
 Failure open_service(SC_HANDLE scm, const std::wstring& name, ScHandle& service, DWORD access = SERVICE_ALL_ACCESS);
-Failure start_service(SC_HANDLE service);
+
+// StartService. Under Wine, a start that failed because Wine's driver host process died while
+// starting (error 1359, DriverEntry never ran) is tried once more: start_retry.hpp says why and
+// when. `retry` (optional) tells whether that happened and what the first failure was.
+struct StartRetry {
+    bool retried = false;
+    Failure first;
+};
+Failure start_service(SC_HANDLE service, StartRetry* retry = nullptr);
+bool running_under_wine(); // ntdll exports wine_get_version
 Failure query_status(SC_HANDLE service, SERVICE_STATUS_PROCESS& status);
 Failure query_config(SC_HANDLE service, ServiceConfig& config);
 

@@ -124,20 +124,28 @@ public:
     bool usable() const { return processes_ >= 2; } // a driver host and the wineserver found
     size_t threads() const { return files_.size(); }
 
-    // Sum of on-CPU time of every watched thread, in microseconds.
-    double total_us() const
+    // Sum of on-CPU time of every watched thread, in microseconds, and of the times a thread was
+    // put on a CPU (schedstat's third field: every wake-up and hand-off counts one).
+    struct Totals {
+        double us = 0;
+        double slices = 0;
+    };
+    Totals totals() const
     {
-        unsigned long long ns = 0;
+        unsigned long long ns = 0, slices = 0;
         for (HANDLE h : files_) {
             char buf[96];
             DWORD got = 0;
             SetFilePointer(h, 0, nullptr, FILE_BEGIN);
             if (ReadFile(h, buf, sizeof buf - 1, &got, nullptr) && got > 0) {
                 buf[got] = 0;
-                ns += std::strtoull(buf, nullptr, 10);
+                char* end = nullptr;
+                ns += std::strtoull(buf, &end, 10);
+                std::strtoull(end, &end, 10); // time spent waiting for a CPU: not ours to count
+                slices += std::strtoull(end, nullptr, 10);
             }
         }
-        return static_cast<double>(ns) / 1000.0;
+        return {static_cast<double>(ns) / 1000.0, static_cast<double>(slices)};
     }
 
 private:
@@ -184,6 +192,7 @@ struct Side {
     std::vector<unsigned char> in, out;
     std::vector<double> samples; // us per call
     double cpu_us = 0;           // on-CPU time of the box during the measured batches
+    double slices = 0;           // times a watched thread was put on a CPU, same batches
     long calls = 0;
 };
 
@@ -197,7 +206,7 @@ constexpr double kBatchQuantile = 0.25;
 bool batch(HANDLE device, const Case& c, Side& side, int n, double& batch_median, double* batch_cpu = nullptr)
 {
     const size_t first = side.samples.size();
-    const double cpu0 = g_cpu.total_us();
+    const auto before = g_cpu.totals();
     for (int i = 0; i < n; ++i) {
         DWORD returned = 0;
         const LONGLONG t0 = ticks();
@@ -210,8 +219,10 @@ bool batch(HANDLE device, const Case& c, Side& side, int n, double& batch_median
         }
         side.samples.push_back(us);
     }
-    const double cpu = g_cpu.total_us() - cpu0;
+    const auto after = g_cpu.totals();
+    const double cpu = after.us - before.us;
     side.cpu_us += cpu;
+    side.slices += after.slices - before.slices;
     side.calls += n;
     if (batch_cpu != nullptr) *batch_cpu = cpu;
     batch_median = percentile(std::vector<double>(side.samples.begin() + static_cast<std::ptrdiff_t>(first), side.samples.end()), kBatchQuantile);
@@ -221,6 +232,7 @@ bool batch(HANDLE device, const Case& c, Side& side, int n, double& batch_median
 struct RowResult {
     double a_med, a_p99, b_med, b_p99, ratio;
     double a_cpu, b_cpu, cpu_ratio; // on-CPU us per request, and the paired ratio of them
+    double a_sw, b_sw;              // threads put on a CPU per request (wake-ups and hand-offs)
 };
 
 // ABBA rounds until `budget_ms` of calls (at least 5 rounds). Each round's paired ratio is
@@ -243,6 +255,7 @@ bool measure(const Case& c, Driver& a, Driver& b, double budget_ms, RowResult& r
     sa.samples.clear();
     sb.samples.clear();
     sa.cpu_us = sb.cpu_us = 0;
+    sa.slices = sb.slices = 0;
     sa.calls = sb.calls = 0;
     std::vector<double> ratios, cpu_ratios;
     const LONGLONG start = ticks();
@@ -256,7 +269,7 @@ bool measure(const Case& c, Driver& a, Driver& b, double budget_ms, RowResult& r
     }
     r = {percentile(sa.samples, 0.5), percentile(sa.samples, 0.99), percentile(sb.samples, 0.5), percentile(sb.samples, 0.99),
          percentile(ratios, 0.5), sa.cpu_us / static_cast<double>(sa.calls), sb.cpu_us / static_cast<double>(sb.calls),
-         percentile(cpu_ratios, 0.5)};
+         percentile(cpu_ratios, 0.5), sa.slices / static_cast<double>(sa.calls), sb.slices / static_cast<double>(sb.calls)};
     return true;
 }
 
@@ -499,10 +512,12 @@ int main(int argc, char** argv)
         std::printf("CPU time watched: %zu threads of this process, the driver host and the wineserver%s\n", g_cpu.threads(),
                     g_cpu.usable() ? "" : " (NOT FOUND: cpu columns are this process only)");
         std::printf("\nper request: round trip in us (median, p99), wall ratio = skeleton/baseline (median of paired ABBA rounds\n"
-                    "of batch lower quartiles); cpu = on-CPU us of client + driver host + wineserver, cpu ratio paired the same way\n");
-        std::printf("%-20s %7s %8s %8s %8s %8s %6s %6s %6s %6s %6s %7s\n", "request", "size", "skel med", "skel p99", "base med",
-                    "base p99", "wall", "s.cpu", "b.cpu", "cpu", "MiB/s", "");
-        std::printf("%-20s %7s %8s %8s %8s %8s %6s %6s %6s %6s %6s %7s\n", "", "", "", "", "", "", "ratio", "", "", "ratio", "", "");
+                    "of batch lower quartiles); cpu = on-CPU us of client + driver host + wineserver, cpu ratio paired the same way;\n"
+                    "sw = times those threads were put on a CPU per request (wake-ups, hand-offs between processes)\n");
+        std::printf("%-20s %7s %8s %8s %8s %8s %6s %6s %6s %6s %5s %5s %6s %7s\n", "request", "size", "skel med", "skel p99", "base med",
+                    "base p99", "wall", "s.cpu", "b.cpu", "cpu", "s.sw", "b.sw", "MiB/s", "");
+        std::printf("%-20s %7s %8s %8s %8s %8s %6s %6s %6s %6s %5s %5s %6s %7s\n", "", "", "", "", "", "", "ratio", "", "", "ratio", "", "",
+                    "", "");
         std::vector<Case> cases;
         cases.push_back({"unknown code (floor)", kUnknownCode, 0, {}, 0, false});
         cases.push_back({"SAY_HELLO (NEITHER)", IOCTL_SKELETON_SAY_HELLO, 64, {}, 64, true});
@@ -548,8 +563,8 @@ int main(int argc, char** argv)
             // A row is flagged when either ratio is above 1.05: printed as such, never hidden.
             const bool flag = r.ratio > 1.05 || r.cpu_ratio > 1.05;
             flagged += flag;
-            std::printf("%-20s %7s %8.1f %8.1f %8.1f %8.1f %6.3f %6.1f %6.1f %6.3f %6s %7s\n", c.name, size_text(c.size).c_str(), r.a_med,
-                        r.a_p99, r.b_med, r.b_p99, r.ratio, r.a_cpu, r.b_cpu, r.cpu_ratio, mibs,
+            std::printf("%-20s %7s %8.1f %8.1f %8.1f %8.1f %6.3f %6.1f %6.1f %6.3f %5.1f %5.1f %6s %7s\n", c.name, size_text(c.size).c_str(),
+                        r.a_med, r.a_p99, r.b_med, r.b_p99, r.ratio, r.a_cpu, r.b_cpu, r.cpu_ratio, r.a_sw, r.b_sw, mibs,
                         r.cpu_ratio > 1.05 ? "> 1.05!" : r.ratio > 1.05 ? "wall>1.05" : "");
             std::fflush(stdout);
         }
@@ -565,8 +580,8 @@ int main(int argc, char** argv)
                 rc = 1;
                 continue;
             }
-            std::printf("%-20s %7s %8.1f %8.1f %8.1f %8.1f %6.3f %6.1f %6.1f %6.3f\n", c->name, size_text(c->size).c_str(), r.a_med,
-                        r.a_p99, r.b_med, r.b_p99, r.ratio, r.a_cpu, r.b_cpu, r.cpu_ratio);
+            std::printf("%-20s %7s %8.1f %8.1f %8.1f %8.1f %6.3f %6.1f %6.1f %6.3f %5.1f %5.1f\n", c->name, size_text(c->size).c_str(),
+                        r.a_med, r.a_p99, r.b_med, r.b_p99, r.ratio, r.a_cpu, r.b_cpu, r.cpu_ratio, r.a_sw, r.b_sw);
         }
 
         std::printf("\nfor scale (us, median, p99)\n");

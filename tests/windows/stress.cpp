@@ -9,6 +9,9 @@
 //   load SECONDS THREADS           requests in flight until the device goes away (stop/kill tests)
 //   flood PAIRS                    PAIRS CreateFile/CloseHandle pairs, then how long SAY_HELLO waits
 //   reload CYCLES SYS NAME         CYCLES x (create, start, hello, stop, delete) through the SCM
+//   spawn COUNT                    COUNT x CreateProcess of this program (verb `exit`) with the flags
+//                                  services.exe uses for winedevice.exe: how often Wine fails to
+//                                  start a process at all (see docs/reliability.md, "error 1359")
 //
 // Replay: every request of `mixed` and `fuzz` draws from its own generator, seeded from
 // (SEED, thread, index), so `--only T:I` (mixed) or `--only I` (fuzz) repeats one request alone.
@@ -442,15 +445,22 @@ int run_reload(long cycles, const std::wstring& sys, const std::wstring& name)
         say("reload: %s\n", f.describe().c_str());
         return 1;
     }
-    long failures = 0;
+    long failures = 0, retried = 0;
     for (long i = 0; i < cycles; ++i) {
         std::string why;
         {
             kmd::ScHandle service;
             DWORD state = 0;
-            if (auto f = kmd::create_kernel_service(scm.get(), name, name, sys, SERVICE_DEMAND_START, service)) why = f.describe();
-            else if (auto f2 = kmd::start_service(service.get())) why = f2.describe();
-            else {
+            kmd::StartRetry retry; // kmd::start_service retries Wine's failed host start once, as kmdctl does
+            if (auto f = kmd::create_kernel_service(scm.get(), name, name, sys, SERVICE_DEMAND_START, service)) {
+                why = f.describe();
+            } else if (auto f2 = kmd::start_service(service.get(), &retry)) {
+                why = retry.retried ? retry.first.describe() + ", then " + f2.describe() : f2.describe();
+            } else {
+                if (retry.retried) {
+                    ++retried;
+                    say("RETRIED reload cycle %ld: %s; the second start worked\n", i, retry.first.describe().c_str());
+                }
                 auto device = open_device();
                 if (!device || !hello_ok(device.get())) why = "SAY_HELLO failed after start";
             }
@@ -475,14 +485,61 @@ int run_reload(long cycles, const std::wstring& sys, const std::wstring& name)
             if (failures > 3) break;
         }
     }
-    say("reload: %ld cycles, %ld failures\n", cycles, failures);
+    say("reload: %ld cycles, %ld failures, %ld starts retried after Wine's host failed to start (error 1359)\n", cycles,
+        failures, retried);
     return failures == 0 ? 0 : 1;
+}
+
+// ------------------------------------------------------------------------------------ spawn
+
+// services.exe starts each driver host with CreateProcessW(DETACHED_PROCESS |
+// CREATE_UNICODE_ENVIRONMENT). When Wine cannot bring a new process up, CreateProcess fails with
+// 1359 (ntdll maps "the new process died before it finished starting, exit code 0" to
+// STATUS_INTERNAL_ERROR), and StartService passes that code on. This counts how often it happens.
+int run_spawn(long count)
+{
+    wchar_t self[MAX_PATH];
+    if (!GetModuleFileNameW(nullptr, self, MAX_PATH)) return 1;
+    std::wstring command = L"\"" + std::wstring(self) + L"\" exit";
+    std::map<DWORD, long> errors;
+    long failed = 0, bad_exit = 0;
+    const auto t0 = std::chrono::steady_clock::now();
+    for (long i = 0; i < count; ++i) {
+        STARTUPINFOW si{};
+        si.cb = sizeof si;
+        PROCESS_INFORMATION pi{};
+        std::vector<wchar_t> line(command.begin(), command.end());
+        line.push_back(L'\0');
+        if (!CreateProcessW(nullptr, line.data(), nullptr, nullptr, FALSE, DETACHED_PROCESS | CREATE_UNICODE_ENVIRONMENT,
+                            nullptr, nullptr, &si, &pi)) {
+            const DWORD e = GetLastError();
+            ++errors[e];
+            ++failed;
+            say("spawn %ld: CreateProcess failed with %lu\n", i, e);
+            continue;
+        }
+        WaitForSingleObject(pi.hProcess, 30000);
+        DWORD code = 1;
+        GetExitCodeProcess(pi.hProcess, &code);
+        if (code != 0) {
+            ++bad_exit;
+            say("spawn %ld: the child exited with %lu\n", i, code);
+        }
+        CloseHandle(pi.hThread);
+        CloseHandle(pi.hProcess);
+    }
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    std::string by_error;
+    for (auto [e, n] : errors) by_error += " " + std::to_string(e) + ":" + std::to_string(n);
+    say("spawn: %ld processes, %ld CreateProcess failures (by error:%s), %ld bad exits, %.1f s (%.1f ms each)\n", count, failed,
+        by_error.empty() ? " none" : by_error.c_str(), bad_exit, s, count ? s * 1000.0 / count : 0.0);
+    return failed == 0 && bad_exit == 0 ? 0 : 1;
 }
 
 int usage()
 {
     std::fprintf(stderr, "usage: skeleton_stress hello | mixed THREADS REQUESTS SEED [--only T:I] | fuzz COUNT SEED [--only I]\n"
-                         "       | load SECONDS THREADS | flood PAIRS | reload CYCLES SYS NAME\n");
+                         "       | load SECONDS THREADS | flood PAIRS | reload CYCLES SYS NAME | spawn COUNT\n");
     return 2;
 }
 
@@ -511,6 +568,8 @@ int wmain(int argc, wchar_t** argv)
     }
     if (verb == L"load" && argc >= 4) return run_load(static_cast<int>(num(2)), static_cast<int>(num(3)));
     if (verb == L"flood" && argc >= 3) return run_flood(static_cast<long>(num(2)));
+    if (verb == L"exit") return 0;
+    if (verb == L"spawn" && argc >= 3) return run_spawn(static_cast<long>(num(2)));
     if (verb == L"reload" && argc >= 5) return run_reload(static_cast<long>(num(2)), argv[3], argv[4]);
     return usage();
 }

@@ -15,6 +15,7 @@ void sleep_ms(ULONG ms)
 }
 
 LONG load(volatile LONG* v) { return InterlockedCompareExchange(v, 0, 0); }
+LONG load(const volatile LONG* v) { return load(const_cast<volatile LONG*>(v)); }
 
 } // namespace
 
@@ -23,16 +24,24 @@ void DispatchGuard::initialize()
     KeInitializeEvent(&drained_, NotificationEvent, FALSE);
     InterlockedExchange(&state_, 0);
     InterlockedExchange(&inside_, 0);
+    InterlockedExchange(&open_, 0);
 }
 
-DispatchGuard::Pass DispatchGuard::enter()
+LONG DispatchGuard::open_handles() const { return load(&open_); }
+
+DispatchGuard::Pass DispatchGuard::enter(UCHAR major)
 {
     // Counted before the admission check, so settle() also waits for requests that are refused.
     InterlockedIncrement(&inside_);
+    // A CLOSE ends a handle whether or not it is admitted; a refused CREATE never made one.
+    if (major == IRP_MJ_CLOSE) InterlockedDecrement(&open_);
     for (;;) {
         const LONG seen = load(&state_);
         if (seen & kDown) return Pass(this, false);
-        if (InterlockedCompareExchange(&state_, seen + kOne, seen) == seen) return Pass(this, true);
+        if (InterlockedCompareExchange(&state_, seen + kOne, seen) == seen) {
+            if (major == IRP_MJ_CREATE) InterlockedIncrement(&open_);
+            return Pass(this, true);
+        }
     }
 }
 
@@ -57,11 +66,17 @@ void DispatchGuard::run_down()
     if ((seen & ~kDown) != 0) KeWaitForSingleObject(&drained_, Executive, KernelMode, FALSE, nullptr);
 }
 
-void DispatchGuard::settle(ULONG grace_ms)
+ULONG DispatchGuard::settle(ULONG grace_ms)
 {
-    sleep_ms(grace_ms);
+    // With no handle open, the host holds no dequeued request for us (header: the one exception).
+    ULONG waited = 0;
+    if (load(&open_) > 0) {
+        sleep_ms(grace_ms);
+        waited = grace_ms;
+    }
     // A straggler that arrived during the grace period is refused at once; wait until it is out.
-    for (ULONG waited = 0; load(&inside_) != 0 && waited < 5000; ++waited) sleep_ms(1);
+    for (ULONG extra = 0; load(&inside_) != 0 && extra < 5000; ++extra, ++waited) sleep_ms(1);
+    return waited;
 }
 
 } // namespace kmd

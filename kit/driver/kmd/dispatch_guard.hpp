@@ -12,7 +12,7 @@
 // aborts the driver host ("Unimplemented function ntoskrnl.exe.ExInitializeRundownProtection").
 //
 //   DriverEntry:      guard.initialize();                       before the first request
-//   every dispatch:   auto pass = guard.enter();                first thing
+//   every dispatch:   auto pass = guard.enter(stack->MajorFunction);   first thing
 //                     if (!pass) -> complete with DispatchGuard::kRefusal (unloading)
 //   DriverUnload:     guard.run_down();                         refuse new work, wait for old
 //                     IoDeleteSymbolicLink / IoDeleteDevice ...
@@ -23,6 +23,13 @@
 // thread does exactly that, outside any lock the driver could take). settle() waits a grace
 // period for such stragglers to arrive, be refused and leave. It narrows that window; only the
 // host can close it (it must stop dispatching to a driver before it calls DriverUnload).
+//
+// The grace period is spent only while a handle is open (CREATEs admitted minus CLOSEs seen):
+// a request other than a CREATE can only come on an open handle, and a closed handle's CLOSE
+// has already been seen. So the usual unload (every client gone) costs nothing, and an unload
+// with clients still holding handles waits. Not covered: a CREATE the host had dequeued before
+// the device was deleted while no handle was open (a client opening the device at the very
+// moment it is stopped); before this rule it was covered only if it arrived within the grace.
 #pragma once
 
 #include <kmd/nt.hpp>
@@ -54,9 +61,12 @@ public:
     };
 
     void initialize();
-    [[nodiscard]] Pass enter();
+    // `major` is the request's IRP_MJ_* code: CREATE and CLOSE keep the count of open handles.
+    [[nodiscard]] Pass enter(UCHAR major);
     void run_down();
-    void settle(ULONG grace_ms);
+    // Returns how long it waited for stragglers, in ms (0 when no handle was open and none was inside).
+    ULONG settle(ULONG grace_ms);
+    LONG open_handles() const;
 
 private:
     void leave_admitted();
@@ -64,6 +74,7 @@ private:
     // Bit 0: running down (no new admissions). Bits 1..31: admitted requests inside, times 2.
     volatile LONG state_ = 0;
     volatile LONG inside_ = 0; // every dispatch call inside the driver, admitted or refused
+    volatile LONG open_ = 0;   // CREATEs admitted minus CLOSEs seen
     KEVENT drained_{};         // set by the last admitted request to leave once running down
 };
 

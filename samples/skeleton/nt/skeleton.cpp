@@ -35,7 +35,8 @@ constexpr ULONG kPoolTag = 'nlkS'; // "Skln" in a pool dump (little-endian)
 // Keeps requests and DriverUnload apart: see kit/driver/kmd/dispatch_guard.hpp.
 constinit kmd::DispatchGuard g_guard;
 // How long DriverUnload waits, after deleting the device, for a request the host had already
-// taken off its queue (Wine's request thread; docs/reliability.md). Unload costs this much more.
+// taken off its queue (Wine's request thread; docs/reliability.md). Spent only while a client
+// still holds a handle: an unload with every handle closed costs nothing extra.
 constexpr ULONG kSettleMs = 100;
 
 } // namespace
@@ -46,8 +47,8 @@ extern "C" NTSTATUS NTAPI SkeletonDispatch(PDEVICE_OBJECT, PIRP irp)
 {
     // First thing: once DriverUnload has begun, new work is refused (CLOSE and CLEANUP still
     // succeed: there is nothing to refuse), and DriverUnload waits until admitted requests leave.
-    const auto pass = g_guard.enter();
     PIO_STACK_LOCATION stack = IoGetCurrentIrpStackLocation(irp);
+    const auto pass = g_guard.enter(stack->MajorFunction);
     kmd::Result result{kmd::status::not_implemented, 0};
 
     if (!pass) {
@@ -90,7 +91,9 @@ extern "C" VOID NTAPI SkeletonUnload(PDRIVER_OBJECT driver)
     IoDeleteSymbolicLink(&g_link_name);
     IoDeleteDevice(driver->DeviceObject);
     KMD_LOG("DriverUnload: deleted %.*ws and %.*ws\n", KMD_USTR_ARGS(&g_link_name), KMD_USTR_ARGS(&g_device_name));
-    g_guard.settle(kSettleMs);
+    const LONG open = g_guard.open_handles();
+    const ULONG waited = g_guard.settle(kSettleMs);
+    KMD_LOG("DriverUnload: %ld handles still open; waited %lu ms for stragglers\n", open, waited);
 }
 
 // The seed's DriverEntry: create the device, the link, the dispatch table and the unload routine.

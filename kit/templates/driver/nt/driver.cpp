@@ -25,14 +25,16 @@ constexpr ULONG kPoolTag = '@TAG@'; // shows reversed in a pool dump: pick four 
 // dispatching when it unloads the driver (Wine 8 does), and the image must not vanish under a
 // running request.
 constinit kmd::DispatchGuard g_guard;
-constexpr ULONG kSettleMs = 100; // how long unload waits for requests the host had already taken
+// How long unload waits for requests the host had already taken; spent only while a client still
+// holds a handle (kit/driver/kmd/dispatch_guard.hpp).
+constexpr ULONG kSettleMs = 100;
 
 } // namespace
 
 extern "C" NTSTATUS NTAPI @UPPER@_Dispatch(PDEVICE_OBJECT, PIRP irp)
 {
-    const auto pass = g_guard.enter(); // first thing: refused once DriverUnload has begun
     PIO_STACK_LOCATION stack = IoGetCurrentIrpStackLocation(irp);
+    const auto pass = g_guard.enter(stack->MajorFunction); // first thing: refused once DriverUnload has begun
     kmd::Result result{kmd::status::not_implemented, 0};
     if (!pass) {
         const bool closing = stack->MajorFunction == IRP_MJ_CLOSE || stack->MajorFunction == IRP_MJ_CLEANUP;
@@ -55,8 +57,9 @@ extern "C" VOID NTAPI @UPPER@_Unload(PDRIVER_OBJECT driver)
     g_guard.run_down(); // no new requests; wait for those inside
     IoDeleteSymbolicLink(&g_link_name);
     IoDeleteDevice(driver->DeviceObject);
-    KMD_LOG("DriverUnload: done\n");
-    g_guard.settle(kSettleMs); // last: stragglers the host had already dequeued
+    const LONG open = g_guard.open_handles();
+    const ULONG waited = g_guard.settle(kSettleMs); // last: stragglers the host had already dequeued
+    KMD_LOG("DriverUnload: done (%ld handles still open; waited %lu ms for stragglers)\n", open, waited);
 }
 
 // Every failure undoes what came before it: the owners' destructors delete what they hold.

@@ -13,10 +13,14 @@ using LONG = int32_t; // 32 bits, as on Windows
 using ULONG = uint32_t;
 using NTSTATUS = int32_t;
 using BOOLEAN = unsigned char;
+using UCHAR = unsigned char;
 using PVOID = void*;
 #define FALSE 0
 #define STATUS_DEVICE_REMOVED ((NTSTATUS)0xC00002B6L)
 #define IO_NO_INCREMENT 0
+#define IRP_MJ_CREATE 0x00
+#define IRP_MJ_CLOSE 0x02
+#define IRP_MJ_DEVICE_CONTROL 0x0e
 union LARGE_INTEGER {
     int64_t QuadPart;
 };
