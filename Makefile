@@ -50,8 +50,11 @@ test: build
 
 # What a request costs under Wine: skeleton.sys against baseline.sys (tests/drivers/baseline.c) in
 # one prefix, one table (figures only; not part of `make test`; docs/performance.md).
-# PIN=0 runs the whole box (wineserver, winedevice, the bench) on CPU 0 (taskset).
-PIN ?=
+# The whole box (wineserver, winedevice, the bench) runs on CPU 0 (taskset) unless PIN= (empty):
+# spread over both CPUs, the small rows' ratios wandered 0.77-1.31 from run to run with the same
+# number of wake-ups on both sides, pinned they stayed within 1.05 and the A/A rows at 1.000
+# (docs/performance.md, "Pinned by default"). PIN= shows what two CPUs give (the threads rows).
+PIN ?= 0
 bench: build
 	SKELETON_KERNEL_DEBUG=-all $(if $(PIN),SKELETON_BENCH_PINNED=1 taskset -c $(PIN)) $(PYTHON) kit/harness/winebox.py run --box bench --timeout 600 \
 	  --env-path SKELETON_DRIVER=$(BUILD_DIR)/bin/skeleton.sys --env-path BASELINE_DRIVER=$(BUILD_DIR)/bin/baseline.sys \

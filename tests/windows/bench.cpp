@@ -622,22 +622,37 @@ int main(int argc, char** argv)
     // load -> open -> SAY_HELLO -> close -> unload, one driver at a time (the other stopped, so
     // each cycle starts its own winedevice.exe, as a developer's reload does), ABBA.
     if (rc == 0) {
-        std::printf("\nload -> open -> SAY_HELLO -> close -> unload cycle, ms (median of 8, alternating)\n");
-        std::vector<double> ta, tb;
-        auto cycle = [&](Driver& d, std::vector<double>& out) {
+        std::printf("\nload -> open -> SAY_HELLO -> close -> unload cycle, ms (median of 8, alternating), and its parts\n");
+        struct Phases {
+            std::vector<double> total, start, hello, stop;
+        } pa, pb;
+        auto ms_since = [](LONGLONG t) { return static_cast<double>(ticks() - t) * g_tick_us / 1000.0; };
+        auto cycle = [&](Driver& d, Phases& out) {
             const LONGLONG t0 = ticks();
-            if (!d.start() || !d.open()) return false;
+            if (!d.start()) return false;
+            const LONGLONG t1 = ticks();
+            if (!d.open()) return false;
             char hello[128];
             DWORD returned = 0;
             const BOOL ok = DeviceIoControl(d.device, IOCTL_SKELETON_SAY_HELLO, nullptr, 0, hello, sizeof hello, &returned, nullptr);
+            d.close();
+            const LONGLONG t2 = ticks();
             d.stop();
-            out.push_back(static_cast<double>(ticks() - t0) * g_tick_us / 1000.0);
+            out.stop.push_back(ms_since(t2));
+            out.total.push_back(ms_since(t0));
+            out.start.push_back(static_cast<double>(t1 - t0) * g_tick_us / 1000.0);
+            out.hello.push_back(static_cast<double>(t2 - t1) * g_tick_us / 1000.0);
             return ok != FALSE;
         };
         for (int i = 0; i < 4 && rc == 0; ++i)
-            if (!cycle(a, ta) || !cycle(b, tb) || !cycle(b, tb) || !cycle(a, ta)) rc = 1;
-        std::printf("%-12s %8.1f\n%-12s %8.1f\n%-12s %8.3f\n", "skeleton", percentile(ta, 0.5), "baseline", percentile(tb, 0.5), "ratio",
-                    percentile(ta, 0.5) / percentile(tb, 0.5));
+            if (!cycle(a, pa) || !cycle(b, pb) || !cycle(b, pb) || !cycle(a, pa)) rc = 1;
+        std::printf("%-12s %8s %8s %12s %8s\n", "", "cycle", "start", "open+hello", "stop");
+        for (auto [name, p] : {std::pair<const char*, Phases*>{"skeleton", &pa}, {"baseline", &pb}})
+            std::printf("%-12s %8.1f %8.1f %12.1f %8.1f\n", name, percentile(p->total, 0.5), percentile(p->start, 0.5), percentile(p->hello, 0.5),
+                        percentile(p->stop, 0.5));
+        std::printf("%-12s %8.3f %8.3f %12.3f %8.3f\n", "ratio", percentile(pa.total, 0.5) / percentile(pb.total, 0.5),
+                    percentile(pa.start, 0.5) / percentile(pb.start, 0.5), percentile(pa.hello, 0.5) / percentile(pb.hello, 0.5),
+                    percentile(pa.stop, 0.5) / percentile(pb.stop, 0.5));
     }
     kmd::delete_service(a.service.get());
     kmd::delete_service(b.service.get());
