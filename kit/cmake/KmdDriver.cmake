@@ -66,6 +66,7 @@ if(NOT TARGET kmd_driver_support)
     "${KMD_KIT_DIR}/driver/kmd/device_security.cpp"
     "${KMD_KIT_DIR}/driver/kmd/pool.cpp"
     "${KMD_KIT_DIR}/driver/kmd/dispatch_guard.cpp"
+    "${KMD_KIT_DIR}/driver/kmd/unload_barrier.cpp"
     ${_kmd_user_copy})
   kmd_kernel_options(kmd_driver_support)
   # -fasync-exceptions makes the x64 __try guard cover every instruction inside it, not only calls:

@@ -19,11 +19,11 @@ TEST(DispatchGuard, AdmitsUntilRunDownThenRefuses)
     kmd::DispatchGuard guard;
     guard.initialize();
     {
-        auto pass = guard.enter(IRP_MJ_DEVICE_CONTROL);
+        auto pass = guard.enter();
         EXPECT_TRUE(static_cast<bool>(pass));
     }
     guard.run_down(); // nothing inside: returns at once
-    auto late = guard.enter(IRP_MJ_DEVICE_CONTROL);
+    auto late = guard.enter();
     EXPECT_FALSE(static_cast<bool>(late));
     EXPECT_EQ(STATUS_DEVICE_REMOVED, kmd::DispatchGuard::kRefusal);
 }
@@ -37,7 +37,7 @@ TEST(DispatchGuard, RunDownWaitsForEveryAdmittedRequest)
     std::thread requests[3];
     for (auto& t : requests)
         t = std::thread([&] {
-            auto pass = guard.enter(IRP_MJ_DEVICE_CONTROL);
+            auto pass = guard.enter();
             ASSERT_TRUE(static_cast<bool>(pass));
             ++inside;
             while (!released) std::this_thread::sleep_for(milliseconds(1));
@@ -54,7 +54,7 @@ TEST(DispatchGuard, RunDownWaitsForEveryAdmittedRequest)
     });
     std::this_thread::sleep_for(milliseconds(50));
     EXPECT_FALSE(unloaded.load()) << "run_down did not wait";
-    EXPECT_FALSE(static_cast<bool>(guard.enter(IRP_MJ_DEVICE_CONTROL))) << "a request was admitted while running down";
+    EXPECT_FALSE(static_cast<bool>(guard.enter())) << "a request was admitted while running down";
     released = true;
     for (auto& t : requests) t.join();
     unload.join();
@@ -68,7 +68,7 @@ TEST(DispatchGuard, SettleWaitsForARefusedRequestStillInside)
     guard.run_down();
     std::atomic<bool> entered{false};
     std::thread straggler([&] {
-        auto pass = guard.enter(IRP_MJ_DEVICE_CONTROL); // refused, but inside the driver until it returns
+        auto pass = guard.enter(); // refused, but inside the driver until it returns
         EXPECT_FALSE(static_cast<bool>(pass));
         entered = true;
         std::this_thread::sleep_for(milliseconds(150));
@@ -81,54 +81,28 @@ TEST(DispatchGuard, SettleWaitsForARefusedRequestStillInside)
     EXPECT_GE(settled, milliseconds(100)) << "settle returned while a refused request was inside";
 }
 
-TEST(DispatchGuard, SettleWaitsTheGracePeriodWhileAHandleIsOpen)
+TEST(DispatchGuard, SettleWaitsTheGracePeriodEvenWhenIdle)
 {
     kmd::DispatchGuard guard;
     guard.initialize();
-    { auto create = guard.enter(IRP_MJ_CREATE); }
-    { auto create = guard.enter(IRP_MJ_CREATE); }
-    { auto close = guard.enter(IRP_MJ_CLOSE); }
-    EXPECT_EQ(1, guard.open_handles());
     guard.run_down();
     const auto start = Clock::now();
-    EXPECT_EQ(30u, guard.settle(30));
+    guard.settle(30);
     EXPECT_GE(Clock::now() - start, milliseconds(30));
 }
 
-// The usual unload: every client has closed its handle. Before the open-handle count, settle()
-// slept the whole grace here, which put 100 ms on every unload of the skeleton (make bench:
-// load -> unload cycle 141 ms against the baseline's 38 ms).
-TEST(DispatchGuard, SettleSkipsTheGracePeriodWhenEveryHandleIsClosed)
+// settle_unload() (unload_barrier.hpp) must not send its request through the host's queue from
+// the thread that dispatches: it would wait for itself. The guard tells which thread that was.
+TEST(DispatchGuard, KnowsWhetherTheLastDispatchRanOnThisThread)
 {
     kmd::DispatchGuard guard;
     guard.initialize();
-    { auto create = guard.enter(IRP_MJ_CREATE); }
-    { auto ioctl = guard.enter(IRP_MJ_DEVICE_CONTROL); }
-    { auto close = guard.enter(IRP_MJ_CLOSE); }
-    EXPECT_EQ(0, guard.open_handles());
-    guard.run_down();
-    const auto start = Clock::now();
-    EXPECT_EQ(0u, guard.settle(1000));
-    EXPECT_LT(Clock::now() - start, milliseconds(500));
-}
-
-// A CREATE refused while running down made no handle; a CLOSE refused still ends one.
-TEST(DispatchGuard, RefusedCreateMakesNoHandleRefusedCloseEndsOne)
-{
-    kmd::DispatchGuard guard;
-    guard.initialize();
-    { auto create = guard.enter(IRP_MJ_CREATE); }
-    guard.run_down();
-    {
-        auto late = guard.enter(IRP_MJ_CREATE);
-        EXPECT_FALSE(static_cast<bool>(late));
-    }
-    EXPECT_EQ(1, guard.open_handles());
-    {
-        auto close = guard.enter(IRP_MJ_CLOSE);
-        EXPECT_FALSE(static_cast<bool>(close));
-    }
-    EXPECT_EQ(0, guard.open_handles());
+    EXPECT_FALSE(guard.last_dispatch_on_this_thread()) << "no dispatch yet";
+    { auto pass = guard.enter(); }
+    EXPECT_TRUE(guard.last_dispatch_on_this_thread());
+    std::thread other([&] { auto pass = guard.enter(); });
+    other.join();
+    EXPECT_FALSE(guard.last_dispatch_on_this_thread()) << "the request thread was another one";
 }
 
 } // namespace

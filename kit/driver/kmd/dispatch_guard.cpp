@@ -15,7 +15,6 @@ void sleep_ms(ULONG ms)
 }
 
 LONG load(volatile LONG* v) { return InterlockedCompareExchange(v, 0, 0); }
-LONG load(const volatile LONG* v) { return load(const_cast<volatile LONG*>(v)); }
 
 } // namespace
 
@@ -24,24 +23,17 @@ void DispatchGuard::initialize()
     KeInitializeEvent(&drained_, NotificationEvent, FALSE);
     InterlockedExchange(&state_, 0);
     InterlockedExchange(&inside_, 0);
-    InterlockedExchange(&open_, 0);
 }
 
-LONG DispatchGuard::open_handles() const { return load(&open_); }
-
-DispatchGuard::Pass DispatchGuard::enter(UCHAR major)
+DispatchGuard::Pass DispatchGuard::enter()
 {
     // Counted before the admission check, so settle() also waits for requests that are refused.
     InterlockedIncrement(&inside_);
-    // A CLOSE ends a handle whether or not it is admitted; a refused CREATE never made one.
-    if (major == IRP_MJ_CLOSE) InterlockedDecrement(&open_);
+    InterlockedExchangePointer(const_cast<PVOID*>(&last_thread_), PsGetCurrentThreadId());
     for (;;) {
         const LONG seen = load(&state_);
         if (seen & kDown) return Pass(this, false);
-        if (InterlockedCompareExchange(&state_, seen + kOne, seen) == seen) {
-            if (major == IRP_MJ_CREATE) InterlockedIncrement(&open_);
-            return Pass(this, true);
-        }
+        if (InterlockedCompareExchange(&state_, seen + kOne, seen) == seen) return Pass(this, true);
     }
 }
 
@@ -68,15 +60,20 @@ void DispatchGuard::run_down()
 
 ULONG DispatchGuard::settle(ULONG grace_ms)
 {
-    // With no handle open, the host holds no dequeued request for us (header: the one exception).
-    ULONG waited = 0;
-    if (load(&open_) > 0) {
-        sleep_ms(grace_ms);
-        waited = grace_ms;
-    }
+    sleep_ms(grace_ms);
     // A straggler that arrived during the grace period is refused at once; wait until it is out.
-    for (ULONG extra = 0; load(&inside_) != 0 && extra < 5000; ++extra, ++waited) sleep_ms(1);
-    return waited;
+    wait_until_out();
+    return grace_ms;
+}
+
+void DispatchGuard::wait_until_out()
+{
+    for (ULONG waited = 0; load(&inside_) != 0 && waited < 5000; ++waited) sleep_ms(1);
+}
+
+bool DispatchGuard::last_dispatch_on_this_thread() const
+{
+    return InterlockedCompareExchangePointer(const_cast<PVOID*>(&last_thread_), nullptr, nullptr) == PsGetCurrentThreadId();
 }
 
 } // namespace kmd

@@ -12,24 +12,18 @@
 // aborts the driver host ("Unimplemented function ntoskrnl.exe.ExInitializeRundownProtection").
 //
 //   DriverEntry:      guard.initialize();                       before the first request
-//   every dispatch:   auto pass = guard.enter(stack->MajorFunction);   first thing
+//   every dispatch:   auto pass = guard.enter();                first thing
 //                     if (!pass) -> complete with DispatchGuard::kRefusal (unloading)
 //   DriverUnload:     guard.run_down();                         refuse new work, wait for old
 //                     IoDeleteSymbolicLink / IoDeleteDevice ...
-//                     guard.settle(grace_ms);                   last thing (see below)
+//                     kmd::settle_unload(driver, guard, grace)  last thing (unload_barrier.hpp)
 //
-// settle(): after the device is deleted no new request can be queued for it, but a host may
+// Settling: after the device is deleted no new request can be queued for it, but a host may
 // already have taken one off its queue and be about to call the dispatch routine (Wine's request
-// thread does exactly that, outside any lock the driver could take). settle() waits a grace
-// period for such stragglers to arrive, be refused and leave. It narrows that window; only the
-// host can close it (it must stop dispatching to a driver before it calls DriverUnload).
-//
-// The grace period is spent only while a handle is open (CREATEs admitted minus CLOSEs seen):
-// a request other than a CREATE can only come on an open handle, and a closed handle's CLOSE
-// has already been seen. So the usual unload (every client gone) costs nothing, and an unload
-// with clients still holding handles waits. Not covered: a CREATE the host had dequeued before
-// the device was deleted while no handle was open (a client opening the device at the very
-// moment it is stopped); before this rule it was covered only if it arrived within the grace.
+// thread does exactly that, outside any lock the driver could take). kmd::settle_unload() sends
+// one request of its own through the host's queue behind any such straggler and waits for it:
+// see unload_barrier.hpp. settle(grace_ms) below is the blunt fallback: it sleeps a grace period
+// for stragglers to arrive, be refused and leave, which only narrows the window.
 #pragma once
 
 #include <kmd/nt.hpp>
@@ -61,12 +55,16 @@ public:
     };
 
     void initialize();
-    // `major` is the request's IRP_MJ_* code: CREATE and CLOSE keep the count of open handles.
-    [[nodiscard]] Pass enter(UCHAR major);
+    [[nodiscard]] Pass enter();
     void run_down();
-    // Returns how long it waited for stragglers, in ms (0 when no handle was open and none was inside).
+    // Sleeps grace_ms, then waits until no dispatch call is inside. Returns the ms it waited.
     ULONG settle(ULONG grace_ms);
-    LONG open_handles() const;
+    // Waits (up to 5 s) until no dispatch call, admitted or refused, is inside the driver.
+    void wait_until_out();
+    // True when the last dispatch call entered on the calling thread: a host that unloads on
+    // the thread it dispatches on holds no request for us while it does (nothing to settle, and
+    // a request sent through its queue from here would wait for this very thread).
+    bool last_dispatch_on_this_thread() const;
 
 private:
     void leave_admitted();
@@ -74,7 +72,7 @@ private:
     // Bit 0: running down (no new admissions). Bits 1..31: admitted requests inside, times 2.
     volatile LONG state_ = 0;
     volatile LONG inside_ = 0; // every dispatch call inside the driver, admitted or refused
-    volatile LONG open_ = 0;   // CREATEs admitted minus CLOSEs seen
+    PVOID volatile last_thread_ = nullptr; // PsGetCurrentThreadId() of the last dispatch call
     KEVENT drained_{};         // set by the last admitted request to leave once running down
 };
 

@@ -9,6 +9,7 @@
 
 #include <kmd/device_security.hpp>
 #include <kmd/dispatch_guard.hpp>
+#include <kmd/unload_barrier.hpp>
 #include <kmd/irp_buffers.hpp>
 #include <kmd/kernel_features.hpp>
 #include <kmd/kernel_raii.hpp>
@@ -34,27 +35,26 @@ constexpr ULONG kPoolTag = 'nlkS'; // "Skln" in a pool dump (little-endian)
 
 // Keeps requests and DriverUnload apart: see kit/driver/kmd/dispatch_guard.hpp.
 constinit kmd::DispatchGuard g_guard;
-// How long DriverUnload waits, after deleting the device, for a request the host had already
-// taken off its queue (Wine's request thread; docs/reliability.md). Spent only while a client
-// still holds a handle: an unload with every handle closed costs nothing extra.
-constexpr ULONG kSettleMs = 100;
+// How long DriverUnload would wait for a request the host had already taken off its queue if
+// kmd::settle_unload could not send its own request behind it (kit/driver/kmd/unload_barrier.hpp).
+constexpr ULONG kFallbackSettleMs = 100;
 
 } // namespace
 
 // The seed's DriverDispatcher: standard requests succeed, IOCTLs go to the request core,
 // everything else is STATUS_NOT_IMPLEMENTED.
-extern "C" NTSTATUS NTAPI SkeletonDispatch(PDEVICE_OBJECT, PIRP irp)
+extern "C" NTSTATUS NTAPI SkeletonDispatch(PDEVICE_OBJECT device, PIRP irp)
 {
     // First thing: once DriverUnload has begun, new work is refused (CLOSE and CLEANUP still
     // succeed: there is nothing to refuse), and DriverUnload waits until admitted requests leave.
+    const auto pass = g_guard.enter();
     PIO_STACK_LOCATION stack = IoGetCurrentIrpStackLocation(irp);
-    const auto pass = g_guard.enter(stack->MajorFunction);
     kmd::Result result{kmd::status::not_implemented, 0};
 
     if (!pass) {
-        const bool closing = stack->MajorFunction == IRP_MJ_CLOSE || stack->MajorFunction == IRP_MJ_CLEANUP;
-        result = {closing ? kmd::status::success : static_cast<uint32_t>(kmd::DispatchGuard::kRefusal), 0};
-        KMD_LOG("%s refused: unloading -> status=0x%08lx\n", kmd::major_name(stack->MajorFunction), static_cast<ULONG>(result.status));
+        result = {static_cast<uint32_t>(kmd::refusal_status(device, stack->MajorFunction)), 0};
+        if (!kmd::is_unload_barrier(device)) // DriverUnload's own request (unload_barrier.hpp): not news
+            KMD_LOG("%s refused: unloading -> status=0x%08lx\n", kmd::major_name(stack->MajorFunction), static_cast<ULONG>(result.status));
         return kmd::complete_request(irp, result);
     }
 
@@ -90,10 +90,10 @@ extern "C" VOID NTAPI SkeletonUnload(PDRIVER_OBJECT driver)
     skeleton::nt::pending::stop(); // nothing stays in flight past this line
     IoDeleteSymbolicLink(&g_link_name);
     IoDeleteDevice(driver->DeviceObject);
-    KMD_LOG("DriverUnload: deleted %.*ws and %.*ws\n", KMD_USTR_ARGS(&g_link_name), KMD_USTR_ARGS(&g_device_name));
-    const LONG open = g_guard.open_handles();
-    const ULONG waited = g_guard.settle(kSettleMs);
-    KMD_LOG("DriverUnload: %ld handles still open; waited %lu ms for stragglers\n", open, waited);
+    // Last: every request the host had already taken has come and gone (refused) before we return.
+    const ULONG settled_us = kmd::settle_unload(driver, g_guard, kFallbackSettleMs);
+    KMD_LOG("DriverUnload: deleted %.*ws and %.*ws; requests settled in %lu us\n", KMD_USTR_ARGS(&g_link_name),
+            KMD_USTR_ARGS(&g_device_name), settled_us);
 }
 
 // The seed's DriverEntry: create the device, the link, the dispatch table and the unload routine.

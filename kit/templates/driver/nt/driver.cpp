@@ -7,6 +7,7 @@
 
 #include <kmd/device_security.hpp>
 #include <kmd/dispatch_guard.hpp>
+#include <kmd/unload_barrier.hpp>
 #include <kmd/irp_buffers.hpp>
 #include <kmd/kernel_raii.hpp>
 #include <kmd/log.hpp>
@@ -25,20 +26,19 @@ constexpr ULONG kPoolTag = '@TAG@'; // shows reversed in a pool dump: pick four 
 // dispatching when it unloads the driver (Wine 8 does), and the image must not vanish under a
 // running request.
 constinit kmd::DispatchGuard g_guard;
-// How long unload waits for requests the host had already taken; spent only while a client still
-// holds a handle (kit/driver/kmd/dispatch_guard.hpp).
-constexpr ULONG kSettleMs = 100;
+// How long unload would wait for requests the host had already taken, should kmd::settle_unload
+// be unable to send its own request behind them (kit/driver/kmd/unload_barrier.hpp).
+constexpr ULONG kFallbackSettleMs = 100;
 
 } // namespace
 
-extern "C" NTSTATUS NTAPI @UPPER@_Dispatch(PDEVICE_OBJECT, PIRP irp)
+extern "C" NTSTATUS NTAPI @UPPER@_Dispatch(PDEVICE_OBJECT device, PIRP irp)
 {
+    const auto pass = g_guard.enter(); // first thing: refused once DriverUnload has begun
     PIO_STACK_LOCATION stack = IoGetCurrentIrpStackLocation(irp);
-    const auto pass = g_guard.enter(stack->MajorFunction); // first thing: refused once DriverUnload has begun
     kmd::Result result{kmd::status::not_implemented, 0};
     if (!pass) {
-        const bool closing = stack->MajorFunction == IRP_MJ_CLOSE || stack->MajorFunction == IRP_MJ_CLEANUP;
-        return kmd::complete_request(irp, {closing ? kmd::status::success : static_cast<uint32_t>(kmd::DispatchGuard::kRefusal), 0});
+        return kmd::complete_request(irp, {static_cast<uint32_t>(kmd::refusal_status(device, stack->MajorFunction)), 0});
     }
     switch (stack->MajorFunction) {
     case IRP_MJ_CREATE:
@@ -57,9 +57,9 @@ extern "C" VOID NTAPI @UPPER@_Unload(PDRIVER_OBJECT driver)
     g_guard.run_down(); // no new requests; wait for those inside
     IoDeleteSymbolicLink(&g_link_name);
     IoDeleteDevice(driver->DeviceObject);
-    const LONG open = g_guard.open_handles();
-    const ULONG waited = g_guard.settle(kSettleMs); // last: stragglers the host had already dequeued
-    KMD_LOG("DriverUnload: done (%ld handles still open; waited %lu ms for stragglers)\n", open, waited);
+    // Last: requests the host had already taken have come and gone before the image goes.
+    const ULONG settled_us = kmd::settle_unload(driver, g_guard, kFallbackSettleMs);
+    KMD_LOG("DriverUnload: done (requests settled in %lu us)\n", settled_us);
 }
 
 // Every failure undoes what came before it: the owners' destructors delete what they hold.

@@ -13,14 +13,10 @@ using LONG = int32_t; // 32 bits, as on Windows
 using ULONG = uint32_t;
 using NTSTATUS = int32_t;
 using BOOLEAN = unsigned char;
-using UCHAR = unsigned char;
 using PVOID = void*;
 #define FALSE 0
 #define STATUS_DEVICE_REMOVED ((NTSTATUS)0xC00002B6L)
 #define IO_NO_INCREMENT 0
-#define IRP_MJ_CREATE 0x00
-#define IRP_MJ_CLOSE 0x02
-#define IRP_MJ_DEVICE_CONTROL 0x0e
 union LARGE_INTEGER {
     int64_t QuadPart;
 };
@@ -42,6 +38,19 @@ inline LONG InterlockedCompareExchange(volatile LONG* p, LONG exchange, LONG com
 {
     __atomic_compare_exchange_n(p, &comparand, exchange, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
     return comparand; // the value seen, as the Windows call returns it
+}
+
+inline PVOID InterlockedExchangePointer(PVOID volatile* p, PVOID v) { return __atomic_exchange_n(p, v, __ATOMIC_SEQ_CST); }
+inline PVOID InterlockedCompareExchangePointer(PVOID volatile* p, PVOID exchange, PVOID comparand)
+{
+    __atomic_compare_exchange_n(p, &comparand, exchange, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+    return comparand;
+}
+// A thread's id as the kernel hands it out: any value unique per live thread will do.
+inline PVOID PsGetCurrentThreadId()
+{
+    thread_local char here;
+    return &here;
 }
 
 inline void KeInitializeEvent(KEVENT* e, EVENT_TYPE, BOOLEAN state)
