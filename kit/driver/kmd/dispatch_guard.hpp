@@ -13,7 +13,7 @@
 //
 //   DriverEntry:      guard.initialize();                       before the first request
 //   every dispatch:   auto pass = guard.enter();                first thing
-//                     if (!pass) -> complete with DispatchGuard::kRefusal (unloading)
+//                     if (!pass) -> complete with kmd::refusal_status(device, major)
 //   DriverUnload:     guard.run_down();                         refuse new work, wait for old
 //                     IoDeleteSymbolicLink / IoDeleteDevice ...
 //                     kmd::settle_unload(driver, guard, grace)  last thing (unload_barrier.hpp)
