@@ -413,6 +413,23 @@ class Box:
         text = f"--- kernel log, last {len(lines)} lines ({self.kernel_log})\n" + "".join(l + "\n" for l in lines)
         return text + self.crash_report_text()
 
+    def kernel_log_size(self) -> int:
+        """Bytes in the kernel log so far: a mark for kernel_log_since()."""
+        if self._log_file:
+            self._log_file.flush()
+        return self.kernel_log.stat().st_size if self.kernel_log.exists() else 0
+
+    def kernel_log_since(self, offset: int) -> str:
+        """The kernel log from byte `offset` on, without reading (or cleaning) what came before:
+        after a long run - a million logged requests - the whole log is hundreds of MB."""
+        if self._log_file:
+            self._log_file.flush()
+        if not self.kernel_log.exists():
+            return ""
+        with self.kernel_log.open("rb") as f:
+            f.seek(offset)
+            return f.read().decode(errors="replace")
+
     def kernel_log_text(self) -> str:
         if self._log_file:
             self._log_file.flush()

@@ -118,10 +118,11 @@ class Suite:
         return pids
 
     def log_mark(self) -> int:
-        return len(self.box.kernel_log_text())
+        # A byte offset: each stop trial reads only what it added, not the whole log again.
+        return self.box.kernel_log_size()
 
     def crash_lines(self, mark: int) -> list[str]:
-        text = self.box.kernel_log_text()[mark:]
+        text = self.box.kernel_log_since(mark)
         return [line for line in text.splitlines() if any(m in line for m in CRASH_MARKERS)]
 
     def keep_evidence(self, mark: int, what: str) -> None:
@@ -131,7 +132,7 @@ class Suite:
         folder.mkdir(parents=True, exist_ok=True)
         self.evidence += 1
         path = folder / f"{self.box.name}-{what}-{self.evidence}.log"
-        path.write_text(self.box.kernel_log_text()[mark:])
+        path.write_text(self.box.kernel_log_since(mark))
         print(f"    evidence: {path}")
 
     def recover(self) -> None:
