@@ -419,8 +419,6 @@ int run_request(const Args& a, const std::wstring& name, const std::wstring& dev
     return kExitOk;
 }
 
-// A request or stop failed: if a driver host died meanwhile, say so (host_health) and stop undoing
-// against a dead host; otherwise the failure stands as it was.
 // kmd::start_service retried a start that Wine's driver host failed (scm.hpp): say so, on
 // stderr, so a log shows it happened even when the second start worked.
 void say_retry(const kmd::StartRetry& retry)
@@ -432,6 +430,8 @@ void say_retry(const kmd::StartRetry& retry)
                  retry.first.describe().c_str());
 }
 
+// A request or stop failed: if a driver host died meanwhile, say so (host_health) and stop undoing
+// against a dead host; otherwise the failure stands as it was.
 Failure host_crash_or(RunUndo& undo, const Failure& f, const std::wstring& link)
 {
     if (kmd::report_dead_driver_hosts(stderr, link) == 0) return f;

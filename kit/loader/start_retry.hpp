@@ -7,7 +7,7 @@
 // "init done", exit code 0), ntdll's NtCreateUserProcess returns STATUS_INTERNAL_ERROR, so
 // CreateProcess - and StartService with it - fails with ERROR_INTERNAL_ERROR (1359). The driver
 // image was never mapped and DriverEntry never ran, so starting again is safe, and it works
-// (docs/reliability.md, "Error 1359").
+// (docs/reliability.md, "error 1359 from StartService").
 //
 // Nothing else is retried: every other error is the driver's or the caller's to see, and on
 // Windows a 1359 comes from DriverEntry itself (a status such as STATUS_INTERNAL_ERROR), so it is
