@@ -6,7 +6,8 @@
 Fast variants run in `make test` (CTest: reliability.fast); `make soak` runs the heavy ones.
 Every random choice derives from one seed, printed first; a failing request prints the exact
 skeleton_stress.exe command that replays it alone. The run ends with a table: case,
-requests/cycles, failures, wall time. Exit status 0 only when every case passed.
+requests/cycles, failures, host starts retried (Wine's error 1359, kit/loader/start_retry.hpp), wall
+time. Exit status 0 only when every case passed.
 
 Cases (fast / soak):
   reload           50 / 1000 create-start-hello-stop-delete cycles through the SCM, then Wine's
