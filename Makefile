@@ -55,9 +55,11 @@ test: build
 # number of wake-ups on both sides, pinned they stayed within 1.05 and the A/A rows at 1.000
 # (docs/performance.md, "Pinned by default"). PIN= shows what two CPUs give (the threads rows).
 PIN ?= 0
+# BASELINE=baseline_pool_lookup: the yardstick plus the skeleton's ExAllocatePool2 lookup (load cycle).
+BASELINE ?= baseline
 bench: build
 	SKELETON_KERNEL_DEBUG=-all $(if $(PIN),SKELETON_BENCH_PINNED=1 taskset -c $(PIN)) $(PYTHON) kit/harness/winebox.py run --box bench --timeout 600 \
-	  --env-path SKELETON_DRIVER=$(BUILD_DIR)/bin/skeleton.sys --env-path BASELINE_DRIVER=$(BUILD_DIR)/bin/baseline.sys \
+	  --env-path SKELETON_DRIVER=$(BUILD_DIR)/bin/skeleton.sys --env-path BASELINE_DRIVER=$(BUILD_DIR)/bin/$(BASELINE).sys \
 	  -- $(BUILD_DIR)/bin/skeleton_bench.exe
 
 # Where a request's time goes: wineserver requests, context switches and CPU per process, pinning.

@@ -158,6 +158,16 @@ NTSTATUS NTAPI DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING registry_path)
     PDEVICE_OBJECT device = NULL;
     NTSTATUS status;
     (void)registry_path;
+#ifdef BASELINE_LOOKS_UP_EXALLOCATEPOOL2
+    /* baseline_pool_lookup.sys only: the one lookup the skeleton's pool setup makes (kmd::pool_init).
+     * Wine 8 does not export ExAllocatePool2, and on a miss MmGetSystemRoutineAddress loads hal.dll
+     * to look there: `make bench BASELINE=baseline_pool_lookup` shows what that adds to a load. */
+    {
+        UNICODE_STRING name;
+        RtlInitUnicodeString(&name, L"ExAllocatePool2");
+        (void)MmGetSystemRoutineAddress(&name);
+    }
+#endif
 
     status = IoCreateDevice(driver, 0, &g_device_name, FILE_DEVICE_UNKNOWN, FILE_DEVICE_SECURE_OPEN, FALSE, &device);
     if (!NT_SUCCESS(status)) return status;

@@ -626,7 +626,7 @@ int main(int argc, char** argv)
         struct Phases {
             std::vector<double> total, start, hello, stop;
         } pa, pb;
-        auto ms_since = [](LONGLONG t) { return static_cast<double>(ticks() - t) * g_tick_us / 1000.0; };
+        auto ms = [](LONGLONG from, LONGLONG to) { return static_cast<double>(to - from) * g_tick_us / 1000.0; };
         auto cycle = [&](Driver& d, Phases& out) {
             const LONGLONG t0 = ticks();
             if (!d.start()) return false;
@@ -638,10 +638,11 @@ int main(int argc, char** argv)
             d.close();
             const LONGLONG t2 = ticks();
             d.stop();
-            out.stop.push_back(ms_since(t2));
-            out.total.push_back(ms_since(t0));
-            out.start.push_back(static_cast<double>(t1 - t0) * g_tick_us / 1000.0);
-            out.hello.push_back(static_cast<double>(t2 - t1) * g_tick_us / 1000.0);
+            const LONGLONG t3 = ticks();
+            out.total.push_back(ms(t0, t3));
+            out.start.push_back(ms(t0, t1));
+            out.hello.push_back(ms(t1, t2));
+            out.stop.push_back(ms(t2, t3));
             return ok != FALSE;
         };
         for (int i = 0; i < 4 && rc == 0; ++i)

@@ -58,12 +58,11 @@ void DispatchGuard::run_down()
     if ((seen & ~kDown) != 0) KeWaitForSingleObject(&drained_, Executive, KernelMode, FALSE, nullptr);
 }
 
-ULONG DispatchGuard::settle(ULONG grace_ms)
+void DispatchGuard::settle(ULONG grace_ms)
 {
     sleep_ms(grace_ms);
     // A straggler that arrived during the grace period is refused at once; wait until it is out.
     wait_until_out();
-    return grace_ms;
 }
 
 void DispatchGuard::wait_until_out()

@@ -57,8 +57,8 @@ public:
     void initialize();
     [[nodiscard]] Pass enter();
     void run_down();
-    // Sleeps grace_ms, then waits until no dispatch call is inside. Returns the ms it waited.
-    ULONG settle(ULONG grace_ms);
+    // Sleeps grace_ms, then waits until no dispatch call is inside.
+    void settle(ULONG grace_ms);
     // Waits (up to 5 s) until no dispatch call, admitted or refused, is inside the driver.
     void wait_until_out();
     // True when the last dispatch call entered on the calling thread: a host that unloads on

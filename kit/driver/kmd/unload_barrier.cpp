@@ -35,6 +35,34 @@ LONGLONG now_100ns()
     return t.QuadPart;
 }
 
+// Sends the barrier request (unload_barrier.hpp) and returns once the host has dispatched it;
+// false when the private device could not be made or opened (nothing was proven).
+bool pass_barrier(PDRIVER_OBJECT driver)
+{
+    BarrierName barrier(driver);
+    PDEVICE_OBJECT device = nullptr;
+    if (!NT_SUCCESS(IoCreateDevice(driver, sizeof(ULONG), &barrier.name, FILE_DEVICE_UNKNOWN, 0, FALSE, &device))) return false;
+    *static_cast<ULONG*>(device->DeviceExtension) = kBarrierMark;
+    device->Flags &= ~DO_DEVICE_INITIALIZING;
+
+    OBJECT_ATTRIBUTES attributes;
+    InitializeObjectAttributes(&attributes, &barrier.name, OBJ_KERNEL_HANDLE | OBJ_CASE_INSENSITIVE, nullptr, nullptr);
+    IO_STATUS_BLOCK io{};
+    HANDLE handle = nullptr;
+    // Wine 8 returns from an open as soon as the CREATE is queued, so the open alone proves
+    // nothing; the IOCTL after it does: on a synchronous handle the caller waits for its
+    // completion, which the request thread reports only after it has dispatched everything
+    // queued before it (the CREATE, and any straggler).
+    const bool opened = NT_SUCCESS(ZwCreateFile(&handle, GENERIC_READ | SYNCHRONIZE, &attributes, &io, nullptr, 0, 0, FILE_OPEN,
+                                                FILE_SYNCHRONOUS_IO_NONALERT, nullptr, 0));
+    if (opened) ZwDeviceIoControlFile(handle, nullptr, nullptr, nullptr, &io, kBarrierIoctl, nullptr, 0, nullptr, 0);
+    // The device goes before the handle: a host then sends no close request for it (Wine's
+    // device_file_close_handle needs a live device; Windows sends it now, here).
+    IoDeleteDevice(device);
+    if (opened) ZwClose(handle);
+    return opened;
+}
+
 } // namespace
 
 bool is_unload_barrier(PDEVICE_OBJECT device)
@@ -51,36 +79,7 @@ NTSTATUS refusal_status(PDEVICE_OBJECT device, UCHAR major)
 ULONG settle_unload(PDRIVER_OBJECT driver, DispatchGuard& guard, ULONG fallback_grace_ms)
 {
     const LONGLONG start = now_100ns();
-    if (!guard.last_dispatch_on_this_thread()) {
-        BarrierName barrier(driver);
-        PDEVICE_OBJECT device = nullptr;
-        if (!NT_SUCCESS(IoCreateDevice(driver, sizeof(ULONG), &barrier.name, FILE_DEVICE_UNKNOWN, 0, FALSE, &device))) {
-            guard.settle(fallback_grace_ms);
-            return fallback_grace_ms * 1000;
-        }
-        *static_cast<ULONG*>(device->DeviceExtension) = kBarrierMark;
-        device->Flags &= ~DO_DEVICE_INITIALIZING;
-
-        OBJECT_ATTRIBUTES attributes;
-        InitializeObjectAttributes(&attributes, &barrier.name, OBJ_KERNEL_HANDLE | OBJ_CASE_INSENSITIVE, nullptr, nullptr);
-        IO_STATUS_BLOCK io{};
-        HANDLE handle = nullptr;
-        // Wine 8 returns from an open as soon as the CREATE is queued, so the open alone proves
-        // nothing; the IOCTL after it does: on a synchronous handle the caller waits for its
-        // completion, which the request thread reports only after it has dispatched everything
-        // queued before it (the CREATE, and any straggler).
-        if (NT_SUCCESS(ZwCreateFile(&handle, GENERIC_READ | SYNCHRONIZE, &attributes, &io, nullptr, 0, 0, FILE_OPEN,
-                                    FILE_SYNCHRONOUS_IO_NONALERT, nullptr, 0))) {
-            ZwDeviceIoControlFile(handle, nullptr, nullptr, nullptr, &io, kBarrierIoctl, nullptr, 0, nullptr, 0);
-            // The device goes before the handle: a host then sends no close request for it
-            // (Wine's device_file_close_handle needs a live device; Windows sends it now, here).
-            IoDeleteDevice(device);
-            ZwClose(handle);
-        } else {
-            IoDeleteDevice(device);
-            guard.settle(fallback_grace_ms);
-        }
-    }
+    if (!guard.last_dispatch_on_this_thread() && !pass_barrier(driver)) guard.settle(fallback_grace_ms);
     guard.wait_until_out();
     const LONGLONG elapsed = now_100ns() - start;
     // 32-bit division: a 64-bit one would call libgcc on x86, which no kernel exports.
