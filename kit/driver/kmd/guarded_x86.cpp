@@ -12,6 +12,14 @@
 //    with the record's own address as `frame`; records must lie on the current stack, 4-aligned;
 //  - a handler that takes the exception calls RtlUnwind(frame, ...): every record *above* ours
 //    gets its unwind call and is unlinked, so FS:[0] is ours again when RtlUnwind returns;
+//  - RtlUnwind "returns" through ZwContinue with a context it captured itself, and on an NT
+//    kernel (ReactOS's RtlpCaptureContext; x86 Windows alike) that context has EAX..EDI zeroed:
+//    only ESP and EBP survive the call. Wine's RtlUnwind keeps every register, which is why
+//    32-bit Wine never showed it and a real kernel double-faulted (bug check 0x7F). So the call
+//    goes through unwind_to() below, which keeps EBX/ESI/EDI/EBP on the stack around it, as
+//    MSVC's _global_unwind2 does;
+//  - a fault inside the handler itself (a nested exception) must not unwind to us again: the
+//    guard remembers it is already unwinding and lets such a fault pass to the outer handlers;
 //  - then control goes back into the guarded function by __builtin_longjmp, which restores its
 //    EBP/ESP; there it unlinks its own record and returns the code.
 // The image must not claim IMAGE_DLLCHARACTERISTICS_NO_SEH (kit/lint checks x86 images for it),
@@ -19,7 +27,32 @@
 // does for any image built without /SAFESEH.
 #include "guarded.hpp"
 
-extern "C" NTSYSAPI VOID NTAPI RtlUnwind(PVOID target_frame, PVOID target_ip, PEXCEPTION_RECORD record, PVOID return_value);
+// RtlUnwind(frame, nullptr, record, nullptr) with every callee-saved register kept on the stack
+// across it (see above): the only thing the code after it may rely on is ESP. Reached through the
+// import slot __imp__RtlUnwind@16, as a dllimport call would be.
+extern "C" void __stdcall kmd_unwind_to(void* frame, PEXCEPTION_RECORD record);
+asm(R"(
+    .text
+    .globl _kmd_unwind_to@8
+_kmd_unwind_to@8:
+    pushl %ebp
+    movl  %esp, %ebp
+    pushl %ebx
+    pushl %esi
+    pushl %edi
+    pushl %ebp
+    pushl $0                  # ReturnValue
+    pushl 12(%ebp)            # ExceptionRecord
+    pushl $0                  # TargetIp
+    pushl 8(%ebp)             # TargetFrame
+    call  *__imp__RtlUnwind@16
+    popl  %ebp                # ESP-relative from here on: nothing else is trusted
+    popl  %edi
+    popl  %esi
+    popl  %ebx
+    popl  %ebp
+    ret   $8
+)");
 
 namespace kmd {
 namespace {
@@ -37,6 +70,7 @@ struct GuardFrame {
     EXCEPTION_DISPOSITION(__cdecl* handler)(PEXCEPTION_RECORD, void*, PCONTEXT, void*);
     void* jump[5];           // __builtin_setjmp's buffer: EBP, the resume address, ESP
     volatile NTSTATUS code;  // written by the handler, read after the jump back
+    volatile bool unwinding; // the handler has taken an exception: a nested one is not ours
 };
 
 GuardFrame* exception_list()
@@ -59,8 +93,12 @@ extern "C" EXCEPTION_DISPOSITION __cdecl kmd_guard_handler(PEXCEPTION_RECORD rec
     // exception): nothing to clean up here, let it pass.
     if (record->ExceptionFlags & kUnwindFlags) return ExceptionContinueSearch;
     auto* guard = static_cast<GuardFrame*>(frame);
+    // A fault while we unwind to this guard would bring us here again and again until the stack is
+    // gone (a double fault on a real kernel): leave it to the handlers outside ours.
+    if (guard->unwinding) return ExceptionContinueSearch;
+    guard->unwinding = true;
     guard->code = record->ExceptionCode != 0 ? static_cast<NTSTATUS>(record->ExceptionCode) : STATUS_UNSUCCESSFUL;
-    RtlUnwind(frame, nullptr, record, nullptr);  // unlinks every record above ours
+    kmd_unwind_to(frame, record); // unlinks every record above ours; registers kept by the thunk
     __builtin_longjmp(guard->jump, 1);
 }
 
@@ -71,6 +109,7 @@ __attribute__((noinline)) NTSTATUS guarded_call(GuardedBody body, void* context)
     guard.next = exception_list();
     guard.handler = kmd_guard_handler;
     guard.code = STATUS_SUCCESS;
+    guard.unwinding = false;
     if (__builtin_setjmp(guard.jump) != 0) {
         // Back from the handler: RtlUnwind left our record at the head of the chain.
         set_exception_list(guard.next);
