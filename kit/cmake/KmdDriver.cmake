@@ -65,8 +65,6 @@ if(NOT TARGET kmd_driver_support)
     "${KMD_KIT_DIR}/driver/kmd/irp_buffers.cpp"
     "${KMD_KIT_DIR}/driver/kmd/device_security.cpp"
     "${KMD_KIT_DIR}/driver/kmd/pool.cpp"
-    "${KMD_KIT_DIR}/driver/kmd/dispatch_guard.cpp"
-    "${KMD_KIT_DIR}/driver/kmd/unload_barrier.cpp"
     ${_kmd_user_copy})
   kmd_kernel_options(kmd_driver_support)
   # -fasync-exceptions makes the x64 __try guard cover every instruction inside it, not only calls:
@@ -246,6 +244,9 @@ macro(kmd_project)
     set(CMAKE_LIBRARY_OUTPUT_DIRECTORY "${KMD_OUTPUT_DIR}")
     add_subdirectory("${KMD_KIT_DIR}/loader" "${CMAKE_BINARY_DIR}/kmd-kit/loader")
     add_subdirectory("${KMD_KIT_DIR}/harness/windows" "${CMAKE_BINARY_DIR}/kmd-kit/harness")
+    # kmdhost.sys, the Wine host shim: loaded before the drivers into every driver host under Wine
+    # (kit/loader/wine_host.cpp), it keeps requests and unload apart for any driver. Never on Windows.
+    add_subdirectory("${KMD_KIT_DIR}/winehost" "${CMAKE_BINARY_DIR}/kmd-kit/winehost")
     # kmdverify.sys, the Driver Verifier for Wine: every project's device tests run under it
     # (kit/harness/run_gtest.py). x64 images only, for now.
     if(CMAKE_SYSTEM_PROCESSOR STREQUAL "x86_64")

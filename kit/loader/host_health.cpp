@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "nt5_compat.hpp"
 #include "scm.hpp"
 
 namespace kmd {
@@ -42,11 +43,7 @@ std::wstring report_file_of(const std::wstring& command)
 
 std::wstring aedebug_command()
 {
-    wchar_t value[2048] = {};
-    DWORD size = sizeof value - sizeof(wchar_t);
-    if (RegGetValueW(HKEY_LOCAL_MACHINE, kAeDebugKey, L"Debugger", RRF_RT_REG_SZ, nullptr, value, &size) != ERROR_SUCCESS)
-        return {};
-    return value;
+    return read_registry_string(HKEY_LOCAL_MACHINE, kAeDebugKey, L"Debugger");
 }
 
 std::string read_text_file(const std::wstring& path)

@@ -25,6 +25,7 @@
 #include "cli_parse.hpp"
 #include "device.hpp"
 #include "host_health.hpp"
+#include "nt5_compat.hpp"
 #include "pe_probe.hpp"
 #include "scm.hpp"
 #include "trace.hpp"
@@ -401,8 +402,7 @@ int run_request(const Args& a, const std::wstring& name, const std::wstring& dev
     if (a.has("--ioctl")) {
         if (int rc = resolve_code("run", a, a.get("--ioctl"), r); rc != kExitOk) return rc;
     } else {
-        const bool skeleton = CompareStringOrdinal(name.c_str(), -1, L"skeleton", -1, TRUE) == CSTR_EQUAL ||
-                              CompareStringOrdinal(device.c_str(), -1, L"\\\\.\\skeleton", -1, TRUE) == CSTR_EQUAL;
+        const bool skeleton = kmd::equal_ignoring_case(name, L"skeleton") || kmd::equal_ignoring_case(device, L"\\\\.\\skeleton");
         if (!skeleton)
             return usage_error("run", "which IOCTL should step 5 send to " + kmd::narrow(device) +
                                           "? Give --ioctl CODE [--in ...] [--out-size N], or --no-ioctl (SAY_HELLO is the "
@@ -666,8 +666,10 @@ int cmd_start(const Args& a)
     std::wstring name;
     if (!name_argument("start", a, name, rc)) return rc;
     kmd::ScHandle scm, service;
-    // SERVICE_START, and SERVICE_QUERY_STATUS to print the state the start led to.
-    if (Failure f = open_named(name, SERVICE_START | SERVICE_QUERY_STATUS, scm, service)) return report("start", f);
+    // SERVICE_START, SERVICE_QUERY_STATUS to print the state the start led to, and SERVICE_QUERY_CONFIG:
+    // under Wine the kit reads the service's group to load its host shim first (wine_host.hpp).
+    if (Failure f = open_named(name, SERVICE_START | SERVICE_QUERY_STATUS | SERVICE_QUERY_CONFIG, scm, service))
+        return report("start", f);
     kmd::StartRetry retry;
     Failure started = kmd::start_service(service.get(), &retry);
     say_retry(retry);

@@ -4,8 +4,10 @@
 #include <algorithm>
 #include <vector>
 
+#include "nt5_compat.hpp"
 #include "stop_wait.hpp"
 #include "trace.hpp"
+#include "wine_host.hpp"
 
 namespace kmd {
 namespace {
@@ -71,9 +73,11 @@ Failure create_kernel_service(SC_HANDLE scm, const std::wstring& name, const std
                               const std::wstring& image_path, DWORD start_type, ScHandle& service,
                               const std::wstring& load_order_group, DWORD access)
 {
+    // Under Wine a driver without a group would get a host of its own, without the kit's shim.
+    const std::wstring group = service_group(load_order_group);
     service.reset(CreateServiceW(scm, name.c_str(), display.c_str(), access, SERVICE_KERNEL_DRIVER, start_type,
-                                 SERVICE_ERROR_NORMAL, image_path.c_str(),
-                                 load_order_group.empty() ? nullptr : load_order_group.c_str(), nullptr, nullptr, nullptr, nullptr));
+                                 SERVICE_ERROR_NORMAL, image_path.c_str(), group.empty() ? nullptr : group.c_str(), nullptr,
+                                 nullptr, nullptr, nullptr));
     return checked(static_cast<bool>(service), "CreateService(" + quoted(name) + ", " + quoted(image_path) + ")");
 }
 
@@ -91,6 +95,7 @@ bool running_under_wine()
 
 Failure start_service(SC_HANDLE service, StartRetry* retry)
 {
+    prepare_wine_host(service); // under Wine only: the shim first, in the driver's host
     Failure last;
     start_with_retry(
         running_under_wine(),
@@ -150,13 +155,13 @@ bool marked_for_delete(SC_HANDLE service)
 
 Failure wait_while_starting(SC_HANDLE service, DWORD timeout_ms, DWORD& final_state)
 {
-    const ULONGLONG deadline = GetTickCount64() + timeout_ms;
+    const ULONGLONG deadline = kmd::tick_ms() + timeout_ms;
     while (true) {
         SERVICE_STATUS_PROCESS sp{};
         if (Failure f = query_status(service, sp)) return f;
         final_state = sp.dwCurrentState;
         if (sp.dwCurrentState != SERVICE_START_PENDING) return {};
-        const ULONGLONG now = GetTickCount64();
+        const ULONGLONG now = kmd::tick_ms();
         if (now >= deadline) return Failure{"waiting for the service to finish starting", ERROR_SERVICE_REQUEST_TIMEOUT};
         // A tenth of the service's hint (Wine's winedevice reports 10 s while a driver loads), 50 ms..1 s.
         Sleep(static_cast<DWORD>(std::min<ULONGLONG>(std::clamp<DWORD>(sp.dwWaitHint / 10, 50, 1000), deadline - now)));
@@ -191,10 +196,10 @@ Failure stop_service(SC_HANDLE service, DWORD timeout_ms, DWORD& final_state)
         sp.dwWaitHint = status.dwWaitHint;
     }
 
-    StopWait wait(GetTickCount64(), timeout_ms);
+    StopWait wait(kmd::tick_ms(), timeout_ms);
     while (true) {
         final_state = sp.dwCurrentState;
-        const StopDecision d = wait.next(sp.dwCurrentState, sp.dwCheckPoint, sp.dwWaitHint, GetTickCount64());
+        const StopDecision d = wait.next(sp.dwCurrentState, sp.dwCheckPoint, sp.dwWaitHint, kmd::tick_ms());
         switch (d.verdict) {
         case StopVerdict::Stopped: return {};
         case StopVerdict::TimedOut: return Failure{"waiting for SERVICE_STOPPED", ERROR_SERVICE_REQUEST_TIMEOUT};
@@ -264,7 +269,7 @@ Failure list_driver_services(SC_HANDLE scm, std::vector<ServiceEntry>& services)
 bool same_image_path(const std::wstring& a, const std::wstring& b)
 {
     const std::wstring x = strip_nt_prefix(a), y = strip_nt_prefix(b);
-    return CompareStringOrdinal(x.c_str(), static_cast<int>(x.size()), y.c_str(), static_cast<int>(y.size()), TRUE) == CSTR_EQUAL;
+    return equal_ignoring_case(x, y);
 }
 
 const char* state_name(DWORD state)

@@ -1060,6 +1060,13 @@ VOID NTAPI on_image_load(PUNICODE_STRING full_name, HANDLE, PIMAGE_INFO info)
     if (n >= ARRAYSIZE(image->name)) n = ARRAYSIZE(image->name) - 1;
     RtlCopyMemory(image->name, full_name->Buffer + start, n * sizeof(WCHAR));
     image->name[n] = 0;
+    // The kit's Wine host shim (kit/winehost) is part of the host, not a driver under test: it
+    // loads after the verifier and wraps the verified drivers from outside.
+    if (_wcsicmp(image->name, L"kmdhost.sys") == 0) {
+        Locked lock;
+        image->used = false;
+        return;
+    }
     image->fault_at = read_fault_at();
 
     ULONG imports = 0;

@@ -1,7 +1,7 @@
 // dispatch_guard_tests.cpp - kmd::DispatchGuard's promises, with real threads against a fake
 // kernel (fake_nt_guard): DriverUnload's run_down() waits for admitted requests, nothing is
 // admitted after it, and settle() waits for refused requests still inside the driver.
-#include <kmd/dispatch_guard.hpp>
+#include "dispatch_guard.hpp"
 
 #include <gtest/gtest.h>
 

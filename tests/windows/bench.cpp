@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "nt5_compat.hpp"
 #include "scm.hpp"
 
 namespace {
@@ -441,7 +442,7 @@ double pending_rate(HANDLE device, int depth, int total, unsigned delay_ms, int&
     const double seconds = static_cast<double>(ticks() - t0) * g_tick_us / 1e6;
     for (auto& s : slots) {
         if (s.busy) {
-            CancelIoEx(device, &s.ov);
+            kmd::cancel_io_ex(device, &s.ov);
             DWORD returned = 0;
             GetOverlappedResult(device, &s.ov, &returned, TRUE);
         }

@@ -8,8 +8,6 @@
 #include <skeleton/ioctl.h>
 
 #include <kmd/device_security.hpp>
-#include <kmd/dispatch_guard.hpp>
-#include <kmd/unload_barrier.hpp>
 #include <kmd/irp_buffers.hpp>
 #include <kmd/kernel_features.hpp>
 #include <kmd/kernel_raii.hpp>
@@ -33,30 +31,14 @@ constinit UNICODE_STRING g_link_name = kmd::literal_ustring(SKELETON_DOS_DEVICE_
 
 constexpr ULONG kPoolTag = 'nlkS'; // "Skln" in a pool dump (little-endian)
 
-// Keeps requests and DriverUnload apart: see kit/driver/kmd/dispatch_guard.hpp.
-constinit kmd::DispatchGuard g_guard;
-// How long DriverUnload would wait for a request the host had already taken off its queue if
-// kmd::settle_unload could not send its own request behind it (kit/driver/kmd/unload_barrier.hpp).
-constexpr ULONG kFallbackSettleMs = 100;
-
 } // namespace
 
 // The seed's DriverDispatcher: standard requests succeed, IOCTLs go to the request core,
 // everything else is STATUS_NOT_IMPLEMENTED.
-extern "C" NTSTATUS NTAPI SkeletonDispatch(PDEVICE_OBJECT device, PIRP irp)
+extern "C" NTSTATUS NTAPI SkeletonDispatch(PDEVICE_OBJECT, PIRP irp)
 {
-    // First thing: once DriverUnload has begun, new work is refused (CLOSE and CLEANUP still
-    // succeed: there is nothing to refuse), and DriverUnload waits until admitted requests leave.
-    const auto pass = g_guard.enter();
     PIO_STACK_LOCATION stack = IoGetCurrentIrpStackLocation(irp);
     kmd::Result result{kmd::status::not_implemented, 0};
-
-    if (!pass) {
-        result = {static_cast<uint32_t>(kmd::refusal_status(device, stack->MajorFunction)), 0};
-        if (!kmd::is_unload_barrier(device)) // DriverUnload's own request (unload_barrier.hpp): not news
-            KMD_LOG("%s refused: unloading -> status=0x%08lx\n", kmd::major_name(stack->MajorFunction), static_cast<ULONG>(result.status));
-        return kmd::complete_request(irp, result);
-    }
 
     // In-flight requests are completed later, by the pending queue, never here.
     if (stack->MajorFunction == IRP_MJ_DEVICE_CONTROL &&
@@ -81,19 +63,15 @@ extern "C" NTSTATUS NTAPI SkeletonDispatch(PDEVICE_OBJECT device, PIRP irp)
     return kmd::complete_request(irp, result);
 }
 
-// The seed's DriverUnload: undo DriverEntry, link first, so the driver can be loaded again.
-// Before that, refuse new requests and wait for those already inside the driver: the image is
-// unmapped as soon as this returns.
+// The seed's DriverUnload: undo DriverEntry, link first, so the driver can be loaded again. The
+// I/O manager calls it only once no request is inside the driver and no handle is open. (Wine 8
+// does not wait: the kit's host shim, kit/winehost, makes it, from outside this driver.)
 extern "C" VOID NTAPI SkeletonUnload(PDRIVER_OBJECT driver)
 {
-    g_guard.run_down();
     skeleton::nt::pending::stop(); // nothing stays in flight past this line
     IoDeleteSymbolicLink(&g_link_name);
     IoDeleteDevice(driver->DeviceObject);
-    // Last: every request the host had already taken has come and gone (refused) before we return.
-    const ULONG settled_us = kmd::settle_unload(driver, g_guard, kFallbackSettleMs);
-    KMD_LOG("DriverUnload: deleted %.*ws and %.*ws; requests settled in %lu us\n", KMD_USTR_ARGS(&g_link_name),
-            KMD_USTR_ARGS(&g_device_name), settled_us);
+    KMD_LOG("DriverUnload: deleted %.*ws and %.*ws\n", KMD_USTR_ARGS(&g_link_name), KMD_USTR_ARGS(&g_device_name));
 }
 
 // The seed's DriverEntry: create the device, the link, the dispatch table and the unload routine.
@@ -139,7 +117,6 @@ extern "C" NTSTATUS NTAPI DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING reg
         return status; // `link` and `device` undo themselves on the way out
     }
 
-    g_guard.initialize();
     for (PDRIVER_DISPATCH& slot : driver->MajorFunction) slot = SkeletonDispatch;
     driver->DriverUnload = SkeletonUnload;
 

@@ -6,8 +6,6 @@
 #include <@NAME@/ioctl.h>
 
 #include <kmd/device_security.hpp>
-#include <kmd/dispatch_guard.hpp>
-#include <kmd/unload_barrier.hpp>
 #include <kmd/irp_buffers.hpp>
 #include <kmd/kernel_raii.hpp>
 #include <kmd/log.hpp>
@@ -22,24 +20,12 @@ constinit UNICODE_STRING g_link_name = kmd::literal_ustring(@UPPER@_DOS_DEVICE_N
 
 constexpr ULONG kPoolTag = '@TAG@'; // shows reversed in a pool dump: pick four letters of your own
 
-// Keeps requests and DriverUnload apart (kit/driver/kmd/dispatch_guard.hpp): a host may still be
-// dispatching when it unloads the driver (Wine 8 does), and the image must not vanish under a
-// running request.
-constinit kmd::DispatchGuard g_guard;
-// How long unload would wait for requests the host had already taken, should kmd::settle_unload
-// be unable to send its own request behind them (kit/driver/kmd/unload_barrier.hpp).
-constexpr ULONG kFallbackSettleMs = 100;
-
 } // namespace
 
-extern "C" NTSTATUS NTAPI @UPPER@_Dispatch(PDEVICE_OBJECT device, PIRP irp)
+extern "C" NTSTATUS NTAPI @UPPER@_Dispatch(PDEVICE_OBJECT, PIRP irp)
 {
-    const auto pass = g_guard.enter(); // first thing: refused once DriverUnload has begun
     PIO_STACK_LOCATION stack = IoGetCurrentIrpStackLocation(irp);
     kmd::Result result{kmd::status::not_implemented, 0};
-    if (!pass) {
-        return kmd::complete_request(irp, {static_cast<uint32_t>(kmd::refusal_status(device, stack->MajorFunction)), 0});
-    }
     switch (stack->MajorFunction) {
     case IRP_MJ_CREATE:
     case IRP_MJ_CLOSE:
@@ -54,12 +40,10 @@ extern "C" NTSTATUS NTAPI @UPPER@_Dispatch(PDEVICE_OBJECT device, PIRP irp)
 
 extern "C" VOID NTAPI @UPPER@_Unload(PDRIVER_OBJECT driver)
 {
-    g_guard.run_down(); // no new requests; wait for those inside
+    // The I/O manager calls this only once no request is left: undo DriverEntry, link first.
     IoDeleteSymbolicLink(&g_link_name);
     IoDeleteDevice(driver->DeviceObject);
-    // Last: requests the host had already taken have come and gone before the image goes.
-    const ULONG settled_us = kmd::settle_unload(driver, g_guard, kFallbackSettleMs);
-    KMD_LOG("DriverUnload: done (requests settled in %lu us)\n", settled_us);
+    KMD_LOG("DriverUnload: done\n");
 }
 
 // Every failure undoes what came before it: the owners' destructors delete what they hold.
@@ -76,7 +60,6 @@ extern "C" NTSTATUS NTAPI DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING)
     status = link.create(&g_link_name, &g_device_name);
     if (!NT_SUCCESS(status)) return status;
 
-    g_guard.initialize(); // before the first request can arrive
     for (PDRIVER_DISPATCH& slot : driver->MajorFunction) slot = @UPPER@_Dispatch;
     driver->DriverUnload = @UPPER@_Unload;
     link.release();

@@ -1,5 +1,5 @@
 // dispatch_guard.cpp - see dispatch_guard.hpp.
-#include <kmd/dispatch_guard.hpp>
+#include "dispatch_guard.hpp"
 
 namespace kmd {
 namespace {

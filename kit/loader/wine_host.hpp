@@ -1,0 +1,30 @@
+// wine_host.hpp - under Wine, the kit's host shim (kmdhost.sys, kit/winehost) is loaded into a
+// driver's host process before the driver, so that Wine's early unload cannot run a request in an
+// unloaded image, whatever the driver (kit/winehost/kmdhost.cpp says how). Nothing here runs on
+// Windows: every function checks running_under_wine() first.
+//
+// Wine starts one winedevice.exe per load-order group (a driver without a group gets a host of its
+// own), and the shim protects the drivers of its own host only: so under Wine a service this kit
+// creates without a group gets kWineDefaultGroup, and start_service() (scm.cpp) starts the shim of
+// the driver's group first. KMD_WINE_HOST=0 turns it off (to show what Wine does without it);
+// KMD_WINE_HOST=path names another kmdhost.sys; by default it is the one beside the program.
+#pragma once
+
+#include <string>
+
+#include "scm.hpp"
+
+namespace kmd {
+
+inline constexpr const wchar_t* kWineDefaultGroup = L"kmdhost";
+
+// The group to create a driver service with: `requested`, or under Wine kWineDefaultGroup.
+std::wstring service_group(const std::wstring& requested);
+
+// Before starting `service` under Wine: starts the shim in its group's host, unless the service is
+// itself one of the kit's host components (kmdhost.sys, kmdverify.sys: those load first on purpose)
+// or has no group. A shim that cannot be found or started is said on stderr, and the driver starts
+// without it: nothing is refused for its sake.
+void prepare_wine_host(SC_HANDLE service);
+
+} // namespace kmd

@@ -1,0 +1,310 @@
+// kmdhost.sys - the kit's Wine host shim: what Wine's I/O manager gets wrong about unloading, fixed
+// from outside the driver, for any driver (one built with this kit or not).
+//
+// Windows calls DriverUnload only once nothing references the driver's devices, so a request can
+// never run in an unloaded image. Wine 8 calls DriverUnload on its service thread while its request
+// thread keeps dispatching, then FreeLibrary()s the image at once (docs/wine-unload-race.md): a
+// request already taken off the host's queue then runs freed code and the host dies. A driver
+// should not have to carry a workaround for that, and one written for Windows does not.
+//
+// kmdhost.sys is loaded into a driver host (winedevice.exe: one per load-order group) before the
+// drivers, by kmdctl and the harness, under Wine only (kit/loader/wine_host.cpp). Every driver image
+// loaded after it is wrapped from outside, the way kmdverify.sys gets in (kit/verifier/kmdverify.cpp
+// says how): its entry point is redirected through a stub in its header page to host_entry(), which
+// calls the real DriverEntry and then wraps the dispatch routines and DriverUnload it installed.
+//   dispatch: admitted through the image's DispatchGuard; once unloading has begun, refused
+//             (STATUS_DEVICE_REMOVED; CLOSE and CLEANUP succeed, there is nothing to refuse);
+//   unload:   run_down() (no new admissions, wait for admitted requests), the real DriverUnload,
+//             then one request of the shim's own through the host's queue, on its own device, and
+//             a wait for it: Wine's single request thread takes requests in order, so once it has
+//             been answered every request taken before it has come, been refused and gone, and the
+//             image can be unmapped.
+// The shim's device lives as long as the shim: nothing is created or sent from an unload routine
+// but that one request. It is never stopped (no DriverUnload): the drivers it wraps call through it.
+#include <kmd/nt.hpp>
+
+#include <ntimage.h>
+
+#include "dispatch_guard.hpp"
+
+namespace {
+
+using ZwProtectVirtualMemoryFn = NTSTATUS(NTAPI*)(HANDLE process, PVOID* base, PSIZE_T size, ULONG protect, PULONG old);
+ZwProtectVirtualMemoryFn ZwProtectVirtualMemory;
+
+constexpr unsigned kMaxImages = 32;
+// The entry stub's place in a wrapped image's header page: the unused tail, below kmdverify's
+// (0xFE0), so both can wrap one image (the later one's stub calls the earlier one's).
+constexpr ULONG kStubOffset = 0xFC0;
+constexpr ULONG kStubMagic = 0x5453484B; // 'KHST'
+constexpr ULONG kBarrierIoctl = CTL_CODE(FILE_DEVICE_UNKNOWN, 0xBFF, METHOD_BUFFERED, FILE_ANY_ACCESS);
+
+struct Image {
+    bool used;
+    char* base;
+    SIZE_T size;
+    PDRIVER_INITIALIZE real_entry;
+    PDRIVER_UNLOAD real_unload;
+    PDRIVER_DISPATCH real_major[IRP_MJ_MAXIMUM_FUNCTION + 1];
+    kmd::DispatchGuard guard;
+};
+
+// "%.*ws" and these two arguments print a counted UNICODE_STRING (Wine's DbgPrint has no %wZ).
+#define USTR(u) static_cast<int>((u)->Length / sizeof(WCHAR)), (u)->Buffer
+
+Image g_images[kMaxImages];
+KSPIN_LOCK g_lock;
+char* g_self_base;
+SIZE_T g_self_size;
+WCHAR g_device_text[96];
+UNICODE_STRING g_device_name; // \Device\<our service name>: one shim per host, one name each
+
+class Locked {
+public:
+    Locked() { KeAcquireSpinLock(&g_lock, &irql_); }
+    ~Locked() { KeReleaseSpinLock(&g_lock, irql_); }
+    Locked(const Locked&) = delete;
+    Locked& operator=(const Locked&) = delete;
+
+private:
+    KIRQL irql_;
+};
+
+Image* image_at(const void* address)
+{
+    const char* p = static_cast<const char*>(address);
+    Locked lock;
+    for (Image& i : g_images)
+        if (i.used && p >= i.base && p < i.base + i.size) return &i;
+    return nullptr;
+}
+
+Image* image_of(PDRIVER_OBJECT driver) { return driver != nullptr ? image_at(driver->DriverStart) : nullptr; }
+
+void release(Image& image)
+{
+    Locked lock;
+    image.used = false;
+}
+
+LONGLONG now_100ns()
+{
+    LARGE_INTEGER t;
+    KeQuerySystemTime(&t);
+    return t.QuadPart;
+}
+
+// One request through the host's queue, behind anything Wine's request thread took before it.
+// A synchronous handle: ZwDeviceIoControlFile returns once the request has been dispatched.
+// (Wine 8 returns from the open as soon as the CREATE is queued: the IOCTL is what waits.)
+bool pass_barrier()
+{
+    OBJECT_ATTRIBUTES attributes;
+    InitializeObjectAttributes(&attributes, &g_device_name, OBJ_KERNEL_HANDLE | OBJ_CASE_INSENSITIVE, nullptr, nullptr);
+    IO_STATUS_BLOCK io{};
+    HANDLE handle = nullptr;
+    if (!NT_SUCCESS(ZwCreateFile(&handle, GENERIC_READ | SYNCHRONIZE, &attributes, &io, nullptr, 0, 0, FILE_OPEN,
+                                 FILE_SYNCHRONOUS_IO_NONALERT, nullptr, 0)))
+        return false;
+    ZwDeviceIoControlFile(handle, nullptr, nullptr, nullptr, &io, kBarrierIoctl, nullptr, 0, nullptr, 0);
+    ZwClose(handle);
+    return true;
+}
+
+NTSTATUS NTAPI host_dispatch(PDEVICE_OBJECT device, PIRP irp)
+{
+    const UCHAR major = IoGetCurrentIrpStackLocation(irp)->MajorFunction;
+    Image* image = image_of(device->DriverObject);
+    PDRIVER_DISPATCH real = image != nullptr && major <= IRP_MJ_MAXIMUM_FUNCTION ? image->real_major[major] : nullptr;
+    if (real != nullptr) {
+        const auto pass = image->guard.enter();
+        if (pass) return real(device, irp);
+    }
+    // Unloading (or already gone): the driver's code must not run again.
+    const NTSTATUS status = major == IRP_MJ_CLOSE || major == IRP_MJ_CLEANUP ? STATUS_SUCCESS : kmd::DispatchGuard::kRefusal;
+    irp->IoStatus.Status = status;
+    irp->IoStatus.Information = 0;
+    IoCompleteRequest(irp, IO_NO_INCREMENT);
+    return status;
+}
+
+VOID NTAPI host_unload(PDRIVER_OBJECT driver)
+{
+    Image* image = image_of(driver);
+    if (image == nullptr || image->real_unload == nullptr) return;
+    const LONGLONG start = now_100ns();
+    image->guard.run_down();
+    image->real_unload(driver);
+    // A host that unloads on the thread it dispatches on holds no request now, and a request sent
+    // through its queue from here would wait for this very thread.
+    bool barrier = false;
+    if (!image->guard.last_dispatch_on_this_thread()) barrier = pass_barrier();
+    image->guard.wait_until_out();
+    const LONGLONG elapsed = now_100ns() - start;
+    // 32-bit division: a 64-bit one would call libgcc on x86, which no kernel exports.
+    const ULONG us = elapsed > 0 && elapsed < 0x7FFFFFFF ? static_cast<ULONG>(elapsed) / 10 : 0;
+    DbgPrint("kmdhost: %.*ws unloaded; its requests settled in %lu us%s\n", USTR(&driver->DriverName), us,
+             barrier ? "" : " (no barrier: unloaded on the dispatch thread)");
+    release(*image);
+}
+
+NTSTATUS NTAPI host_entry(PDRIVER_OBJECT driver, PUNICODE_STRING registry_path)
+{
+    Image* image = image_of(driver);
+    if (image == nullptr || image->real_entry == nullptr) return STATUS_DRIVER_INTERNAL_ERROR;
+    // What the I/O manager put in the table: whatever DriverEntry changes is the driver's (or a
+    // verifier's wrapper around it), and only that is wrapped.
+    PDRIVER_DISPATCH before[IRP_MJ_MAXIMUM_FUNCTION + 1];
+    for (unsigned i = 0; i <= IRP_MJ_MAXIMUM_FUNCTION; ++i) before[i] = driver->MajorFunction[i];
+    image->guard.initialize();
+    const NTSTATUS status = image->real_entry(driver, registry_path);
+    if (!NT_SUCCESS(status)) {
+        release(*image);
+        return status;
+    }
+    for (unsigned i = 0; i <= IRP_MJ_MAXIMUM_FUNCTION; ++i) {
+        PDRIVER_DISPATCH routine = driver->MajorFunction[i];
+        if (routine == nullptr || routine == before[i]) continue;
+        image->real_major[i] = routine;
+        driver->MajorFunction[i] = host_dispatch;
+    }
+    if (driver->DriverUnload != nullptr) {
+        image->real_unload = driver->DriverUnload;
+        driver->DriverUnload = host_unload;
+    }
+    return status;
+}
+
+// Writes into the loaded image whatever the page's protection; leaves the page as `after`.
+bool write_image(void* where, const void* what, SIZE_T bytes, ULONG after)
+{
+    PVOID page = where;
+    SIZE_T size = bytes;
+    ULONG old = 0;
+    if (!NT_SUCCESS(ZwProtectVirtualMemory(NtCurrentProcess(), &page, &size, PAGE_EXECUTE_READWRITE, &old))) return false;
+    RtlCopyMemory(where, what, bytes);
+    page = where;
+    size = bytes;
+    ZwProtectVirtualMemory(NtCurrentProcess(), &page, &size, after, &old);
+    return true;
+}
+
+// Points the image's entry at a stub in the unused tail of its header page that jumps to
+// host_entry (x64: jmp [rip+0]; dq target. x86: push target; ret). AddressOfEntryPoint is an RVA,
+// so the stub must lie inside the image; the original RVA is kept beside it.
+bool redirect_entry(Image& image)
+{
+    auto* dos = reinterpret_cast<IMAGE_DOS_HEADER*>(image.base);
+    auto* nt = reinterpret_cast<IMAGE_NT_HEADERS*>(image.base + dos->e_lfanew);
+    const ULONG entry_rva = nt->OptionalHeader.AddressOfEntryPoint;
+    auto* tail = reinterpret_cast<ULONG*>(image.base + kStubOffset + 24);
+    if (entry_rva == kStubOffset && tail[1] == kStubMagic) { // a second notification for this mapping
+        image.real_entry = reinterpret_cast<PDRIVER_INITIALIZE>(image.base + tail[0]);
+        return true;
+    }
+    const auto* sections = IMAGE_FIRST_SECTION(nt);
+    const char* table_end = reinterpret_cast<const char*>(sections + nt->FileHeader.NumberOfSections);
+    if (entry_rva == 0 || table_end > image.base + kStubOffset || nt->OptionalHeader.SectionAlignment < PAGE_SIZE) return false;
+    for (unsigned i = 0; i < nt->FileHeader.NumberOfSections; ++i)
+        if (sections[i].VirtualAddress < PAGE_SIZE) return false;
+
+    unsigned char stub[32] = {};
+    const auto target = reinterpret_cast<ULONG_PTR>(&host_entry);
+#if defined(_WIN64)
+    stub[0] = 0xFF;
+    stub[1] = 0x25; // jmp qword [rip+0]
+    RtlCopyMemory(stub + 6, &target, sizeof target);
+#else
+    stub[0] = 0x68; // push imm32
+    RtlCopyMemory(stub + 1, &target, sizeof target);
+    stub[5] = 0xC3; // ret
+#endif
+    const ULONG keep[2] = {entry_rva, kStubMagic};
+    RtlCopyMemory(stub + 24, keep, sizeof keep);
+    if (!write_image(image.base + kStubOffset, stub, sizeof stub, PAGE_EXECUTE_READ)) return false;
+    const ULONG new_rva = kStubOffset;
+    if (!write_image(&nt->OptionalHeader.AddressOfEntryPoint, &new_rva, sizeof new_rva, PAGE_EXECUTE_READ)) return false;
+    image.real_entry = reinterpret_cast<PDRIVER_INITIALIZE>(image.base + entry_rva);
+    return true;
+}
+
+VOID NTAPI on_image_load(PUNICODE_STRING full_name, HANDLE, PIMAGE_INFO info)
+{
+    char* base = static_cast<char*>(info->ImageBase);
+    if (!info->SystemModeImage || base == g_self_base) return;
+    Image* image = nullptr;
+    {
+        Locked lock;
+        for (Image& i : g_images)
+            if (i.used && i.base == base) image = &i;
+        if (image == nullptr)
+            for (Image& i : g_images)
+                if (!i.used) {
+                    image = &i;
+                    break;
+                }
+        if (image != nullptr) {
+            image->used = true;
+            image->base = base;
+            image->size = info->ImageSize;
+            image->real_entry = nullptr;
+            image->real_unload = nullptr;
+            for (PDRIVER_DISPATCH& r : image->real_major) r = nullptr;
+        }
+    }
+    if (image == nullptr) {
+        DbgPrint("kmdhost: ERROR more than %u drivers in this host; %.*ws runs without the unload shim\n", kMaxImages, USTR(full_name));
+        return;
+    }
+    if (!redirect_entry(*image)) {
+        DbgPrint("kmdhost: ERROR cannot redirect the entry point of %.*ws; it runs without the unload shim\n", USTR(full_name));
+        release(*image);
+    }
+}
+
+// The shim's own device: the unload barrier's requests land here, and succeed.
+NTSTATUS NTAPI ShimDispatch(PDEVICE_OBJECT, PIRP irp)
+{
+    irp->IoStatus.Status = STATUS_SUCCESS;
+    irp->IoStatus.Information = 0;
+    IoCompleteRequest(irp, IO_NO_INCREMENT);
+    return STATUS_SUCCESS;
+}
+
+} // namespace
+
+extern "C" NTSTATUS NTAPI DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING registry_path)
+{
+    KeInitializeSpinLock(&g_lock);
+    g_self_base = static_cast<char*>(driver->DriverStart);
+    g_self_size = driver->DriverSize;
+    UNICODE_STRING protect;
+    RtlInitUnicodeString(&protect, L"ZwProtectVirtualMemory");
+    ZwProtectVirtualMemory = reinterpret_cast<ZwProtectVirtualMemoryFn>(MmGetSystemRoutineAddress(&protect));
+    if (ZwProtectVirtualMemory == nullptr) return STATUS_PROCEDURE_NOT_FOUND;
+
+    // \Device\ + the last component of our service key.
+    USHORT start = registry_path->Length / sizeof(WCHAR);
+    while (start > 0 && registry_path->Buffer[start - 1] != L'\\') --start;
+    static constexpr WCHAR prefix[] = L"\\Device\\";
+    USHORT n = 0;
+    for (; prefix[n] != 0; ++n) g_device_text[n] = prefix[n];
+    for (USHORT i = start; i < registry_path->Length / sizeof(WCHAR) && n + 1 < ARRAYSIZE(g_device_text); ++i)
+        g_device_text[n++] = registry_path->Buffer[i];
+    g_device_text[n] = 0;
+    RtlInitUnicodeString(&g_device_name, g_device_text);
+
+    PDEVICE_OBJECT device = nullptr;
+    NTSTATUS status = IoCreateDevice(driver, 0, &g_device_name, FILE_DEVICE_UNKNOWN, FILE_DEVICE_SECURE_OPEN, FALSE, &device);
+    if (!NT_SUCCESS(status)) return status;
+    device->Flags &= ~DO_DEVICE_INITIALIZING;
+    for (PDRIVER_DISPATCH& slot : driver->MajorFunction) slot = ShimDispatch;
+
+    status = PsSetLoadImageNotifyRoutine(on_image_load);
+    if (!NT_SUCCESS(status)) {
+        IoDeleteDevice(device);
+        return status;
+    }
+    DbgPrint("kmdhost: ready (%.*ws); drivers loaded into this host from now on are unloaded safely\n", USTR(&g_device_name));
+    return STATUS_SUCCESS;
+}
