@@ -91,7 +91,7 @@ TEST(DispatchGuard, SettleWaitsTheGracePeriodEvenWhenIdle)
     EXPECT_GE(Clock::now() - start, milliseconds(30));
 }
 
-// settle_unload() (unload_barrier.hpp) must not send its request through the host's queue from
+// kmdhost.sys's unload barrier (kit/winehost/kmdhost.cpp) must not send its request through the host's queue from
 // the thread that dispatches: it would wait for itself. The guard tells which thread that was.
 TEST(DispatchGuard, KnowsWhetherTheLastDispatchRanOnThisThread)
 {
