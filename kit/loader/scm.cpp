@@ -96,6 +96,11 @@ bool running_under_wine()
 Failure start_service(SC_HANDLE service, StartRetry* retry)
 {
     prepare_wine_host(service); // under Wine only: the shim first, in the driver's host
+    return start_service_as_is(service, retry);
+}
+
+Failure start_service_as_is(SC_HANDLE service, StartRetry* retry)
+{
     Failure last;
     start_with_retry(
         running_under_wine(),

@@ -42,6 +42,8 @@ struct StartRetry {
     Failure first;
 };
 Failure start_service(SC_HANDLE service, StartRetry* retry = nullptr);
+// The same without preparing the host (under Wine: loading the kit's shim first, wine_host.hpp).
+Failure start_service_as_is(SC_HANDLE service, StartRetry* retry = nullptr);
 bool running_under_wine(); // ntdll exports wine_get_version
 Failure query_status(SC_HANDLE service, SERVICE_STATUS_PROCESS& status);
 Failure query_config(SC_HANDLE service, ServiceConfig& config);

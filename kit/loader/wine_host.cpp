@@ -61,19 +61,21 @@ void prepare_wine_host(SC_HANDLE service)
     if (GetFileAttributesW(path.c_str()) == INVALID_FILE_ATTRIBUTES) return warn("there is no " + narrow(path));
 
     ScHandle scm;
-    if (Failure f = open_scm(scm)) return warn("the shim could not be installed: " + f.describe());
+    if (Failure f = open_scm(scm, SC_MANAGER_CONNECT | SC_MANAGER_CREATE_SERVICE))
+        return warn("the shim could not be installed: " + f.describe());
+    constexpr DWORD kAccess = SERVICE_QUERY_STATUS | SERVICE_START; // the least it needs
     // One shim per group, named after it; it stays installed and running for the prefix's life
     // (the drivers it wraps call through it), like any other part of the box.
     const std::wstring name = L"kmdhost_" + config.load_order_group;
     ScHandle shim;
     Failure f = create_kernel_service(scm.get(), name, L"Skeleton KMD host shim (" + config.load_order_group + L")", path,
-                                      SERVICE_DEMAND_START, shim, config.load_order_group);
-    if (f && f.error == ERROR_SERVICE_EXISTS) f = open_service(scm.get(), name, shim);
+                                      SERVICE_DEMAND_START, shim, config.load_order_group, kAccess);
+    if (f && f.error == ERROR_SERVICE_EXISTS) f = open_service(scm.get(), name, shim, kAccess);
     if (f) return warn("the shim could not be installed: " + f.describe());
     SERVICE_STATUS_PROCESS status{};
     if (Failure q = query_status(shim.get(), status)) return warn("the shim's state is unknown: " + q.describe());
     if (status.dwCurrentState == SERVICE_RUNNING) return;
-    f = status.dwCurrentState == SERVICE_STOPPED ? start_service(shim.get()) : Failure{};
+    f = status.dwCurrentState == SERVICE_STOPPED ? start_service_as_is(shim.get()) : Failure{};
     // Another program may be starting it at this moment: wait for that start like for ours.
     if (f && f.error != ERROR_SERVICE_ALREADY_RUNNING) return warn("the shim did not start: " + f.describe());
     DWORD state = 0;

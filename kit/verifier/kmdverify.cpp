@@ -980,7 +980,10 @@ bool redirect_entry(Image& image)
     IMAGE_NT_HEADERS64* nt = nt_headers(image.base);
     const ULONG entry_rva = nt->OptionalHeader.AddressOfEntryPoint;
     auto* tail = reinterpret_cast<ULONG*>(image.base + kStubOffset + 24);
-    if (entry_rva == kStubOffset && tail[1] == kStubMagic) {
+    // Our stub is there already (a second notification for a mapping Wine kept, as it does after a
+    // failed DriverEntry): we are in the entry chain, perhaps behind another wrapper's stub (the
+    // kit's Wine host shim); rewriting the entry now would make the chain a loop.
+    if (tail[1] == kStubMagic) {
         image.real_entry = reinterpret_cast<PDRIVER_INITIALIZE>(image.base + tail[0]);
         return true;
     }

@@ -198,7 +198,10 @@ bool redirect_entry(Image& image)
     auto* nt = reinterpret_cast<IMAGE_NT_HEADERS*>(image.base + dos->e_lfanew);
     const ULONG entry_rva = nt->OptionalHeader.AddressOfEntryPoint;
     auto* tail = reinterpret_cast<ULONG*>(image.base + kStubOffset + 24);
-    if (entry_rva == kStubOffset && tail[1] == kStubMagic) { // a second notification for this mapping
+    // Our stub is there already: Wine kept this mapping from an earlier start (it does after a
+    // failed DriverEntry) and we are in its entry chain, outermost or behind another wrapper's
+    // stub (kmdverify's). Rewriting the entry now would make the chain a loop.
+    if (tail[1] == kStubMagic) {
         image.real_entry = reinterpret_cast<PDRIVER_INITIALIZE>(image.base + tail[0]);
         return true;
     }

@@ -19,8 +19,16 @@
 /* Exported by ntoskrnl (and ntdll) since Windows XP; the mingw-w64 DDK headers omit it. */
 NTSYSAPI ULONG NTAPI RtlComputeCrc32(ULONG initial, const UCHAR* data, ULONG length);
 
-static UNICODE_STRING g_device_name = RTL_CONSTANT_STRING(L"\\Device\\skeleton_baseline");
-static UNICODE_STRING g_link_name = RTL_CONSTANT_STRING(L"\\DosDevices\\skeleton_baseline");
+/* plain_skeleton.sys, the same source under the skeleton's own names: the reliability suite's
+ * stop-under-load and concurrent-run trials against a plain C driver with no unload guard of its
+ * own (the kit's Wine host shim is what keeps its host alive, kit/winehost). */
+#ifdef BASELINE_SERVES_SKELETON_DEVICE
+#define BASELINE_DEVICE L"skeleton"
+#else
+#define BASELINE_DEVICE L"skeleton_baseline"
+#endif
+static UNICODE_STRING g_device_name = RTL_CONSTANT_STRING(L"\\Device\\" BASELINE_DEVICE);
+static UNICODE_STRING g_link_name = RTL_CONSTANT_STRING(L"\\DosDevices\\" BASELINE_DEVICE);
 
 static const char k_greeting[] = "Hello from ring 0! The skeleton KMD answers SERVICE_SAY_HELLO.";
 
