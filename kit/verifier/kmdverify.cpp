@@ -748,6 +748,10 @@ NTSTATUS NTAPI vf_ObOpenObjectByPointer(PVOID object, ULONG attributes, PACCESS_
 {
     Image* image = caller_image(RA);
     if (inject(image, "ObOpenObjectByPointer")) return STATUS_INSUFFICIENT_RESOURCES;
+    // Without a type the object manager opens whatever the pointer points at: a driver that means
+    // a device (or a file, a thread...) must say so, as Driver Verifier's handle checks expect.
+    if (type == nullptr) violation(image, "OBJECT_TYPE_NOT_GIVEN", "ObOpenObjectByPointer", "type=NULL", RA,
+                                   "(pass *IoDeviceObjectType, *IoFileObjectType, ... for the object meant)");
     NTSTATUS status = ObOpenObjectByPointer(object, attributes, state, access, type, mode, out);
     if (NT_SUCCESS(status)) add_handle(image, *out, "ObOpenObjectByPointer", RA);
     return status;

@@ -41,7 +41,8 @@ NTSTATUS restrict_to_system_and_admins(PDEVICE_OBJECT device)
     if (!NT_SUCCESS(status)) return status;
 
     KernelHandle handle;
-    status = ObOpenObjectByPointer(device, OBJ_KERNEL_HANDLE, nullptr, WRITE_DAC, nullptr, KernelMode, handle.out());
+    // The object type makes the object manager check that `device` really is a device object.
+    status = ObOpenObjectByPointer(device, OBJ_KERNEL_HANDLE, nullptr, WRITE_DAC, IoDeviceObjectType, KernelMode, handle.out());
     if (!NT_SUCCESS(status)) return status;
     return ZwSetSecurityObject(handle.get(), DACL_SECURITY_INFORMATION, &descriptor);
 }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <kmd/nt.hpp>
+#include <kmd/dispatch_rules.hpp>
 #include <kmd/request.hpp>
 
 namespace kmd {
@@ -12,13 +13,14 @@ namespace kmd {
 // buffer for a code the table does not know.
 Result run_device_control(const RequestTable& table, PIRP irp, PIO_STACK_LOCATION stack);
 
-// Completes the IRP exactly once with the result (Information only on success: a failed request
-// hands the caller no bytes) and returns its status, as a dispatch routine must.
+// Completes the IRP exactly once with the result (Information unless it is an error: a failed
+// request hands the caller no bytes, a warning such as STATUS_BUFFER_OVERFLOW keeps its partial
+// data; dispatch_rules.hpp) and returns its status, as a dispatch routine must.
 inline NTSTATUS complete_request(PIRP irp, Result result)
 {
     const auto status = static_cast<NTSTATUS>(result.status);
     irp->IoStatus.Status = status;
-    irp->IoStatus.Information = NT_SUCCESS(status) ? result.information : 0;
+    irp->IoStatus.Information = reported_information(result.status, result.information);
     IoCompleteRequest(irp, IO_NO_INCREMENT);
     return status;
 }

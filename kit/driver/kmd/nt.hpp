@@ -21,9 +21,13 @@
 #define MdlMappingNoWrite 0x80000000
 #endif
 
-// Object type of driver objects (for ObReferenceObjectByName), exported by ntoskrnl.exe and
-// declared in Microsoft's ntddk.h, but not in mingw-w64's.
-extern "C" NTSYSAPI POBJECT_TYPE* IoDriverObjectType;
+// Object types of driver and device objects (ObReferenceObjectByName, ObOpenObjectByPointer):
+// exported data of ntoskrnl.exe, declared in Microsoft's headers but not in mingw-w64's. Declared
+// dllimport as what each export is, a POBJECT_TYPE variable, so the name is the value to pass
+// (IoDeviceObjectType). The WDK's `extern POBJECT_TYPE *IoDeviceObjectType` names the import slot
+// instead, hence its `*IoDeviceObjectType`; here that `*` would read the type object itself.
+extern "C" NTSYSAPI POBJECT_TYPE IoDriverObjectType;
+extern "C" NTSYSAPI POBJECT_TYPE IoDeviceObjectType;
 
 // The METHOD_NEITHER guard needs structured exception handling: clang's __try/__except on x64
 // (user_copy.cpp), a hand-made frame-based SEH record on x86 (guarded_x86.cpp; clang for

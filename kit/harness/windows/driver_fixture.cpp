@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "device.hpp"
+#include "nt5_compat.hpp"
 #include "scm.hpp"
 
 namespace kmd::test {
@@ -97,6 +98,26 @@ const bool g_registered = register_drivers();
 } // namespace
 
 void at_end(const char* name, void (*check)()) { end_checks().push_back({name, check}); }
+
+Kernel kernel()
+{
+    static const Kernel k = [] {
+        if (kmd::running_under_wine()) return Kernel::Wine;
+        const std::wstring product = kmd::read_registry_string(HKEY_LOCAL_MACHINE, L"SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion", L"ProductName");
+        return product.find(L"ReactOS") != std::wstring::npos ? Kernel::ReactOS : Kernel::Windows;
+    }();
+    return k;
+}
+
+const char* kernel_name(Kernel k)
+{
+    switch (k) {
+    case Kernel::Wine: return "Wine";
+    case Kernel::ReactOS: return "ReactOS";
+    case Kernel::Windows: return "Windows";
+    }
+    return "?";
+}
 
 kmd::FileHandle open_device(const wchar_t* win32_path)
 {

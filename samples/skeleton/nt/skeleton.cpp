@@ -47,10 +47,22 @@ extern "C" NTSTATUS NTAPI SkeletonDispatch(PDEVICE_OBJECT, PIRP irp)
 
     switch (stack->MajorFunction) {
     case IRP_MJ_CLEANUP: // the handle's last close (Windows); Wine sends IRP_MJ_CLOSE only
-    case IRP_MJ_CLOSE: skeleton::nt::pending::cancel_file(stack->FileObject); [[fallthrough]];
-    case IRP_MJ_CREATE: result = {kmd::status::success, 0}; break;
+    case IRP_MJ_CLOSE: skeleton::nt::pending::cancel_file(stack->FileObject); result = {kmd::status::success, 0}; break;
+    case IRP_MJ_CREATE:
+        // \\.\skeleton opens the device; \\.\skeleton\anything names nothing (dispatch_rules.hpp).
+        result = {kmd::create_names_nothing_below_the_device(stack->FileObject ? stack->FileObject->FileName.Length : 0)
+                      ? kmd::status::success
+                      : kmd::kStatusObjectNameNotFound,
+                  0};
+        break;
     case IRP_MJ_DEVICE_CONTROL: result = kmd::run_device_control(core::table(), irp, stack); break;
-    default: break;
+    default:
+        if (kmd::keeps_incoming_status(stack->MajorFunction)) { // IRP_MJ_PNP: its convention (dispatch_rules.hpp)
+            const NTSTATUS incoming = irp->IoStatus.Status;
+            IoCompleteRequest(irp, IO_NO_INCREMENT);
+            return incoming;
+        }
+        break;
     }
 
     if (stack->MajorFunction == IRP_MJ_DEVICE_CONTROL)

@@ -28,10 +28,22 @@ extern "C" NTSTATUS NTAPI @UPPER@_Dispatch(PDEVICE_OBJECT, PIRP irp)
     kmd::Result result{kmd::status::not_implemented, 0};
     switch (stack->MajorFunction) {
     case IRP_MJ_CREATE:
+        // \\.\@NAME@ opens the device; \\.\@NAME@\anything names nothing (kmd/dispatch_rules.hpp).
+        result = {kmd::create_names_nothing_below_the_device(stack->FileObject ? stack->FileObject->FileName.Length : 0)
+                      ? kmd::status::success
+                      : kmd::kStatusObjectNameNotFound,
+                  0};
+        break;
     case IRP_MJ_CLOSE:
     case IRP_MJ_CLEANUP: result = {kmd::status::success, 0}; break;
     case IRP_MJ_DEVICE_CONTROL: result = kmd::run_device_control(@NAME@::core::table(), irp, stack); break;
-    default: break;
+    default:
+        if (kmd::keeps_incoming_status(stack->MajorFunction)) { // IRP_MJ_PNP: its convention
+            const NTSTATUS incoming = irp->IoStatus.Status;
+            IoCompleteRequest(irp, IO_NO_INCREMENT);
+            return incoming;
+        }
+        break;
     }
     KMD_LOG("%s -> status=0x%08lx information=%lu\n", kmd::major_name(stack->MajorFunction), static_cast<ULONG>(result.status),
             static_cast<ULONG>(result.information));

@@ -47,7 +47,7 @@ public:
     // device is what must stay alive while they are sent.
     NTSTATUS open()
     {
-        NTSTATUS status = ObReferenceObjectByName(&g_driver_name, OBJ_CASE_INSENSITIVE, nullptr, 0, *IoDriverObjectType, KernelMode,
+        NTSTATUS status = ObReferenceObjectByName(&g_driver_name, OBJ_CASE_INSENSITIVE, nullptr, 0, IoDriverObjectType, KernelMode,
                                                   nullptr, reinterpret_cast<PVOID*>(&driver_));
         if (!NT_SUCCESS(status)) return status;
         if (driver_->DeviceObject == nullptr) return STATUS_NO_SUCH_DEVICE;
@@ -166,7 +166,7 @@ NTSTATUS query_dacl(void* out, ULONG out_len, ULONG_PTR& information)
     NTSTATUS status = skeleton.open();
     if (!NT_SUCCESS(status)) return status;
     kmd::KernelHandle handle;
-    status = ObOpenObjectByPointer(skeleton.device(), OBJ_KERNEL_HANDLE, nullptr, READ_CONTROL, nullptr, KernelMode, handle.out());
+    status = ObOpenObjectByPointer(skeleton.device(), OBJ_KERNEL_HANDLE, nullptr, READ_CONTROL, IoDeviceObjectType, KernelMode, handle.out());
     if (!NT_SUCCESS(status)) return status;
     ULONG needed = 0;
     status = ZwQuerySecurityObject(handle.get(), DACL_SECURITY_INFORMATION, out, out_len, &needed);

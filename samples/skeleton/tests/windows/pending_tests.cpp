@@ -187,6 +187,10 @@ TEST(DelayPending, BadInputIsRefusedNotQueued)
 // flight, which DriverUnload must cancel, then starts it again for the tests that follow.
 TEST(DelayPending, UnloadCancelsWhatIsInFlight)
 {
+    // A real kernel does not unload a driver whose device is still open (the stop ends in 1053,
+    // "Drivers device object is referenced" on ReactOS); ClosingTheHandleCancelsItsRequests covers
+    // cancelling there. Under Wine the unload happens with the handle open, and must cancel.
+    KMD_ONLY_UNDER_WINE("a stop with an open handle unloads the driver");
     kmd::ScHandle scm, service;
     ASSERT_FALSE(kmd::open_scm(scm));
     ASSERT_FALSE(kmd::open_service(scm.get(), SKELETON_SERVICE_NAME_W, service));
