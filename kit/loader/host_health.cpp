@@ -495,9 +495,9 @@ void explain_start_failure(std::FILE* out, const std::string& service, DWORD err
             std::fprintf(out, "  %s runs the same image as %s, whose driver host has died: the names that host's DriverEntry\n"
                               "  created (its device, its link) outlive it in this session, and this DriverEntry finds them taken\n",
                          service.c_str(), narrow(d.name).c_str());
-        std::fprintf(out, "  (`kmdctl status %s` says how it ended): the dead host left them behind.\n"
+        std::fprintf(out, "  (`kmdctl status %s` says how it ended): the dead host left %s behind.\n"
                           "  The way out: end the session and start a new one (`wineserver -k` for this prefix).\n",
-                     narrow(d.name).c_str());
+                     narrow(d.name).c_str(), its_device ? "it" : "them");
         return;
     }
     if (linked) {

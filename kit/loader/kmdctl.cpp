@@ -706,7 +706,7 @@ int cmd_stop(const Args& a)
         host_died(scm.get(), name);
         return failed_exit(f.error);
     }
-    if (kmd::report_crash_since(stderr, kmd::narrow(name), reports)) return kExitFailed;
+    if (kmd::report_crash_since(stderr, kmd::narrow(name), reports)) return failed_exit(ERROR_PROCESS_ABORTED);
     std::printf("%s: %s\n", kmd::narrow(name).c_str(), kmd::state_name(state));
     return kExitOk;
 }
