@@ -13,12 +13,6 @@ namespace {
 
 constexpr wchar_t kAeDebugKey[] = L"Software\\Microsoft\\Windows NT\\CurrentVersion\\AeDebug";
 
-bool hosted_state(DWORD state)
-{
-    return state == SERVICE_RUNNING || state == SERVICE_STOP_PENDING || state == SERVICE_START_PENDING ||
-           state == SERVICE_PAUSED || state == SERVICE_CONTINUE_PENDING || state == SERVICE_PAUSE_PENDING;
-}
-
 // The file a "... >>FILE 2>&1" (or ">FILE") debugger command line writes to; empty if none.
 std::wstring report_file_of(const std::wstring& command)
 {
@@ -111,6 +105,13 @@ unsigned long long module_base(const std::string& block, const std::string& modu
     return 0;
 }
 
+// winedbg's "0000004c (D) C:\windows\system32\winedevice.exe" line: the process it was started for.
+unsigned long crashed_pid(const std::string& block)
+{
+    const size_t d = block.find(" (D) ");
+    return d != std::string::npos && d >= 8 ? std::strtoul(block.c_str() + d - 8, nullptr, 16) : 0;
+}
+
 std::string hex(unsigned long long v)
 {
     char buffer[32];
@@ -119,6 +120,12 @@ std::string hex(unsigned long long v)
 }
 
 } // namespace
+
+bool hosted_state(DWORD state)
+{
+    return state == SERVICE_RUNNING || state == SERVICE_STOP_PENDING || state == SERVICE_START_PENDING ||
+           state == SERVICE_PAUSED || state == SERVICE_CONTINUE_PENDING || state == SERVICE_PAUSE_PENDING;
+}
 
 HostState host_of(SC_HANDLE service, const SERVICE_STATUS_PROCESS& status)
 {
@@ -154,7 +161,7 @@ CrashReport crash_report_for(const std::string& image)
     }
     if (block.empty()) return r;
     r.found = true;
-    if (const size_t d = block.find(" (D) "); d != std::string::npos && d >= 8) r.pid = std::strtoul(block.c_str() + d - 8, nullptr, 16);
+    r.pid = crashed_pid(block);
     r.exception = line_at(block, std::strlen("Unhandled exception: "));
     const Frame f = parse_first_frame(block);
     r.frame = f.text;
@@ -225,15 +232,151 @@ bool report_crash_since(std::FILE* out, const std::string& service, const Report
     return true;
 }
 
-void explain_dead_host(std::FILE* out, const std::string& service, const std::wstring& image_path, const HostState& host,
-                       const std::wstring& link)
+namespace {
+
+struct EndedProcess {
+    unsigned long pid;
+    DWORD exit_code;
+};
+
+bool is_winedevice(HANDLE process)
+{
+    // Looked up at run time: kmdctl also runs on Windows XP, which lacks it (Wine has it).
+    using QueryImageName = BOOL(WINAPI*)(HANDLE, DWORD, LPWSTR, PDWORD);
+    static const auto query = reinterpret_cast<QueryImageName>(
+        reinterpret_cast<void*>(GetProcAddress(GetModuleHandleW(L"kernel32.dll"), "QueryFullProcessImageNameW")));
+    if (query == nullptr) return false;
+    wchar_t name[MAX_PATH] = {};
+    DWORD size = MAX_PATH;
+    if (!query(process, 0, name, &size)) return false;
+    std::wstring base(name, size);
+    if (const size_t slash = base.find_last_of(L"\\/"); slash != std::wstring::npos) base = base.substr(slash + 1);
+    for (wchar_t& c : base) c = c >= L'A' && c <= L'Z' ? static_cast<wchar_t>(c - L'A' + L'a') : c;
+    return base == L"winedevice.exe";
+}
+
+// The winedevice.exe processes of this Wine session that have ended. Wine hands out small process
+// ids (multiples of 4) and reuses freed ones, so the scan stays short; it runs only under Wine,
+// and only once a host is known to be dead.
+std::vector<EndedProcess> ended_driver_hosts()
+{
+    std::vector<EndedProcess> ended;
+    if (!running_under_wine()) return ended;
+    constexpr unsigned long kLastPid = 0x4000;
+    for (unsigned long pid = 4; pid < kLastPid; pid += 4) {
+        const HANDLE process = OpenProcess(PROCESS_QUERY_INFORMATION, FALSE, pid);
+        if (process == nullptr) continue;
+        DWORD code = STILL_ACTIVE;
+        if (GetExitCodeProcess(process, &code) && code != STILL_ACTIVE && is_winedevice(process)) ended.push_back({pid, code});
+        CloseHandle(process);
+    }
+    return ended;
+}
+
+// Every process a report in the crash report file was written for.
+std::vector<unsigned long> reported_pids()
+{
+    std::vector<unsigned long> pids;
+    const std::wstring file = report_file_of(aedebug_command());
+    if (file.empty()) return pids;
+    const std::string text = read_text_file(file);
+    for (size_t at = text.find("Unhandled exception:"); at != std::string::npos;) {
+        const size_t next = text.find("Unhandled exception:", at + 1);
+        if (const unsigned long pid = crashed_pid(text.substr(at, next == std::string::npos ? std::string::npos : next - at)))
+            pids.push_back(pid);
+        at = next;
+    }
+    return pids;
+}
+
+HostEnd end_by_exit_code(DWORD code)
+{
+    if (code == 0) return HostEnd::killed;
+    return code >= 0xC0000000u ? HostEnd::crashed : HostEnd::exited; // an NTSTATUS error: an exception's code
+}
+
+} // namespace
+
+std::string image_file_name(const std::wstring& image_path)
 {
     const size_t slash = image_path.find_last_of(L"\\/");
-    const std::string image = narrow(slash == std::wstring::npos ? image_path : image_path.substr(slash + 1));
-    const CrashReport r = crash_report_for(image);
+    return narrow(slash == std::wstring::npos ? image_path : image_path.substr(slash + 1));
+}
+
+const char* host_end_name(HostEnd how)
+{
+    switch (how) {
+    case HostEnd::crashed: return "crashed";
+    case HostEnd::killed: return "killed";
+    case HostEnd::exited: return "exited";
+    default: return "unknown";
+    }
+}
+
+HostDeath why_host_died(const std::string& image)
+{
+    HostDeath d;
+    d.report = crash_report_for(image);
+    const std::vector<EndedProcess> ended = ended_driver_hosts();
+    // A report is this host's only if its process is an ended host of this session that ended with
+    // an exception code: a report from an earlier session names a pid that is gone or reused.
+    if (d.report.found) {
+        for (const EndedProcess& e : ended)
+            if (e.pid == d.report.pid && e.exit_code != 0) {
+                d.how = HostEnd::crashed, d.pid = e.pid, d.exit_code = e.exit_code;
+                return d;
+            }
+        d.report.found = false; // an earlier host's crash, not this one's
+        d.earlier_report = true;
+    }
+    // The ended hosts no crash report accounts for: one of them is this one.
+    const std::vector<unsigned long> reported = reported_pids();
+    std::vector<EndedProcess> unexplained;
+    for (const EndedProcess& e : ended) {
+        bool explained = false;
+        for (unsigned long pid : reported) explained = explained || (pid == e.pid && e.exit_code != 0);
+        if (!explained) unexplained.push_back(e);
+    }
+    if (unexplained.empty()) return d;
+    d.how = end_by_exit_code(unexplained[0].exit_code);
+    for (const EndedProcess& e : unexplained)
+        if (end_by_exit_code(e.exit_code) != d.how) d.how = HostEnd::unknown; // several, ending differently: cannot tell
+    if (unexplained.size() == 1) d.pid = unexplained[0].pid, d.exit_code = unexplained[0].exit_code;
+    else if (d.how != HostEnd::unknown) d.exit_code = unexplained[0].exit_code; // all alike
+    return d;
+}
+
+void explain_dead_host(std::FILE* out, const std::string& service, const std::wstring& image_path, const HostState& host,
+                       const std::wstring& link, const HostDeath* known)
+{
+    const std::string image = image_file_name(image_path);
+    const HostDeath death = known != nullptr ? *known : why_host_died(image);
+    const CrashReport& r = death.report;
     std::fprintf(out, "kmdctl: the driver host of %s (the winedevice.exe running %s", service.c_str(), image.c_str());
-    if (r.found && r.pid != 0) std::fprintf(out, ", pid %lu", r.pid);
-    std::fprintf(out, ") has died: the driver crashed (ControlService(INTERROGATE): error %lu, %s).\n",
+    if (death.pid != 0) std::fprintf(out, ", pid %lu", death.pid);
+    std::fprintf(out, ") has died: ");
+    switch (death.how) {
+    case HostEnd::crashed:
+        if (r.found)
+            std::fprintf(out, "the driver crashed (exception code 0x%08lx", static_cast<unsigned long>(death.exit_code));
+        else
+            std::fprintf(out, "it ended with exception code 0x%08lx, an unhandled exception, but no crash report names %s (",
+                         static_cast<unsigned long>(death.exit_code), image.c_str());
+        break;
+    case HostEnd::killed:
+        std::fprintf(out, "it was killed (by a signal such as SIGKILL, or TerminateProcess): exit code 0 and no crash "
+                          "report, so the driver did not crash (");
+        break;
+    case HostEnd::exited:
+        std::fprintf(out, "it exited with code %lu and no crash report, not by an exception (",
+                     static_cast<unsigned long>(death.exit_code));
+        break;
+    default:
+        std::fprintf(out, "why is unknown: no crash report of this session names %s and Wine shows no ended driver host (",
+                     image.c_str());
+        break;
+    }
+    std::fprintf(out, "%sControlService(INTERROGATE): error %lu, %s).\n", death.how == HostEnd::crashed && r.found ? "; " : "",
                  static_cast<unsigned long>(host.error), error_text(host.error).c_str());
     if (r.found) {
         std::fprintf(out, "  exception : %s\n", r.exception.c_str());
@@ -241,7 +384,8 @@ void explain_dead_host(std::FILE* out, const std::string& service, const std::ws
         if (!r.frame.empty()) std::fprintf(out, "  in        : %s\n", r.frame.c_str());
         std::fprintf(out, "  full crash report (registers, backtrace, modules): %s\n", r.path.c_str());
     } else if (!r.path.empty()) {
-        std::fprintf(out, "  no crash report naming %s in %s\n", image.c_str(), r.path.c_str());
+        std::fprintf(out, "  %s crash report naming %s in %s\n", death.earlier_report ? "only an earlier host's" : "no",
+                     image.c_str(), r.path.c_str());
     } else {
         std::fprintf(out, "  no crash report: set HKLM\\%ls\\Debugger to\n"
                           "  C:\\windows\\system32\\cmd.exe /c C:\\windows\\system32\\winedbg.exe --auto %%ld %%ld >>C:\\windows\\crash-report.txt 2>&1\n",
@@ -254,10 +398,20 @@ void explain_dead_host(std::FILE* out, const std::string& service, const std::ws
                       "  kit/harness/winebox.py sessions restart by themselves).\n");
 }
 
-int report_dead_driver_hosts(std::FILE* out, const std::wstring& link)
+namespace {
+
+struct DeadService {
+    std::wstring name;
+    std::wstring image_path;
+    HostState host;
+};
+
+// Every driver service the SCM says runs whose host process no longer answers.
+std::vector<DeadService> dead_driver_services()
 {
+    std::vector<DeadService> dead;
     ScHandle scm;
-    if (open_scm(scm, SC_MANAGER_ENUMERATE_SERVICE)) return 0;
+    if (open_scm(scm, SC_MANAGER_ENUMERATE_SERVICE)) return dead;
     DWORD needed = 0, count = 0, resume = 0;
     EnumServicesStatusExW(scm.get(), SC_ENUM_PROCESS_INFO, SERVICE_DRIVER, SERVICE_ACTIVE, nullptr, 0, &needed, &count, &resume,
                           nullptr);
@@ -265,9 +419,8 @@ int report_dead_driver_hosts(std::FILE* out, const std::wstring& link)
     resume = 0;
     if (!EnumServicesStatusExW(scm.get(), SC_ENUM_PROCESS_INFO, SERVICE_DRIVER, SERVICE_ACTIVE, buffer.data(),
                                static_cast<DWORD>(buffer.size()), &needed, &count, &resume, nullptr))
-        return 0;
+        return dead;
     const auto* entries = reinterpret_cast<const ENUM_SERVICE_STATUS_PROCESSW*>(buffer.data());
-    int dead = 0;
     for (DWORD i = 0; i < count; ++i) {
         ScHandle service;
         if (open_service(scm.get(), entries[i].lpServiceName, service, SERVICE_INTERROGATE | SERVICE_QUERY_CONFIG)) continue;
@@ -275,27 +428,88 @@ int report_dead_driver_hosts(std::FILE* out, const std::wstring& link)
         if (!host.dead) continue;
         ServiceConfig config;
         query_config(service.get(), config);
-        explain_dead_host(out, narrow(entries[i].lpServiceName), config.image_path, host, link);
-        ++dead;
+        dead.push_back({entries[i].lpServiceName, config.image_path, host});
     }
     return dead;
 }
 
+bool same_name(const std::wstring& a, const std::wstring& b)
+{
+    if (a.size() != b.size()) return false;
+    for (size_t i = 0; i < a.size(); ++i) {
+        const wchar_t x = a[i] >= L'A' && a[i] <= L'Z' ? static_cast<wchar_t>(a[i] - L'A' + L'a') : a[i];
+        const wchar_t y = b[i] >= L'A' && b[i] <= L'Z' ? static_cast<wchar_t>(b[i] - L'A' + L'a') : b[i];
+        if (x != y) return false;
+    }
+    return true;
+}
+
+} // namespace
+
+int report_dead_driver_hosts(std::FILE* out, const std::wstring& link)
+{
+    const std::vector<DeadService> dead = dead_driver_services();
+    for (const DeadService& d : dead) explain_dead_host(out, narrow(d.name), d.image_path, d.host, link);
+    return static_cast<int>(dead.size());
+}
+
+namespace {
+
+std::wstring image_path_of(const std::string& service)
+{
+    ScHandle scm, handle;
+    ServiceConfig config;
+    if (open_scm(scm, SC_MANAGER_CONNECT) || open_service(scm.get(), widen(service), handle, SERVICE_QUERY_CONFIG) ||
+        query_config(handle.get(), config))
+        return {};
+    return config.image_path;
+}
+
+} // namespace
+
 void explain_start_failure(std::FILE* out, const std::string& service, DWORD error, const std::wstring& link)
 {
     if (error != ERROR_INVALID_HANDLE) return;
-    std::fprintf(out, "kmdctl: under Wine, error 6 from StartService usually means DriverEntry could not create its\n"
-                      "  device link (IoCreateSymbolicLink fails, 0xc0000024): a link %s creates still exists, left\n"
-                      "  behind by a driver host that crashed earlier in this session.",
-                 service.c_str());
-    if (!link.empty()) {
-        wchar_t target[512] = {};
-        std::wstring dos = link;
-        if (dos.rfind(L"\\\\.\\", 0) == 0) dos = dos.substr(4);
-        if (QueryDosDeviceW(dos.c_str(), target, 511) != 0)
-            std::fprintf(out, " %s still points at %s.", narrow(dos).c_str(), narrow(target).c_str());
+    std::fprintf(out, "kmdctl: under Wine, error 6 from StartService usually means DriverEntry found a name it creates\n"
+                      "  already taken (IoCreateSymbolicLink fails with 0xc0000024 when its device link exists).\n");
+    std::wstring dos = link;
+    if (dos.rfind(L"\\\\.\\", 0) == 0) dos = dos.substr(4);
+    wchar_t target_buffer[512] = {};
+    const bool linked = !dos.empty() && QueryDosDeviceW(dos.c_str(), target_buffer, 511) != 0;
+    const std::wstring target = target_buffer; // the first (only) target of the link
+    const std::vector<DeadService> dead = dead_driver_services();
+    const std::wstring image = image_path_of(service);
+    // A dead host's names outlive it in the session: its link points at \Device\NAME of the dead
+    // driver (this kit's convention), or the dead driver is this very image, which creates the same names.
+    for (const DeadService& d : dead) {
+        const bool its_device = linked && same_name(target, L"\\Device\\" + d.name);
+        const bool same_image = !image.empty() && same_image_path(image, d.image_path);
+        if (!its_device && !same_image) continue;
+        if (its_device)
+            std::fprintf(out, "  \\DosDevices\\%s still points at %s, the device of %s, whose driver host has died\n",
+                         narrow(dos).c_str(), narrow(target).c_str(), narrow(d.name).c_str());
+        else
+            std::fprintf(out, "  %s runs the same image as %s, whose driver host has died: the names that host's DriverEntry\n"
+                              "  created (its device, its link) outlive it in this session, and this DriverEntry finds them taken\n",
+                         service.c_str(), narrow(d.name).c_str());
+        std::fprintf(out, "  (`kmdctl status %s` says how it ended): the dead host left %s behind.\n"
+                          "  The way out: end the session and start a new one (`wineserver -k` for this prefix).\n",
+                     narrow(d.name).c_str(), its_device ? "it" : "them");
+        return;
     }
-    std::fprintf(out, "\n  The way out: end the session and start a new one (`wineserver -k` for this prefix).\n");
+    if (linked) {
+        std::fprintf(out, "  \\DosDevices\\%s is held by another device: it points at %s, no device of a dead driver host.\n"
+                          "  Another driver (or program) created it and holds it: no dead host left it. The way out: stop\n"
+                          "  what created it (`kmdctl list` shows the drivers that run), or give %s another link name.\n",
+                     narrow(dos).c_str(), narrow(target).c_str(), service.c_str());
+    } else if (!dos.empty()) {
+        std::fprintf(out, "  No \\DosDevices\\%s exists, so if a link is what failed, it is one of another name: the driver's\n"
+                          "  own DbgPrint lines say which name or call failed.\n",
+                     narrow(dos).c_str());
+    }
+    for (const DeadService& d : dead)
+        std::fprintf(out, "  (The driver host of %s has died in this session; the names its driver created outlive it.)\n",
+                     narrow(d.name).c_str());
 }
 
 } // namespace kmd

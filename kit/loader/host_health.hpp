@@ -24,6 +24,8 @@ struct HostState {
 // instead: SERVICE_CONTROL_INTERROGATE goes through the host's control pipe, which dies with it.
 // `service` needs SERVICE_INTERROGATE access.
 HostState host_of(SC_HANDLE service, const SERVICE_STATUS_PROCESS& status);
+// A state in which the service has a host process (RUNNING, the PENDING states, PAUSED).
+bool hosted_state(DWORD state);
 
 // What Wine's crash debugger wrote about one process: AeDebug\Debugger of the form
 // "...winedbg.exe --auto %ld %ld >>FILE 2>&1" (tools/winebox.py sets it in every box).
@@ -38,10 +40,35 @@ struct CrashReport {
 // The last report whose crashed process had `image` ("crash_on_ioctl.sys") loaded.
 CrashReport crash_report_for(const std::string& image);
 
-// Explains a dead host: which service, the crash report, the stale device link, the way out.
+// How a dead host ended, from what Wine still knows. Wine's services.exe keeps a handle to every
+// winedevice.exe it started, so an ended host stays visible (OpenProcess) with its exit code:
+// a driver's unhandled exception ends it with the exception code (0xc0000005) after the crash
+// debugger wrote its report; a host killed from outside (SIGKILL, TerminateProcess) ends with 0
+// and no report. Measured under Wine 8.0.
+enum class HostEnd {
+    unknown, // no ended host and no crash report that is this session's
+    crashed, // an unhandled exception: `report` names it (found), or the exit code is an exception code
+    killed,  // exit code 0 and no crash report: a signal (SIGKILL) or TerminateProcess, not the driver
+    exited,  // another exit code and no crash report
+};
+struct HostDeath {
+    HostEnd how = HostEnd::unknown;
+    unsigned long pid = 0;  // the ended winedevice.exe (0: not found)
+    DWORD exit_code = 0;    // its exit code, when pid != 0
+    CrashReport report;     // how == crashed: the report, when one names the image (report.found)
+    bool earlier_report = false; // a report names the image, but an earlier host's (not this session's)
+};
+HostDeath why_host_died(const std::string& image);
+// "crashed", "killed", "exited", "unknown": the words `status --json` uses ("host_end").
+const char* host_end_name(HostEnd how);
+// The image file name ("skeleton.sys") of a service's image path.
+std::string image_file_name(const std::wstring& image_path);
+
+// Explains a dead host: which service, how it ended (why_host_died, or `death` when the caller
+// has it already), the crash report, the stale device link, the way out.
 // `image_path` is the service's driver file; `link` the \\.\NAME of its device if known.
 void explain_dead_host(std::FILE* out, const std::string& service, const std::wstring& image_path, const HostState& host,
-                       const std::wstring& link = {});
+                       const std::wstring& link = {}, const HostDeath* death = nullptr);
 
 // The crash report file as it is now (AeDebug's report file; 0 when there is none), to tell a
 // crash that happens later from the ones before.
@@ -61,7 +88,9 @@ bool report_crash_since(std::FILE* out, const std::string& service, const Report
 int report_dead_driver_hosts(std::FILE* out, const std::wstring& link = {});
 
 // StartService failed: under Wine, error 6 from a driver whose DriverEntry met a name it creates
-// already taken (typically the \DosDevices link a crashed host left behind). Prints the hint.
+// already taken. Prints the hint with the cause it can see: the link `link` names (QueryDosDevice)
+// and its target, left behind by a dead host whose device it points at, or held by another device;
+// or no such link at all.
 void explain_start_failure(std::FILE* out, const std::string& service, DWORD error, const std::wstring& link = {});
 
 } // namespace kmd

@@ -439,19 +439,21 @@ Failure host_crash_or(RunUndo& undo, const Failure& f, const std::wstring& link)
     return Failure{f.call + " (the driver host died: see above)", f.error};
 }
 
-// True (and explained) when the service's host process is dead though the SCM says it runs. The
-// check has a handle of its own with just the rights it needs, so each verb's handle keeps the
+// Non-zero (and explained) when the service's host process is dead though the SCM says it runs:
+// the error ControlService(INTERROGATE) met (232), which the verb exits with under --win32-exit.
+// The check has a handle of its own with just the rights it needs, so each verb's handle keeps the
 // least access for what the verb does.
-bool host_died(SC_HANDLE scm, const std::wstring& name, const std::wstring& link = {})
+DWORD host_died(SC_HANDLE scm, const std::wstring& name, const std::wstring& link = {})
 {
     kmd::ScHandle service;
-    if (kmd::open_service(scm, name, service, SERVICE_QUERY_STATUS | SERVICE_QUERY_CONFIG | SERVICE_INTERROGATE)) return false;
+    if (kmd::open_service(scm, name, service, SERVICE_QUERY_STATUS | SERVICE_QUERY_CONFIG | SERVICE_INTERROGATE)) return 0;
     SERVICE_STATUS_PROCESS status{};
     kmd::ServiceConfig config;
-    if (kmd::query_status(service.get(), status) || kmd::query_config(service.get(), config)) return false;
+    if (kmd::query_status(service.get(), status) || kmd::query_config(service.get(), config)) return 0;
     const kmd::HostState host = kmd::host_of(service.get(), status);
-    if (host.dead) kmd::explain_dead_host(stderr, kmd::narrow(name), config.image_path, host, link);
-    return host.dead;
+    if (!host.dead) return 0;
+    kmd::explain_dead_host(stderr, kmd::narrow(name), config.image_path, host, link);
+    return host.error != ERROR_SUCCESS ? host.error : static_cast<DWORD>(ERROR_PROCESS_ABORTED);
 }
 
 int cmd_run(const Args& a)
@@ -674,7 +676,8 @@ int cmd_start(const Args& a)
     Failure started = kmd::start_service(service.get(), &retry);
     say_retry(retry);
     if (Failure f = started) {
-        if (f.error == ERROR_SERVICE_ALREADY_RUNNING && host_died(scm.get(), name)) return kExitFailed;
+        if (f.error == ERROR_SERVICE_ALREADY_RUNNING)
+            if (const DWORD dead = host_died(scm.get(), name)) return failed_exit(dead);
         kmd::explain_start_failure(stderr, kmd::narrow(name), f.error,
                                    std::wstring(L"\\\\.\\") + name); // the usual link: \\.\NAME
         return report("start", f);
@@ -697,7 +700,7 @@ int cmd_stop(const Args& a)
     if (!timeout) return usage_error("stop", "--timeout takes milliseconds");
     kmd::ScHandle scm, service;
     if (Failure f = open_named(name, SERVICE_STOP | SERVICE_QUERY_STATUS, scm, service)) return report("stop", f);
-    if (host_died(scm.get(), name)) return kExitFailed; // never "STOPPED" over a dead host
+    if (const DWORD dead = host_died(scm.get(), name)) return failed_exit(dead); // never "STOPPED" over a dead host
     DWORD state = 0;
     const kmd::ReportMark reports = kmd::mark_crash_reports();
     if (Failure f = kmd::stop_service(service.get(), *timeout, state)) {
@@ -705,7 +708,7 @@ int cmd_stop(const Args& a)
         host_died(scm.get(), name);
         return failed_exit(f.error);
     }
-    if (kmd::report_crash_since(stderr, kmd::narrow(name), reports)) return kExitFailed;
+    if (kmd::report_crash_since(stderr, kmd::narrow(name), reports)) return failed_exit(ERROR_PROCESS_ABORTED);
     std::printf("%s: %s\n", kmd::narrow(name).c_str(), kmd::state_name(state));
     return kExitOk;
 }
@@ -720,9 +723,9 @@ int cmd_remove(const Args& a)
     const std::string shown = kmd::narrow(name);
     SERVICE_STATUS_PROCESS status{};
     if (Failure f = kmd::query_status(service.get(), status)) return report("remove", f);
-    const bool dead_host = host_died(scm.get(), name);
+    const DWORD dead_host = host_died(scm.get(), name);
     bool crashed_on_stop = false;
-    if (status.dwCurrentState != SERVICE_STOPPED && !dead_host) {
+    if (status.dwCurrentState != SERVICE_STOPPED && dead_host == 0) {
         DWORD state = 0;
         const kmd::ReportMark reports = kmd::mark_crash_reports();
         if (Failure f = kmd::stop_service(service.get(), kStopTimeoutMs, state)) return report("remove", f);
@@ -737,7 +740,8 @@ int cmd_remove(const Args& a)
         std::printf("%s: marked for deletion (another program still holds a handle to it; it goes when that closes)\n", shown.c_str());
     else
         std::printf("%s: removed\n", shown.c_str());
-    return dead_host || crashed_on_stop ? kExitFailed : kExitOk; // removed, but a crash is not a success
+    if (dead_host != 0) return failed_exit(dead_host); // removed, but a dead host is not a success
+    return crashed_on_stop ? failed_exit(ERROR_PROCESS_ABORTED) : kExitOk;
 }
 
 int cmd_status(const Args& a)
@@ -753,14 +757,31 @@ int cmd_status(const Args& a)
     if (Failure f = kmd::query_config(service.get(), config)) return report("status", f);
     const std::string n = kmd::narrow(name), image = kmd::narrow(config.image_path);
     kmd::HostState host;
-    if (kmd::ScHandle ask; !kmd::open_service(scm.get(), name, ask, SERVICE_INTERROGATE)) host = kmd::host_of(ask.get(), status);
+    bool asked = false;
+    if (kmd::ScHandle ask; !kmd::open_service(scm.get(), name, ask, SERVICE_INTERROGATE)) host = kmd::host_of(ask.get(), status), asked = true;
+    // Over a dead host the state is HOST_DEAD, never the SCM's RUNNING (which Wine keeps saying):
+    // "scm_state" keeps what the SCM said. docs/kmdctl.md lists the keys.
+    const char* state = host.dead ? "HOST_DEAD" : kmd::state_name(status.dwCurrentState);
+    const char* host_word = host.dead ? "dead" : !kmd::hosted_state(status.dwCurrentState) ? "none" : asked ? "answers" : "unknown";
+    const DWORD dead_exit = host.error != ERROR_SUCCESS ? host.error : static_cast<DWORD>(ERROR_PROCESS_ABORTED);
+    const kmd::HostDeath d = host.dead ? kmd::why_host_died(kmd::image_file_name(config.image_path)) : kmd::HostDeath{};
     if (a.has("--json")) {
-        std::printf("{\"name\": \"%s\", \"state\": \"%s\", \"type\": \"%s\", \"start_type\": \"%s\", \"image_path\": \"%s\", "
-                    "\"win32_exit_code\": %lu, \"host\": \"%s\"}\n",
-                    kmd::json_escape(n).c_str(), kmd::state_name(status.dwCurrentState), kmd::type_name(status.dwServiceType),
+        std::string death;
+        if (host.dead) {
+            death = ", \"host_error\": " + std::to_string(host.error) + ", \"host_end\": \"" + kmd::host_end_name(d.how) + "\"";
+            if (d.pid != 0) death += ", \"host_pid\": " + std::to_string(d.pid) + ", \"host_exit_code\": " + std::to_string(d.exit_code);
+            if (d.report.found) death += ", \"exception\": \"" + kmd::json_escape(d.report.exception) + "\"";
+        }
+        std::printf("{\"name\": \"%s\", \"state\": \"%s\", \"scm_state\": \"%s\", \"type\": \"%s\", \"start_type\": \"%s\", "
+                    "\"image_path\": \"%s\", \"win32_exit_code\": %lu, \"host\": \"%s\"%s}\n",
+                    kmd::json_escape(n).c_str(), state, kmd::state_name(status.dwCurrentState), kmd::type_name(status.dwServiceType),
                     kmd::start_type_name(config.start_type), kmd::json_escape(image).c_str(),
-                    static_cast<unsigned long>(status.dwWin32ExitCode), host.dead ? "dead" : "answers");
-        return host.dead ? kExitFailed : kExitOk;
+                    static_cast<unsigned long>(status.dwWin32ExitCode), host_word,
+                    death.c_str());
+        if (!host.dead) return kExitOk;
+        std::fflush(stdout);
+        kmd::explain_dead_host(stderr, n, config.image_path, host, {}, &d); // the words, as the text form gives them
+        return failed_exit(dead_exit);
     }
     std::printf("SERVICE_NAME: %s\n", n.c_str());
     std::printf("        TYPE               : %-4lx %s\n", static_cast<unsigned long>(status.dwServiceType),
@@ -772,21 +793,39 @@ int cmd_status(const Args& a)
     std::printf("        WIN32_EXIT_CODE    : %lu\n", static_cast<unsigned long>(status.dwWin32ExitCode));
     std::printf("        BINARY_PATH_NAME   : %s\n", image.c_str());
     if (!host.dead) return kExitOk;
-    std::printf("        HOST               : DEAD (the driver crashed; see below)\n");
+    std::printf("        HOST               : DEAD (%s; see below)\n", kmd::host_end_name(d.how));
     std::fflush(stdout);
-    kmd::explain_dead_host(stderr, n, config.image_path, host);
-    return kExitFailed;
+    kmd::explain_dead_host(stderr, n, config.image_path, host, {}, &d);
+    return failed_exit(dead_exit);
 }
 
+// Every driver service and its state; over a dead host HOST_DEAD, never the SCM's RUNNING, with
+// one line on stderr for each (`status NAME` tells the rest). Listing worked: exit 0 all the same.
 int cmd_list(const Args&)
 {
     kmd::ScHandle scm;
-    if (Failure f = kmd::open_scm(scm, SC_MANAGER_ENUMERATE_SERVICE)) return report("list", f);
+    // ENUMERATE_SERVICE for the list, CONNECT for the OpenService(SERVICE_INTERROGATE) of each running one.
+    if (Failure f = kmd::open_scm(scm, SC_MANAGER_CONNECT | SC_MANAGER_ENUMERATE_SERVICE)) return report("list", f);
     std::vector<kmd::ServiceEntry> services;
     if (Failure f = kmd::list_driver_services(scm.get(), services)) return report("list", f);
+    std::vector<std::string> dead;
     std::printf("%-24s %-14s %s\n", "NAME", "STATE", "DISPLAY NAME");
-    for (const kmd::ServiceEntry& s : services)
-        std::printf("%-24s %-14s %s\n", kmd::narrow(s.name).c_str(), kmd::state_name(s.state), kmd::narrow(s.display_name).c_str());
+    for (const kmd::ServiceEntry& s : services) {
+        kmd::HostState host;
+        if (kmd::hosted_state(s.state)) {
+            SERVICE_STATUS_PROCESS status{};
+            status.dwCurrentState = s.state;
+            if (kmd::ScHandle ask; !kmd::open_service(scm.get(), s.name, ask, SERVICE_INTERROGATE)) host = kmd::host_of(ask.get(), status);
+        }
+        if (host.dead) dead.push_back(kmd::narrow(s.name));
+        std::printf("%-24s %-14s %s\n", kmd::narrow(s.name).c_str(), host.dead ? "HOST_DEAD" : kmd::state_name(s.state),
+                    kmd::narrow(s.display_name).c_str());
+    }
+    std::fflush(stdout);
+    for (const std::string& name : dead)
+        std::fprintf(stderr, "kmdctl list: %s: HOST_DEAD: the SCM says RUNNING, but its driver host (winedevice.exe) has died; "
+                             "`kmdctl status %s` says how\n",
+                     name.c_str(), name.c_str());
     return kExitOk;
 }
 

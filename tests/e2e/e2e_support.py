@@ -17,3 +17,20 @@ DRIVER = BIN_DIR / "skeleton.sys"
 ARCH = os.environ.get("KMD_ARCH", "x64")
 OTHER_ARCH_DRIVER = Path(os.environ.get("SKELETON_OTHER_ARCH_DRIVER", ROOT / "build" / "bin" / "x86" / "skeleton.sys"))
 SERVICE_KEY = r"HKLM\System\CurrentControlSet\Services\skeleton"
+
+
+def driver_host_pids(box: Box, image: Path) -> list[int]:
+    """Unix PIDs of the winedevice.exe hosting `image` in `box`: a process of this box (its
+    WINEPREFIX) with the image mapped (/proc/PID/maps), never found by name."""
+    prefix = f"WINEPREFIX={box.prefix}".encode()
+    mapped = str(Path(image).resolve())
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if prefix in (proc / "environ").read_bytes().split(b"\0") and mapped in (proc / "maps").read_text(errors="replace"):
+                pids.append(int(proc.name))
+        except OSError:
+            continue
+    return pids

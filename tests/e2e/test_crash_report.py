@@ -2,13 +2,17 @@
 module+offset, function and source line - by kmdctl and in a failing test's output; the box keeps
 the report and recovers with a fresh session. Plus: a hung program ends in bounded time with a
 dump, and the kernel-call trace shows what DriverEntry really does."""
+import json
+import os
 import re
+import signal
 import subprocess
 import sys
+import time
 import unittest
 from pathlib import Path
 
-from e2e_support import BIN_DIR, DRIVER, KMDCTL, ROOT, Box
+from e2e_support import BIN_DIR, DRIVER, KMDCTL, ROOT, Box, driver_host_pids
 
 CRASH_DRIVER = BIN_DIR / "crash_on_ioctl.sys"
 CRASH_SOURCE = ROOT / "tests" / "drivers" / "crash_on_ioctl.cpp"
@@ -46,7 +50,7 @@ class CrashReport(unittest.TestCase):
         result = self.crash_the_driver()
         err = result.stderr
         self.assertIn("the driver host of crash_on_ioctl", err)
-        self.assertIn("has died: the driver crashed", err)
+        self.assertIn("has died: the driver crashed (exception code 0xc0000005;", err)  # the exception, named
         self.assertIn("page fault on write access to 0x0000000000000010", err)
         self.assertRegex(err, r"at        : crash_on_ioctl\.sys\+0x[0-9a-f]+\n")
         self.assertRegex(err, r"in        : record_request\(.*crash_on_ioctl\.cpp:\d+\]")
@@ -67,8 +71,25 @@ class CrashReport(unittest.TestCase):
     def test_status_stop_remove_never_report_success_over_a_dead_host(self):
         self.crash_the_driver()
         status = self.kmdctl("status", "crash_on_ioctl", expect=1)
-        self.assertIn("HOST               : DEAD", status.stdout)
-        self.assertIn('"host": "dead"', self.kmdctl("status", "crash_on_ioctl", "--json", expect=1).stdout)
+        self.assertIn("HOST               : DEAD (crashed; see below)", status.stdout)
+        # The JSON form says no less than the text: a state scripts can trust, never RUNNING over
+        # a dead host; the SCM's own word stays in scm_state; the words on stderr (docs/kmdctl.md).
+        dead = self.kmdctl("status", "crash_on_ioctl", "--json", expect=1)
+        parsed = json.loads(dead.stdout)
+        self.assertEqual({"state": "HOST_DEAD", "scm_state": "RUNNING", "host": "dead", "host_error": 232, "host_end": "crashed",
+                          "host_exit_code": 0xC0000005},
+                         {k: parsed.get(k) for k in ("state", "scm_state", "host", "host_error", "host_end", "host_exit_code")})
+        self.assertTrue(parsed["exception"].startswith("page fault on write access to 0x0000000000000010"), parsed)
+        self.assertIn("the driver host of crash_on_ioctl", dead.stderr)
+        self.assertIn("has died: the driver crashed", dead.stderr)
+        # --win32-exit: the Win32 error the host check met, ControlService(INTERROGATE)'s 232 (it
+        # fits in a Unix exit status whole), for the JSON form as for the text form.
+        self.kmdctl("--win32-exit", "status", "crash_on_ioctl", "--json", expect=232)
+        self.kmdctl("--win32-exit", "status", "crash_on_ioctl", expect=232)
+        listing = self.kmdctl("list")
+        self.assertRegex(listing.stdout, r"\ncrash_on_ioctl\s+HOST_DEAD\s")
+        self.assertNotRegex(listing.stdout, r"\ncrash_on_ioctl\s+RUNNING")
+        self.assertIn("kmdctl list: crash_on_ioctl: HOST_DEAD", listing.stderr)
         stop = self.kmdctl("stop", "crash_on_ioctl", expect=1)
         self.assertNotIn("STOPPED", stop.stdout + stop.stderr)
         self.assertIn("has died", stop.stderr)
@@ -77,7 +98,16 @@ class CrashReport(unittest.TestCase):
         # The dead host's link blocks the same driver under any service name; kmdctl says why.
         again = self.kmdctl("run", CRASH_DRIVER, "--name", "crash_again", "--device", CRASH_DEVICE, "--no-ioctl", expect=1)
         self.assertIn("StartService: error 6", again.stdout)
-        self.assertIn(r"crash_on_ioctl still points at \Device\crash_on_ioctl", again.stderr)
+        self.assertIn(r"\DosDevices\crash_on_ioctl still points at \Device\crash_on_ioctl, the device of crash_on_ioctl, "
+                      "whose driver host has died", again.stderr)
+        self.assertNotIn("held by another device", again.stderr)
+        # `start` knows only the service name, not the driver's link: the same image as the dead
+        # driver is what names the cause.
+        self.kmdctl("install", CRASH_DRIVER, "--name", "crash_third")
+        third = self.kmdctl("start", "crash_third", expect=1)
+        self.assertIn("crash_third runs the same image as crash_on_ioctl, whose driver host has died", third.stderr)
+        self.assertNotIn("held by another device", third.stderr)
+        self.assertIn("removed", self.kmdctl("remove", "crash_third").stdout)
         self.assertIn("removed", self.kmdctl("remove", "crash_on_ioctl", expect=1).stdout)
 
     def test_a_crash_while_stopping_is_reported_not_stopped(self):
@@ -96,6 +126,30 @@ class CrashReport(unittest.TestCase):
         self.assertIn("docs/wine-unload-race.md", stop.stderr)
         neighbour = self.kmdctl("status", "neighbour", expect=1)
         self.assertIn("HOST               : DEAD", neighbour.stdout)
+
+    def test_a_host_killed_by_a_signal_is_reported_killed_not_crashed(self):
+        self.kmdctl("install", DRIVER)
+        self.kmdctl("start")
+        pids = driver_host_pids(self.box, DRIVER)
+        self.assertEqual(1, len(pids), pids)
+        os.kill(pids[0], signal.SIGKILL)
+        for _ in range(50):  # until the wineserver has seen the host go
+            status = self.box.run([KMDCTL, "status"])
+            if status.returncode == 1:
+                break
+            time.sleep(0.2)
+        self.assertEqual(1, status.returncode, status.describe())
+        self.assertIn("HOST               : DEAD (killed; see below)", status.stdout)
+        self.assertIn("has died: it was killed (by a signal such as SIGKILL, or TerminateProcess): exit code 0 and no crash "
+                      "report, so the driver did not crash", status.stderr)
+        self.assertNotIn("crashed", status.stdout + status.stderr)
+        parsed = json.loads(self.kmdctl("status", "--json", expect=1).stdout)
+        self.assertEqual({"state": "HOST_DEAD", "host_end": "killed", "host_exit_code": 0},
+                         {k: parsed.get(k) for k in ("state", "host_end", "host_exit_code")})
+        self.assertNotIn("exception", parsed)
+        hello = self.kmdctl("hello", expect=1)
+        self.assertIn("has died: it was killed", hello.stderr)
+        self.assertNotIn("crashed", hello.stderr)
 
     def test_a_restarted_session_loads_the_driver_again(self):
         self.crash_the_driver()

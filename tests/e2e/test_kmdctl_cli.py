@@ -2,6 +2,7 @@
 (non-ASCII) names and paths, the access each verb asks for, exit codes, and the IOCTL to send
 given by number, by name from a contract header, with typed input."""
 import json
+import re
 import unittest
 
 from e2e_support import BIN_DIR, DRIVER, KMDCTL, ROOT, Box, windows_path
@@ -96,7 +97,13 @@ class KmdctlCli(unittest.TestCase):
             self.assertNotIn("ALL_ACCESS", result.stdout, result.describe())
         self.assertEqual(0, self.kmdctl("install", DRIVER).returncode)
         listing = self.kmdctl("--trace", "list")
-        self.assertIn("OpenSCManager(SC_MANAGER_ENUMERATE_SERVICE) = ok", listing.stdout, listing.describe())
+        # ENUMERATE_SERVICE for the list; CONNECT because it opens each running driver with
+        # SERVICE_INTERROGATE and nothing more, to tell a dead host (HOST_DEAD) from a running one.
+        self.assertIn("OpenSCManager(SC_MANAGER_CONNECT|SC_MANAGER_ENUMERATE_SERVICE) = ok", listing.stdout, listing.describe())
+        opens = re.findall(r"OpenService\((\w+), ([A-Z_|]+)\)", listing.stdout)
+        self.assertTrue(opens, listing.describe())
+        self.assertEqual({"SERVICE_INTERROGATE"}, {access for _, access in opens}, listing.describe())
+        self.assertNotIn("skeleton", [name for name, _ in opens], "a STOPPED driver has no host to ask")
         # More than one EnumServicesStatusEx: the ERROR_MORE_DATA loop ran, and lost no entry.
         self.assertGreaterEqual(listing.stdout.count("EnumServicesStatusEx = "), 2, listing.describe())
         names = [line.split()[0] for line in listing.stdout.splitlines() if line and not line.startswith(" ")]

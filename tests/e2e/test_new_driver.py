@@ -2,6 +2,7 @@
 against this kit, whose own tests (host, fuzzer, device tests and e2e under Wine) all pass at once;
 and names that cannot be a driver's are refused with a reason, writing nothing."""
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -49,6 +50,38 @@ class Names(unittest.TestCase):
         self.assertEqual(1, result.returncode)
         self.assertIn("already exists", result.stderr)
         self.assertEqual(["mine.txt"], [p.name for p in (WORK / "p").iterdir()])
+
+
+class LengthRule(unittest.TestCase):
+    """The template keeps the skeleton's input-length rule: each IOCTL of the generated contract
+    states its case on one "input length:" line, and its table row's max_in says the same."""
+
+    def test_each_ioctl_states_its_input_length_and_the_table_keeps_it(self):
+        shutil.rmtree(WORK, ignore_errors=True)
+        project = WORK / "lendrv"
+        made = new_driver("lendrv", "--dir", str(project))
+        self.assertEqual(0, made.returncode, made.stderr)
+        header = (project / "lendrv" / "include" / "lendrv" / "ioctl.h").read_text()
+        table = (project / "lendrv" / "core" / "requests.cpp").read_text()
+        stated = {}
+        for comment, name in re.findall(r"/\*((?:(?!\*/).)*)\*/\s*#define IOCTL_LENDRV_(\w+)", header, re.S):
+            stated[name] = re.findall(r"input length: ([^\n]*)", comment)
+        rows = {name: max_in for name, max_in in re.findall(r'\{IOCTL_LENDRV_\w+, "(\w+)", ([^,]+),', table)}
+        self.assertTrue(rows, "no table rows found in core/requests.cpp")
+        self.assertEqual(sorted(rows), sorted(stated), "one #define per table row, each with its comment")
+        for name, max_in in rows.items():
+            with self.subTest(ioctl=name):
+                self.assertEqual(1, len(stated[name]), f"IOCTL_LENDRV_{name}: one \"input length:\" line")
+                line = stated[name][0]
+                exactly = re.fullmatch(r"exactly (\d+) bytes; else STATUS_INVALID_PARAMETER \(87\)\.", line)
+                if exactly:
+                    self.assertEqual(exactly.group(1), max_in.strip(), f"IOCTL_LENDRV_{name}: max_in disagrees with the header")
+                elif line == "ignored (never read, any length).":
+                    self.assertEqual("0", max_in.strip(), f"IOCTL_LENDRV_{name}: max_in 0 means ignored")
+                elif re.fullmatch(r"0 to LENDRV_MAX_TRANSFER bytes; longer -> STATUS_INVALID_PARAMETER \(87\)\.", line):
+                    self.assertEqual("LENDRV_MAX_TRANSFER", max_in.strip())
+                else:
+                    self.fail(f"IOCTL_LENDRV_{name}: '{line}' is none of the rule's three forms")
 
 
 class ProjectOfItsOwn(unittest.TestCase):

@@ -138,6 +138,10 @@ class SeedSequence(unittest.TestCase):
         failed = self.kmdctl("run", DRIVER, expect=1)
         self.assertIn("[4/7] FAILED: StartService", failed.stdout)
         self.assertIn("undo: deleted service skeleton", failed.stdout)
+        # The hint names what happened: another device holds the link (its target, from
+        # QueryDosDevice); no host died, so none is blamed.
+        self.assertIn("\\DosDevices\\skeleton is held by another device: it points at \\Device\\Null", failed.stderr)
+        self.assertNotIn("crash", failed.stderr)
         log = dbgprint_lines(self.box.kernel_log_text())
         self.assertTrue(any(l.startswith("skeleton: IoCreateSymbolicLink(\\DosDevices\\skeleton) failed")
                             and "deleting the device" in l for l in log), log)

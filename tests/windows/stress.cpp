@@ -260,6 +260,20 @@ bool is_known(DWORD code)
     return false;
 }
 
+// The contract's input-length rule (skeleton/ioctl.h, "input length:"): the input lengths a request
+// of a known code may succeed with. A struct takes exactly its size, bytes up to the maximum, and
+// SAY_HELLO ignores its input.
+bool input_length_allowed(DWORD code, uint32_t in_len)
+{
+    switch (code) {
+    case IOCTL_SKELETON_VERIFY_IN_DIRECT: return in_len == sizeof(skeleton_verify_request);
+    case IOCTL_SKELETON_FILL_OUT_DIRECT: return in_len == sizeof(skeleton_fill_request);
+    case IOCTL_SKELETON_REVERSE_BUFFERED:
+    case IOCTL_SKELETON_ECHO_NEITHER: return in_len <= SKELETON_MAX_TRANSFER;
+    default: return true;
+    }
+}
+
 // Errors a fuzzed request may legitimately end with: the driver's own refusals and the I/O
 // manager's (missing access right, unusable user buffer).
 bool expected_error(DWORD e)
@@ -291,7 +305,10 @@ std::string fuzz_request(HANDLE handles[3], GuardedBuffer& inbuf, GuardedBuffer&
     }
     const int which = rng.below(3); // read+write, read-only, write-only
     HANDLE device = handles[which];
-    const uint32_t in_len = fuzz_size(rng, code == IOCTL_SKELETON_VERIFY_IN_DIRECT ? sizeof(skeleton_verify_request) : 16);
+    const uint32_t exact_in = code == IOCTL_SKELETON_VERIFY_IN_DIRECT ? sizeof(skeleton_verify_request)
+                              : code == IOCTL_SKELETON_FILL_OUT_DIRECT ? sizeof(skeleton_fill_request)
+                                                                       : 16;
+    const uint32_t in_len = fuzz_size(rng, exact_in);
     const uint32_t out_len = fuzz_size(rng, code == IOCTL_SKELETON_SAY_HELLO ? sizeof kGreeting : in_len);
     unsigned char* in = in_len ? inbuf.ending_at_guard(in_len) : (rng.below(2) ? nullptr : inbuf.ending_at_guard(0));
     unsigned char* out = out_len ? outbuf.ending_at_guard(out_len) : (rng.below(2) ? nullptr : outbuf.ending_at_guard(0));
@@ -307,6 +324,7 @@ std::string fuzz_request(HANDLE handles[3], GuardedBuffer& inbuf, GuardedBuffer&
                   which == 0 ? "rw" : which == 1 ? "r" : "w", in_len, out_len, r.error, r.returned);
     if (r.error != ERROR_SUCCESS) return expected_error(r.error) ? "" : std::string("unexpected error: ") + why;
     if (!is_known(code)) return std::string("an unknown code succeeded: ") + why;
+    if (!input_length_allowed(code, in_len)) return std::string("a success with an input length the contract refuses: ") + why;
     // A success must be the contract's answer, byte for byte.
     if (code == IOCTL_SKELETON_SAY_HELLO) {
         if (r.returned != sizeof kGreeting || std::memcmp(out, kGreeting, sizeof kGreeting) != 0) return std::string("wrong greeting: ") + why;

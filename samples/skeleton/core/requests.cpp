@@ -99,6 +99,9 @@ Result echo_neither(ConstBytes in, MutableBytes out)
 // max_in / max_out: what each handler can read and write at most (kmd/request.hpp). The glue
 // refuses longer input before capturing it and sizes its METHOD_NEITHER capture by max_out, so
 // SAY_HELLO into a 1 MiB buffer allocates 63 bytes, not 1 MiB. SAY_HELLO ignores its input (0).
+// The contract's input-length rule (skeleton/ioctl.h): a struct row's max_in is its struct, and
+// its handler refuses less, so it takes exactly the struct; a byte row's is SKELETON_MAX_TRANSFER.
+// Each row's "input length:" line in the header must say the same (contract_tests.cpp).
 constexpr RequestSpec kRequests[] = {
     {IOCTL_SKELETON_SAY_HELLO, "SAY_HELLO", 0, sizeof kGreeting, say_hello, nullptr},
     {IOCTL_SKELETON_REVERSE_BUFFERED, "REVERSE_BUFFERED", SKELETON_MAX_TRANSFER, SKELETON_MAX_TRANSFER, reverse_buffered, nullptr},
@@ -126,7 +129,8 @@ Result handle_device_control(uint32_t code, ConstBytes in, MutableBytes out)
 
 uint32_t check_delay_request(ConstBytes in, uint32_t& delay_ms)
 {
-    if (in.data == nullptr || in.size < sizeof(skeleton_delay_request)) return status::invalid_parameter;
+    // Exactly the struct, as the table's struct rows (the contract's one input-length rule).
+    if (in.data == nullptr || in.size != sizeof(skeleton_delay_request)) return status::invalid_parameter;
     skeleton_delay_request request;
     __builtin_memcpy(&request, in.data, sizeof request);
     if (request.delay_ms > SKELETON_MAX_DELAY_MS) return status::invalid_parameter;

@@ -55,11 +55,21 @@
  *   IN_DIRECT   Irp->AssociatedIrp.SystemBuffer (copy)   Irp->MdlAddress, probed for READ access (the driver only reads it)
  *   OUT_DIRECT  Irp->AssociatedIrp.SystemBuffer (copy)   Irp->MdlAddress, probed for WRITE access
  *   NEITHER     Parameters.DeviceIoControl.Type3InputBuffer   Irp->UserBuffer (raw user addresses)
+ *
+ * Input length, one rule for every IOCTL: a request takes exactly the input it reads, no more.
+ *   - a request that reads a struct takes exactly that struct: shorter or longer input is refused
+ *     with STATUS_INVALID_PARAMETER (ERROR_INVALID_PARAMETER, 87), nothing read or written;
+ *   - a request that reads bytes takes 0..SKELETON_MAX_TRANSFER of them: longer input -> 87;
+ *   - a request that reads no input ignores it: never read, whatever its length.
+ * Each IOCTL below states its case on one "input length:" line; the host test
+ * Contract.EveryIoctlStatesItsInputLengthAndTheTableKeepsIt holds that line to the request table's
+ * max_in (core/requests.cpp) and to what the request core does with one byte less and one more.
  */
 
 /* The seed's only IOCTL, exactly as it defines it: CTL_CODE(FILE_DEVICE_UNKNOWN, 0x801,
  * METHOD_NEITHER, FILE_ANY_ACCESS) = 0x00222007.
- * in:  nothing (ignored).
+ * in:  nothing.
+ * input length: ignored (never read, any length).
  * out: the driver's greeting, NUL-terminated ASCII. Information = its length including the NUL.
  * errors: output missing or smaller than the whole greeting -> STATUS_BUFFER_TOO_SMALL
  *         (ERROR_INSUFFICIENT_BUFFER, 122) and nothing written.
@@ -71,9 +81,9 @@
 /* METHOD_BUFFERED: returns the input bytes in reverse order. One system buffer serves as both
  * input and output, so the driver must take in all of its input before it writes any output;
  * reversing makes that visible (an echo would look right even if the driver did nothing).
- * in: 0..SKELETON_MAX_TRANSFER bytes.  out: at least as long as in.  Information = in length.
- * errors: out shorter than in -> STATUS_BUFFER_TOO_SMALL; in longer than the maximum ->
- *         STATUS_INVALID_PARAMETER (87). */
+ * in: the bytes to reverse.  out: at least as long as in.  Information = in length.
+ * input length: 0 to SKELETON_MAX_TRANSFER bytes; longer -> STATUS_INVALID_PARAMETER (87).
+ * errors: out shorter than in -> STATUS_BUFFER_TOO_SMALL; the input length above. */
 #define IOCTL_SKELETON_REVERSE_BUFFERED                                                        \
     SKELETON_CTL_CODE(SKELETON_FILE_DEVICE_UNKNOWN, 0x802, SKELETON_METHOD_BUFFERED,          \
                       SKELETON_FILE_READ_DATA | SKELETON_FILE_WRITE_DATA)
@@ -81,9 +91,10 @@
 /* METHOD_IN_DIRECT: the driver reads a large caller buffer in place, through the MDL, and checks
  * it against the CRC-32 (IEEE 802.3, as zlib's crc32) the caller expects.
  * in:  struct skeleton_verify_request (the expected CRC).
+ * input length: exactly 4 bytes, sizeof(struct skeleton_verify_request); else STATUS_INVALID_PARAMETER (87).
  * out: the data to verify (lpOutBuffer, read by the driver), 1..SKELETON_MAX_TRANSFER bytes.
  * Information = number of data bytes the driver read.
- * errors: in too short -> STATUS_INVALID_PARAMETER; no data -> STATUS_INVALID_PARAMETER;
+ * errors: the input length above; no data or more than the maximum -> STATUS_INVALID_PARAMETER;
  *         CRC differs -> STATUS_CRC_ERROR (ERROR_CRC, 23). */
 #define IOCTL_SKELETON_VERIFY_IN_DIRECT \
     SKELETON_CTL_CODE(SKELETON_FILE_DEVICE_UNKNOWN, 0x803, SKELETON_METHOD_IN_DIRECT, SKELETON_FILE_WRITE_DATA)
@@ -91,15 +102,17 @@
 /* METHOD_OUT_DIRECT: the driver fills a large caller buffer in place, through the MDL, with a
  * pattern anyone can recompute: byte i = skeleton_pattern_byte(seed, i).
  * in:  struct skeleton_fill_request (the seed).
+ * input length: exactly 4 bytes, sizeof(struct skeleton_fill_request); else STATUS_INVALID_PARAMETER (87).
  * out: 1..SKELETON_MAX_TRANSFER bytes, every one of them written. Information = out length.
- * errors: in too short or no output -> STATUS_INVALID_PARAMETER. */
+ * errors: the input length above; no output or more than the maximum -> STATUS_INVALID_PARAMETER. */
 #define IOCTL_SKELETON_FILL_OUT_DIRECT \
     SKELETON_CTL_CODE(SKELETON_FILE_DEVICE_UNKNOWN, 0x804, SKELETON_METHOD_OUT_DIRECT, SKELETON_FILE_READ_DATA)
 
 /* METHOD_NEITHER: echoes the input bytes to the output. The driver sees raw user addresses, so it
  * probes both, captures the input into pool inside __try/__except, and writes the output back
  * the same way (see kit/driver/kmd/irp_buffers.cpp).
- * in: 0..SKELETON_MAX_TRANSFER bytes.  out: at least as long as in.  Information = in length.
+ * in: the bytes to echo.  out: at least as long as in.  Information = in length.
+ * input length: 0 to SKELETON_MAX_TRANSFER bytes; longer -> STATUS_INVALID_PARAMETER (87).
  * errors: as IOCTL_SKELETON_REVERSE_BUFFERED; a bad user pointer -> STATUS_ACCESS_VIOLATION
  *         (ERROR_NOACCESS, 998), never a crash. (The buffers are byte arrays, probed with
  *         alignment 1, so STATUS_DATATYPE_MISALIGNMENT cannot occur.) */
@@ -113,7 +126,8 @@
  * the handle, or the driver unloading first completes it with STATUS_CANCELLED
  * (ERROR_OPERATION_ABORTED, 995).
  * in:  struct skeleton_delay_request.  out: nothing (ignored).  Information = 0.
- * errors: in too short or delay_ms above SKELETON_MAX_DELAY_MS -> STATUS_INVALID_PARAMETER;
+ * input length: exactly 4 bytes, sizeof(struct skeleton_delay_request); else STATUS_INVALID_PARAMETER (87).
+ * errors: the input length above, or delay_ms above SKELETON_MAX_DELAY_MS -> STATUS_INVALID_PARAMETER;
  *         SKELETON_MAX_PENDING requests already queued -> STATUS_INSUFFICIENT_RESOURCES
  *         (ERROR_NO_SYSTEM_RESOURCES, 1450). */
 #define IOCTL_SKELETON_DELAY_PENDING \

@@ -2,8 +2,11 @@
 #include <gtest/gtest.h>
 #include <skeleton/ioctl.h>
 
+#include <cctype>
 #include <cstdio>
 #include <fstream>
+#include <map>
+#include <regex>
 #include <string>
 #include <vector>
 
@@ -112,3 +115,122 @@ TEST(Readme, ItsIoctlTableMatchesTheRequestTable)
 }
 
 } // namespace readme
+
+// ---------------------------------------------------------------- the header's length rules
+
+// skeleton/ioctl.h states one input-length rule for every IOCTL, each on one "input length:" line
+// in the comment above its #define, in one of three forms. Here each statement is held to the
+// request table's max_in and to what the request core does with the stated length, one byte less
+// and one byte more: a row whose max_in or handler changes without its header line (or the other
+// way round), an IOCTL without a statement, or a statement in another form fails.
+namespace length_rule {
+
+std::string header_path()
+{
+    std::string path = SKELETON_README_PATH; // the tree's root: .../README.md
+    return path.substr(0, path.size() - std::string("README.md").size()) + "samples/skeleton/include/skeleton/ioctl.h";
+}
+
+// IOCTL name (without IOCTL_SKELETON_) -> the "input length:" statements of the comment just above it.
+std::map<std::string, std::vector<std::string>> statements()
+{
+    std::ifstream file(header_path());
+    std::map<std::string, std::vector<std::string>> found;
+    std::vector<std::string> comment; // the last complete comment block, if nothing but it came since
+    bool in_comment = false;
+    const std::string key = "input length: ";
+    const std::string define = "#define IOCTL_SKELETON_";
+    for (std::string line; std::getline(file, line);) {
+        if (!in_comment && line.find("/*") != std::string::npos) {
+            in_comment = true;
+            comment.clear();
+        }
+        if (in_comment) {
+            if (const size_t at = line.find(key); at != std::string::npos) comment.push_back(line.substr(at + key.size()));
+            if (line.find("*/") != std::string::npos) in_comment = false;
+            continue;
+        }
+        if (line.rfind(define, 0) == 0) {
+            size_t end = define.size();
+            while (end < line.size() && (std::isalnum(static_cast<unsigned char>(line[end])) || line[end] == '_')) ++end;
+            found[line.substr(define.size(), end - define.size())] = comment;
+        }
+        comment.clear();
+    }
+    return found;
+}
+
+// The structs an "exactly N bytes, sizeof(struct X)" statement may name.
+size_t struct_size(const std::string& name)
+{
+    if (name == "skeleton_verify_request") return sizeof(skeleton_verify_request);
+    if (name == "skeleton_fill_request") return sizeof(skeleton_fill_request);
+    if (name == "skeleton_delay_request") return sizeof(skeleton_delay_request);
+    return 0;
+}
+
+// What the core answers a request of this code with `in_size` input bytes (all zero) and an output
+// buffer every request of the contract can use: the status alone.
+uint32_t status_with_input(uint32_t code, size_t in_size)
+{
+    std::vector<unsigned char> in(in_size, 0), out(SKELETON_MAX_TRANSFER, 0);
+    if (code == IOCTL_SKELETON_DELAY_PENDING) { // served by the NT shell; its input rules are the core's
+        uint32_t delay_ms = 0;
+        return skeleton::core::check_delay_request({in.empty() ? nullptr : in.data(), in.size()}, delay_ms);
+    }
+    if (code == IOCTL_SKELETON_REVERSE_BUFFERED || code == IOCTL_SKELETON_ECHO_NEITHER) out.resize(in_size > 16 ? in_size : 16);
+    return skeleton::core::handle_device_control(code, {in.empty() ? nullptr : in.data(), in.size()}, {out.data(), out.size()}).status;
+}
+
+TEST(Contract, EveryIoctlStatesItsInputLengthAndTheTableKeepsIt)
+{
+    const auto stated = statements();
+    std::vector<skeleton::core::RequestSpec> all(skeleton::core::requests_begin(), skeleton::core::requests_end());
+    all.insert(all.end(), std::begin(readme::kShellRequests), std::end(readme::kShellRequests));
+    ASSERT_EQ(all.size(), stated.size()) << header_path() << ": one #define IOCTL_SKELETON_* per request";
+    const std::regex exactly(R"(exactly (\d+) bytes, sizeof\(struct (\w+)\); else STATUS_INVALID_PARAMETER \(87\)\.)");
+    const std::regex bytes(R"(0 to SKELETON_MAX_TRANSFER bytes; longer -> STATUS_INVALID_PARAMETER \(87\)\.)");
+    const std::string ignored = "ignored (never read, any length).";
+    constexpr uint32_t refused = skeleton::core::status::invalid_parameter;
+    for (const auto& r : all) {
+        SCOPED_TRACE(std::string("IOCTL_SKELETON_") + r.name);
+        const auto it = stated.find(r.name);
+        if (it == stated.end()) {
+            ADD_FAILURE() << "the header has no #define IOCTL_SKELETON_" << r.name;
+            continue;
+        }
+        if (it->second.size() != 1) {
+            ADD_FAILURE() << "its comment must state its input length once, on an \"input length:\" line (it has "
+                          << it->second.size() << ")";
+            continue;
+        }
+        const std::string& text = it->second[0];
+        const bool in_table = skeleton::core::find_request(r.code) != nullptr;
+        std::smatch m;
+        if (std::regex_match(text, m, exactly)) {
+            const size_t n = std::stoul(m[1]);
+            if (struct_size(m[2]) == 0) {
+                ADD_FAILURE() << "unknown struct " << m[2] << " (add it to struct_size)";
+                continue;
+            }
+            EXPECT_EQ(struct_size(m[2]), n) << "the stated size is not sizeof(struct " << m[2] << ")";
+            if (in_table) EXPECT_EQ(n, r.max_in) << "the table's max_in disagrees with the header";
+            EXPECT_EQ(refused, status_with_input(r.code, n - 1)) << "one byte short must be refused";
+            EXPECT_EQ(refused, status_with_input(r.code, n + 1)) << "one byte more must be refused";
+            EXPECT_NE(refused, status_with_input(r.code, n)) << "exactly the struct must be taken";
+        } else if (std::regex_match(text, bytes)) {
+            if (in_table) EXPECT_EQ(size_t{SKELETON_MAX_TRANSFER}, r.max_in) << "the table's max_in disagrees with the header";
+            EXPECT_EQ(refused, status_with_input(r.code, SKELETON_MAX_TRANSFER + 1)) << "one byte more must be refused";
+            EXPECT_NE(refused, status_with_input(r.code, SKELETON_MAX_TRANSFER));
+            EXPECT_NE(refused, status_with_input(r.code, 0));
+        } else if (text == ignored) {
+            if (in_table) EXPECT_EQ(0u, r.max_in) << "the table's max_in disagrees with the header (0: input ignored)";
+            EXPECT_EQ(status_with_input(r.code, 0), status_with_input(r.code, 1));
+            EXPECT_EQ(status_with_input(r.code, 0), status_with_input(r.code, SKELETON_MAX_TRANSFER + 1));
+        } else {
+            ADD_FAILURE() << "\"input length: " << text << "\" is none of the rule's three forms (see the header)";
+        }
+    }
+}
+
+} // namespace length_rule

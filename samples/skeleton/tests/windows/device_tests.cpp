@@ -244,6 +244,11 @@ TEST(VerifyInDirect, MissingRequestOrDataIsInvalidParameter)
               ioctl_error(device.get(), IOCTL_SKELETON_VERIFY_IN_DIRECT, nullptr, 0, data.data(), 100));
     EXPECT_EQ(static_cast<DWORD>(ERROR_INVALID_PARAMETER),
               ioctl_error(device.get(), IOCTL_SKELETON_VERIFY_IN_DIRECT, &request, sizeof request - 1, data.data(), 100));
+    // The contract's input-length rule: exactly the struct, so one byte more is refused too.
+    unsigned char longer[sizeof request + 1] = {};
+    std::memcpy(longer, &request, sizeof request);
+    EXPECT_EQ(static_cast<DWORD>(ERROR_INVALID_PARAMETER),
+              ioctl_error(device.get(), IOCTL_SKELETON_VERIFY_IN_DIRECT, longer, sizeof longer, data.data(), 100));
     EXPECT_EQ(static_cast<DWORD>(ERROR_INVALID_PARAMETER),
               ioctl_error(device.get(), IOCTL_SKELETON_VERIFY_IN_DIRECT, &request, sizeof request, nullptr, 0));
     auto big = random_bytes(SKELETON_MAX_TRANSFER + 1, 13);
@@ -279,6 +284,12 @@ TEST(FillOutDirect, MissingSeedOrBufferIsInvalidParameter)
     std::vector<unsigned char> out(64, 0x5A);
     EXPECT_EQ(static_cast<DWORD>(ERROR_INVALID_PARAMETER),
               ioctl_error(device.get(), IOCTL_SKELETON_FILL_OUT_DIRECT, nullptr, 0, out.data(), 64));
+    EXPECT_EQ(std::vector<unsigned char>(64, 0x5A), out) << "nothing written on failure";
+    // The contract's input-length rule: exactly the struct, so one byte more is refused too.
+    unsigned char longer[sizeof request + 1] = {};
+    std::memcpy(longer, &request, sizeof request);
+    EXPECT_EQ(static_cast<DWORD>(ERROR_INVALID_PARAMETER),
+              ioctl_error(device.get(), IOCTL_SKELETON_FILL_OUT_DIRECT, longer, sizeof longer, out.data(), 64));
     EXPECT_EQ(std::vector<unsigned char>(64, 0x5A), out) << "nothing written on failure";
     EXPECT_EQ(static_cast<DWORD>(ERROR_INVALID_PARAMETER),
               ioctl_error(device.get(), IOCTL_SKELETON_FILL_OUT_DIRECT, &request, sizeof request, nullptr, 0));

@@ -180,6 +180,9 @@ TEST(DelayPending, BadInputIsRefusedNotQueued)
     EXPECT_EQ(static_cast<DWORD>(ERROR_INVALID_PARAMETER), overlapped_outcome(device.get(), &too_long, sizeof too_long));
     const unsigned char two[2] = {1, 0};
     EXPECT_EQ(static_cast<DWORD>(ERROR_INVALID_PARAMETER), overlapped_outcome(device.get(), two, sizeof two));
+    // The contract's input-length rule: exactly the struct, so one byte more is refused too.
+    const unsigned char five[5] = {1, 0, 0, 0, 0};
+    EXPECT_EQ(static_cast<DWORD>(ERROR_INVALID_PARAMETER), overlapped_outcome(device.get(), five, sizeof five));
     EXPECT_EQ(static_cast<DWORD>(ERROR_INVALID_PARAMETER), overlapped_outcome(device.get(), nullptr, 0));
 }
 

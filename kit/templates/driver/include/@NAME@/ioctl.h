@@ -7,6 +7,13 @@
  *
  * CTL_CODE(DeviceType, Function, Method, Access) = (DeviceType << 16) | (Access << 14) | (Function << 2) | Method
  * Functions 0x800-0xFFF are yours; `kmdctl decode CODE` takes a code apart.
+ *
+ * Input length, one rule for every IOCTL (the skeleton's): a request takes exactly the input it
+ * reads, no more. One that reads fixed fields takes exactly their size (shorter or longer input ->
+ * STATUS_INVALID_PARAMETER, 87, nothing read or written); one that reads bytes takes 0 up to its
+ * maximum (longer -> 87); one that reads no input ignores it. Each IOCTL states its case on an
+ * "input length:" line; in core/requests.cpp a row's max_in is that size (0: ignored), and its
+ * handler refuses less.
  */
 #ifndef @UPPER@_IOCTL_H
 #define @UPPER@_IOCTL_H
@@ -19,21 +26,27 @@
     ((0x00000022ul << 16) | ((unsigned long)(access) << 14) | ((unsigned long)(function) << 2) | (unsigned long)(method))
 
 /* METHOD_BUFFERED (0): in = two 32-bit numbers, out = their 32-bit sum. Information = 4.
- * errors: in shorter than 8 bytes -> STATUS_INVALID_PARAMETER (87); out shorter than 4 ->
- * STATUS_BUFFER_TOO_SMALL (122). Try it: kmdctl ioctl IOCTL_@UPPER@_ADD --in-u32 2,40 */
+ * input length: exactly 8 bytes; else STATUS_INVALID_PARAMETER (87).
+ * errors: the input length above; out shorter than 4 -> STATUS_BUFFER_TOO_SMALL (122).
+ * Try it: kmdctl ioctl IOCTL_@UPPER@_ADD --in-u32 2,40 */
 #define IOCTL_@UPPER@_ADD @UPPER@_CTL_CODE(0x800, 0, 0)
 
 /* METHOD_IN_DIRECT (1): in = the 32-bit sum of the data bytes the caller expects; the caller's
  * second buffer is the data, which the driver reads in place (read-only) through the MDL.
- * Information = bytes read. errors: sum differs -> STATUS_CRC_ERROR (23); no data -> 87. */
+ * input length: exactly 4 bytes; else STATUS_INVALID_PARAMETER (87).
+ * Information = bytes read. errors: the input length above; sum differs -> STATUS_CRC_ERROR (23);
+ * no data -> 87. */
 #define IOCTL_@UPPER@_CHECK_SUM @UPPER@_CTL_CODE(0x801, 1, 2)
 
 /* METHOD_OUT_DIRECT (2): in = one byte value (32-bit); the driver fills the caller's whole output
- * buffer with it, in place through the MDL. Information = out length. errors: no output -> 87. */
+ * buffer with it, in place through the MDL. Information = out length.
+ * input length: exactly 4 bytes; else STATUS_INVALID_PARAMETER (87).
+ * errors: the input length above; no output -> 87. */
 #define IOCTL_@UPPER@_FILL @UPPER@_CTL_CODE(0x802, 2, 1)
 
 /* METHOD_NEITHER (3): no input; out = the driver's version, a 32-bit number. The kit probes and
  * captures the raw user buffer under __try/__except before the request core sees it.
+ * input length: ignored (never read, any length).
  * errors: out shorter than 4 -> STATUS_BUFFER_TOO_SMALL (122). */
 #define IOCTL_@UPPER@_VERSION @UPPER@_CTL_CODE(0x803, 3, 0)
 
