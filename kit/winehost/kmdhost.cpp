@@ -111,6 +111,12 @@ bool pass_barrier()
     return true;
 }
 
+DRIVER_DISPATCH host_dispatch;
+DRIVER_UNLOAD host_unload;
+DRIVER_INITIALIZE host_entry;
+DRIVER_DISPATCH ShimDispatch;
+
+_Use_decl_annotations_
 NTSTATUS NTAPI host_dispatch(PDEVICE_OBJECT device, PIRP irp)
 {
     const UCHAR major = IoGetCurrentIrpStackLocation(irp)->MajorFunction;
@@ -128,6 +134,7 @@ NTSTATUS NTAPI host_dispatch(PDEVICE_OBJECT device, PIRP irp)
     return status;
 }
 
+_Use_decl_annotations_
 VOID NTAPI host_unload(PDRIVER_OBJECT driver)
 {
     Image* image = image_of(driver);
@@ -148,6 +155,7 @@ VOID NTAPI host_unload(PDRIVER_OBJECT driver)
     release(*image);
 }
 
+_Use_decl_annotations_
 NTSTATUS NTAPI host_entry(PDRIVER_OBJECT driver, PUNICODE_STRING registry_path)
 {
     Image* image = image_of(driver);
@@ -266,6 +274,7 @@ VOID NTAPI on_image_load(PUNICODE_STRING full_name, HANDLE, PIMAGE_INFO info)
 }
 
 // The shim's own device: the unload barrier's requests land here, and succeed.
+_Use_decl_annotations_
 NTSTATUS NTAPI ShimDispatch(PDEVICE_OBJECT, PIRP irp)
 {
     irp->IoStatus.Status = STATUS_SUCCESS;
@@ -276,6 +285,9 @@ NTSTATUS NTAPI ShimDispatch(PDEVICE_OBJECT, PIRP irp)
 
 } // namespace
 
+extern "C" DRIVER_INITIALIZE DriverEntry;
+
+_Use_decl_annotations_
 extern "C" NTSTATUS NTAPI DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING registry_path)
 {
     KeInitializeSpinLock(&g_lock);

@@ -20,8 +20,10 @@ constinit Sid2 g_administrators = {SID_REVISION, 2, SECURITY_NT_AUTHORITY,
 
 } // namespace
 
+_Use_decl_annotations_
 NTSTATUS restrict_to_system_and_admins(PDEVICE_OBJECT device)
 {
+    PAGED_CODE();
     PSID system = reinterpret_cast<PSID>(&g_local_system);
     PSID admins = reinterpret_cast<PSID>(&g_administrators);
     const ULONG acl_size = sizeof(ACL) + 2 * (sizeof(ACCESS_ALLOWED_ACE) - sizeof(ULONG)) + RtlLengthSid(system) + RtlLengthSid(admins);

@@ -12,6 +12,7 @@ namespace kmd {
 // an access check compares ACE masks with specific rights. IoCreateDeviceSecure itself lives in
 // the WDK's static wdmsec.lib, not in ntoskrnl.exe, and mingw-w64 has no wdmsec library, so we do
 // what it does: build the descriptor and apply it through a kernel handle to the device.
+_IRQL_requires_max_(PASSIVE_LEVEL) // Zw* calls
 NTSTATUS restrict_to_system_and_admins(PDEVICE_OBJECT device);
 
 } // namespace kmd

@@ -9,6 +9,34 @@
 // RtlCreateAcl) that device_security.cpp needs.
 #include <ntifs.h>
 
+// ---- Annotations Microsoft's samples carry, which mingw-w64's headers lack ----
+// Role types (DRIVER_INITIALIZE, DRIVER_DISPATCH, DRIVER_UNLOAD, DRIVER_CANCEL, KSTART_ROUTINE)
+// come from the DDK itself. The SAL and IRQL annotations below are read by Microsoft's static
+// analysis (PREfast, SDV) and by a reader; for clang they are empty, as in mingw-w64's sal.h.
+#ifndef _Dispatch_type_
+#define _Dispatch_type_(major)
+#endif
+#ifndef _Use_decl_annotations_
+#define _Use_decl_annotations_
+#endif
+#ifndef _IRQL_requires_max_
+#define _IRQL_requires_max_(irql)
+#endif
+#ifndef _IRQL_requires_
+#define _IRQL_requires_(irql)
+#endif
+#ifndef _IRQL_requires_same_
+#define _IRQL_requires_same_
+#endif
+#ifndef _Function_class_
+#define _Function_class_(name)
+#endif
+// PAGED_CODE(): the WDK's checked builds assert there that IRQL <= APC_LEVEL. Empty here, also in
+// debug builds: the x64 DDK's KeGetCurrentIrql reads CR8, which faults in Wine's user-mode host.
+#ifndef PAGED_CODE
+#define PAGED_CODE() ((void)0)
+#endif
+
 // ---- Names newer than the mingw-w64 DDK headers (values from Microsoft's documentation) ----
 
 // MM_PAGE_PRIORITY flag, Windows 8 and later: map the MDL's pages no-execute.

@@ -15,9 +15,11 @@ namespace kmd {
 // For a request from user mode (`mode` != KernelMode): ProbeForRead the input, ProbeForWrite the
 // output (alignment 1: byte arrays). Then copies in_len bytes of the input into `capture`.
 // STATUS_SUCCESS, or the exception code of the fault.
+_IRQL_requires_max_(APC_LEVEL) // user memory: the caller's address space, pageable
 NTSTATUS probe_and_capture(KPROCESSOR_MODE mode, const void* user_in, ULONG in_len, void* user_out, ULONG out_len, void* capture);
 
 // Copies `bytes` bytes to the (probed) user output buffer. STATUS_SUCCESS, or the exception code.
+_IRQL_requires_max_(APC_LEVEL)
 NTSTATUS copy_to_user(void* user_out, const void* from, SIZE_T bytes);
 
 } // namespace kmd

@@ -102,7 +102,10 @@ void complete_all(PLIST_ENTRY done)
 
 // The I/O manager cancels a queued IRP (CancelIoEx, thread exit). It holds the cancel spin lock
 // when it calls us, and has already taken our routine away, so nobody else will complete it.
-VOID NTAPI cancel_routine(PDEVICE_OBJECT, PIRP irp)
+DRIVER_CANCEL cancel_routine;
+
+_Use_decl_annotations_
+VOID NTAPI cancel_routine(PDEVICE_OBJECT, PIRP irp) // at DISPATCH_LEVEL, holding the cancel spin lock
 {
     IoReleaseCancelSpinLock(irp->CancelIrql);
     KIRQL irql;
@@ -124,7 +127,10 @@ void take(PIRP irp, NTSTATUS status, PLIST_ENTRY done)
 }
 
 // The worker: completes due IRPs, then sleeps until the next one is due or something is queued.
-VOID NTAPI worker(PVOID)
+KSTART_ROUTINE worker;
+
+_Use_decl_annotations_
+VOID NTAPI worker(PVOID) // a system thread, at PASSIVE_LEVEL
 {
     for (;;) {
         LIST_ENTRY done;
@@ -168,8 +174,10 @@ VOID NTAPI worker(PVOID)
 
 } // namespace
 
+_Use_decl_annotations_
 NTSTATUS start()
 {
+    PAGED_CODE();
     KeInitializeSpinLock(&g_queue.lock);
     InitializeListHead(&g_queue.irps);
     KeInitializeEvent(&g_queue.wake, SynchronizationEvent, FALSE);
@@ -188,8 +196,10 @@ NTSTATUS start()
     return status;
 }
 
+_Use_decl_annotations_
 void stop()
 {
+    PAGED_CODE();
     if (g_queue.thread == nullptr) return;
     KIRQL irql;
     KeAcquireSpinLock(&g_queue.lock, &irql);
@@ -216,6 +226,9 @@ NTSTATUS queue(PIRP irp, PIO_STACK_LOCATION stack)
         return checked;
     }
 
+    // Queue-then-signal in a critical region (as Microsoft's cancel sample does): a suspend APC
+    // delivered to this thread between the two would leave the worker asleep with work queued.
+    KeEnterCriticalRegion();
     KIRQL irql;
     KeAcquireSpinLock(&g_queue.lock, &irql);
     NTSTATUS refused = STATUS_SUCCESS;
@@ -225,6 +238,7 @@ NTSTATUS queue(PIRP irp, PIO_STACK_LOCATION stack)
         refused = STATUS_INSUFFICIENT_RESOURCES;
     if (!NT_SUCCESS(refused)) {
         KeReleaseSpinLock(&g_queue.lock, irql);
+        KeLeaveCriticalRegion();
         complete(irp, refused);
         return refused;
     }
@@ -233,6 +247,7 @@ NTSTATUS queue(PIRP irp, PIO_STACK_LOCATION stack)
     if (irp->Cancel && IoSetCancelRoutine(irp, nullptr) != nullptr) {
         // Cancelled before we queued it, and the routine never ran: ours to complete.
         KeReleaseSpinLock(&g_queue.lock, irql);
+        KeLeaveCriticalRegion();
         complete(irp, STATUS_CANCELLED);
         return STATUS_CANCELLED;
     }
@@ -244,6 +259,7 @@ NTSTATUS queue(PIRP irp, PIO_STACK_LOCATION stack)
     if (g_queue.count++ == 0) KeClearEvent(&g_queue.idle);
     KeReleaseSpinLock(&g_queue.lock, irql);
     KeSetEvent(&g_queue.wake, IO_NO_INCREMENT, FALSE);
+    KeLeaveCriticalRegion();
     return STATUS_PENDING;
 }
 

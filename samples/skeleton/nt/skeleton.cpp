@@ -33,9 +33,20 @@ constexpr ULONG kPoolTag = 'nlkS'; // "Skln" in a pool dump (little-endian)
 
 } // namespace
 
+// The seed's three routines, by role (the DDK's function types), with the requests the dispatcher
+// serves and the IRQL each runs at: what Microsoft's samples declare, for a reader and for static
+// analysis alike. Every other major function lands in SkeletonDispatch too (DriverEntry says why).
+extern "C" {
+DRIVER_INITIALIZE DriverEntry;
+_Dispatch_type_(IRP_MJ_CREATE) _Dispatch_type_(IRP_MJ_CLOSE) _Dispatch_type_(IRP_MJ_CLEANUP)
+_Dispatch_type_(IRP_MJ_DEVICE_CONTROL) DRIVER_DISPATCH SkeletonDispatch;
+DRIVER_UNLOAD SkeletonUnload;
+}
+
 // The seed's DriverDispatcher: standard requests succeed, IOCTLs go to the request core,
 // everything else is STATUS_NOT_IMPLEMENTED.
-extern "C" NTSTATUS NTAPI SkeletonDispatch(PDEVICE_OBJECT, PIRP irp)
+_Use_decl_annotations_
+extern "C" NTSTATUS NTAPI SkeletonDispatch(PDEVICE_OBJECT, PIRP irp) // PASSIVE_LEVEL, in the caller's thread
 {
     PIO_STACK_LOCATION stack = IoGetCurrentIrpStackLocation(irp);
     kmd::Result result{kmd::status::not_implemented, 0};
@@ -78,8 +89,10 @@ extern "C" NTSTATUS NTAPI SkeletonDispatch(PDEVICE_OBJECT, PIRP irp)
 // The seed's DriverUnload: undo DriverEntry, link first, so the driver can be loaded again. The
 // I/O manager calls it only once no request is inside the driver and no handle is open. (Wine 8
 // does not wait: the kit's host shim, kit/winehost, makes it, from outside this driver.)
+_Use_decl_annotations_
 extern "C" VOID NTAPI SkeletonUnload(PDRIVER_OBJECT driver)
 {
+    PAGED_CODE();
     skeleton::nt::pending::stop(); // nothing stays in flight past this line
     IoDeleteSymbolicLink(&g_link_name);
     IoDeleteDevice(driver->DeviceObject);
@@ -88,8 +101,10 @@ extern "C" VOID NTAPI SkeletonUnload(PDRIVER_OBJECT driver)
 
 // The seed's DriverEntry: create the device, the link, the dispatch table and the unload routine.
 // A failure at any step undoes the steps before it (the owners' destructors) and returns its status.
+_Use_decl_annotations_
 extern "C" NTSTATUS NTAPI DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING registry_path)
 {
+    PAGED_CODE();
     KMD_LOG("DriverEntry: %.*ws\n", KMD_USTR_ARGS(registry_path));
     kmd::pool_init(kPoolTag);
     // No-execute pool and MDL mappings are chosen at run time on x86 (kmd/kernel_features.hpp).
