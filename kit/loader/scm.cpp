@@ -95,7 +95,8 @@ bool running_under_wine()
 
 Failure start_service(SC_HANDLE service, StartRetry* retry)
 {
-    prepare_wine_host(service); // under Wine only: the shim first, in the driver's host
+    // Under Wine only: the kit's host shim first, in the driver's host (wine_host.hpp).
+    if (Failure f = prepare_wine_host(service, retry)) return f;
     return start_service_as_is(service, retry);
 }
 

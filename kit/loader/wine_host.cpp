@@ -36,11 +36,13 @@ std::wstring shim_path()
     return dir + L"kmdhost.sys";
 }
 
-void warn(const std::string& what)
+// Says why the driver runs without the shim; nothing failed for the driver's start.
+Failure warn(const std::string& what)
 {
     std::fprintf(stderr, "kmdctl: under Wine, %s; the driver runs without the kit's host shim (stopping it while requests "
                          "are in flight can crash its host: docs/wine-unload-race.md)\n",
                  what.c_str());
+    return {};
 }
 
 } // namespace
@@ -50,14 +52,14 @@ std::wstring service_group(const std::wstring& requested)
     return requested.empty() && running_under_wine() ? kWineDefaultGroup : requested;
 }
 
-void prepare_wine_host(SC_HANDLE service)
+Failure prepare_wine_host(SC_HANDLE service, StartRetry* retry)
 {
-    if (!running_under_wine()) return;
+    if (!running_under_wine()) return {};
     ServiceConfig config;
     if (Failure f = query_config(service, config)) return warn("the driver's group is unknown: " + f.describe());
-    if (is_host_component(config.image_path) || config.load_order_group.empty()) return;
+    if (is_host_component(config.image_path) || config.load_order_group.empty()) return {};
     const std::wstring path = shim_path();
-    if (path.empty()) return; // KMD_WINE_HOST=0: on purpose, nothing to say
+    if (path.empty()) return {}; // KMD_WINE_HOST=0: on purpose, nothing to say
     if (GetFileAttributesW(path.c_str()) == INVALID_FILE_ATTRIBUTES) return warn("there is no " + narrow(path));
 
     ScHandle scm;
@@ -74,13 +76,19 @@ void prepare_wine_host(SC_HANDLE service)
     if (f) return warn("the shim could not be installed: " + f.describe());
     SERVICE_STATUS_PROCESS status{};
     if (Failure q = query_status(shim.get(), status)) return warn("the shim's state is unknown: " + q.describe());
-    if (status.dwCurrentState == SERVICE_RUNNING) return;
-    f = status.dwCurrentState == SERVICE_STOPPED ? start_service_as_is(shim.get()) : Failure{};
+    if (status.dwCurrentState == SERVICE_RUNNING) return {};
+    f = status.dwCurrentState == SERVICE_STOPPED ? start_service_as_is(shim.get(), retry) : Failure{};
     // Another program may be starting it at this moment: wait for that start like for ours.
-    if (f && f.error != ERROR_SERVICE_ALREADY_RUNNING) return warn("the shim did not start: " + f.describe());
+    if (f && f.error != ERROR_SERVICE_ALREADY_RUNNING) {
+        std::fprintf(stderr, "kmdctl: under Wine, the kit's host shim (%s) did not start in the driver's host process; "
+                             "the driver was not started\n",
+                     narrow(name).c_str());
+        return f;
+    }
     DWORD state = 0;
     if (Failure w = wait_while_starting(shim.get(), 15000, state)) return warn("the shim did not start: " + w.describe());
-    if (state != SERVICE_RUNNING) warn("the shim did not start (state " + std::string(state_name(state)) + ")");
+    if (state != SERVICE_RUNNING) return warn("the shim did not start (state " + std::string(state_name(state)) + ")");
+    return {};
 }
 
 } // namespace kmd

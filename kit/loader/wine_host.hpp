@@ -23,8 +23,10 @@ std::wstring service_group(const std::wstring& requested);
 
 // Before starting `service` under Wine: starts the shim in its group's host, unless the service is
 // itself one of the kit's host components (kmdhost.sys, kmdverify.sys: those load first on purpose)
-// or has no group. A shim that cannot be found or started is said on stderr, and the driver starts
-// without it: nothing is refused for its sake.
-void prepare_wine_host(SC_HANDLE service);
+// or has no group. A shim that is switched off, missing or cannot be installed is said on stderr
+// and the driver starts without it. A shim whose host died while starting (the first host of a
+// group is the shim's: StartService's error 1359, retried once like any start, told in *retry)
+// fails the driver's start too: its host would be the next to die.
+Failure prepare_wine_host(SC_HANDLE service, StartRetry* retry);
 
 } // namespace kmd

@@ -1,4 +1,4 @@
-// guard_nt_unwind.sys (x86 only) - the kit's x86 METHOD_NEITHER guard (kit/driver/kmd/guarded_x86.cpp)
+// guard_nt_unwind.sys (x86 only: tests/drivers/CMakeLists.txt builds it for x86) - the kit's x86 METHOD_NEITHER guard (kit/driver/kmd/guarded_x86.cpp)
 // under RtlUnwind as a real NT kernel implements it.
 //
 // An NT kernel's RtlUnwind "returns" through ZwContinue with a context whose EAX..EDI are zero
@@ -14,10 +14,6 @@
 
 #include <kmd/guarded.hpp>
 #include <kmd/kernel_raii.hpp>
-
-#if !defined(__i386__)
-#error "guard_nt_unwind.sys tests the x86 guard"
-#endif
 
 // Buffered: out = the statuses of the rounds below, one ULONG each, in order.
 #define IOCTL_GUARD_ROUNDS CTL_CODE(FILE_DEVICE_UNKNOWN, 0x910, METHOD_BUFFERED, FILE_ANY_ACCESS)
