@@ -4,10 +4,16 @@
 // Ownership rule (the classic IoSetCancelRoutine protocol; Wine 8 exports IoCsqInitialize but
 // stubs IoCsqInsertIrp/IoCsqRemoveIrp, so the cancel-safe queue routines are not an option):
 // a queued IRP carries our cancel routine. Whoever takes that routine away with
-// IoSetCancelRoutine(irp, nullptr) and gets it back non-null owns the IRP and completes it
-// exactly once: the worker (due, or shutting down), cancel_file(), or queue() itself. If the
-// I/O manager got there first (CancelIoEx), the cancel routine owns it: it unlinks the IRP under
-// the queue lock and completes it. The list is only ever touched under the queue lock.
+// IoSetCancelRoutine(irp, nullptr) and gets it back non-null owns the IRP: the worker (due, or
+// shutting down), cancel_file(), or queue() itself. If the I/O manager got there first
+// (CancelIoEx), the cancel routine owns it. The list is only ever touched under the queue lock.
+//
+// Completion rule: only the worker completes a queued IRP. The cancel routine and cancel_file()
+// move the IRP they own onto the worker's `taken` list and wake it. So the last driver code to run
+// is the worker's, and it ends in PsTerminateSystemThread, which never returns into the image:
+// stop() waits for the thread object, and nothing signalled after that still runs driver code (a
+// cancel routine completing an IRP itself and then signalling "idle" kept running after the
+// signal that let DriverUnload return: a stop 0xCE window).
 #include "pending.hpp"
 
 #include <skeleton/ioctl.h>
@@ -21,10 +27,10 @@ namespace {
 struct Queue {
     KSPIN_LOCK lock;
     LIST_ENTRY irps;     // queued IRPs, linked through Irp->Tail.Overlay.ListEntry
-    ULONG count;         // IRPs the driver holds (queued, or being completed): under `lock`
+    LIST_ENTRY taken;    // IRPs a cancel took off `irps`, for the worker to complete (same link)
+    ULONG count;         // IRPs the driver holds and has not completed (either list): under `lock`
     bool stopping;       // under `lock`: no new IRP is queued once set
-    KEVENT wake;         // synchronization: something was queued, or stop() was called
-    KEVENT idle;         // notification: count == 0
+    KEVENT wake;         // synchronization: something was queued or taken, or stop() was called
     HANDLE thread;       // the worker, nullptr when not running
     LONGLONG frequency;  // KeQueryPerformanceCounter ticks per second
 };
@@ -74,15 +80,6 @@ PIRP irp_of(PLIST_ENTRY entry)
     return CONTAINING_RECORD(entry, IRP, Tail.Overlay.ListEntry);
 }
 
-// One IRP fewer in the driver; the last one lets stop() go on. Called after IoCompleteRequest.
-void release_one()
-{
-    KIRQL irql;
-    KeAcquireSpinLock(&g_queue.lock, &irql);
-    if (--g_queue.count == 0) KeSetEvent(&g_queue.idle, IO_NO_INCREMENT, FALSE);
-    KeReleaseSpinLock(&g_queue.lock, irql);
-}
-
 void complete(PIRP irp, NTSTATUS status)
 {
     irp->IoStatus.Status = status;
@@ -90,18 +87,9 @@ void complete(PIRP irp, NTSTATUS status)
     IoCompleteRequest(irp, IO_NO_INCREMENT);
 }
 
-// Completes, outside the lock, the IRPs moved onto `done`.
-void complete_all(PLIST_ENTRY done)
-{
-    while (!IsListEmpty(done)) {
-        PIRP irp = irp_of(RemoveHeadList(done));
-        complete(irp, irp->IoStatus.Status);
-        release_one();
-    }
-}
-
 // The I/O manager cancels a queued IRP (CancelIoEx, thread exit). It holds the cancel spin lock
-// when it calls us, and has already taken our routine away, so nobody else will complete it.
+// when it calls us, and has already taken our routine away, so the IRP is ours: handed to the
+// worker, which completes it.
 DRIVER_CANCEL cancel_routine;
 
 _Use_decl_annotations_
@@ -111,9 +99,10 @@ VOID NTAPI cancel_routine(PDEVICE_OBJECT, PIRP irp) // at DISPATCH_LEVEL, holdin
     KIRQL irql;
     KeAcquireSpinLock(&g_queue.lock, &irql);
     RemoveEntryList(&irp->Tail.Overlay.ListEntry);
+    irp->IoStatus.Status = STATUS_CANCELLED;
+    InsertTailList(&g_queue.taken, &irp->Tail.Overlay.ListEntry);
+    KeSetEvent(&g_queue.wake, IO_NO_INCREMENT, FALSE); // under the lock: the worker cannot take it before we let go
     KeReleaseSpinLock(&g_queue.lock, irql);
-    complete(irp, STATUS_CANCELLED);
-    release_one();
 }
 
 // Under the lock: takes `irp` off the queue onto `done` with `status`, unless its cancel routine
@@ -129,6 +118,8 @@ void take(PIRP irp, NTSTATUS status, PLIST_ENTRY done)
 // The worker: completes due IRPs, then sleeps until the next one is due or something is queued.
 KSTART_ROUTINE worker;
 
+// The worker: completes due and taken IRPs, then sleeps until the next one is due or something
+// happens. The only code that completes a queued IRP, and the last driver code to run at stop.
 _Use_decl_annotations_
 VOID NTAPI worker(PVOID) // a system thread, at PASSIVE_LEVEL
 {
@@ -140,6 +131,7 @@ VOID NTAPI worker(PVOID) // a system thread, at PASSIVE_LEVEL
         KeAcquireSpinLock(&g_queue.lock, &irql);
         const LONGLONG now = now_ticks();
         const bool stopping = g_queue.stopping;
+        while (!IsListEmpty(&g_queue.taken)) InsertTailList(&done, RemoveHeadList(&g_queue.taken));
         for (PLIST_ENTRY e = g_queue.irps.Flink; e != &g_queue.irps;) {
             PIRP irp = irp_of(e);
             e = e->Flink; // take() may unlink irp
@@ -149,27 +141,32 @@ VOID NTAPI worker(PVOID) // a system thread, at PASSIVE_LEVEL
             else if (due < next_due)
                 next_due = due;
         }
-        // When stopping, an IRP still listed is in its cancel routine, which unlinks it soon.
-        const bool last_round = stopping && IsListEmpty(&g_queue.irps);
-        const bool someone_cancelling = stopping && !last_round;
         KeReleaseSpinLock(&g_queue.lock, irql);
 
-        complete_all(&done);
+        ULONG completed = 0;
+        while (!IsListEmpty(&done)) {
+            PIRP irp = irp_of(RemoveHeadList(&done));
+            complete(irp, irp->IoStatus.Status);
+            ++completed;
+        }
+        KeAcquireSpinLock(&g_queue.lock, &irql);
+        g_queue.count -= completed;
+        // Stopping, and every IRP held is completed: done. (One still listed is in its cancel
+        // routine, which hands it over and wakes us.)
+        const bool last_round = g_queue.stopping && g_queue.count == 0;
+        KeReleaseSpinLock(&g_queue.lock, irql);
         if (last_round) break;
 
         LARGE_INTEGER timeout; // relative, in 100 ns units
         PLARGE_INTEGER wait_for = nullptr;
-        if (someone_cancelling) {
-            timeout.QuadPart = -10 * 1000; // 1 ms
-            wait_for = &timeout;
-        } else if (next_due != MAXLONGLONG) {
+        if (!stopping && next_due != MAXLONGLONG) {
             const LONGLONG ticks = next_due - now;
             timeout.QuadPart = -(divide(ticks * 10000000, g_queue.frequency) + 1);
             wait_for = &timeout;
         }
         KeWaitForSingleObject(&g_queue.wake, Executive, KernelMode, FALSE, wait_for);
     }
-    PsTerminateSystemThread(STATUS_SUCCESS);
+    PsTerminateSystemThread(STATUS_SUCCESS); // never returns into this image
 }
 
 } // namespace
@@ -180,8 +177,8 @@ NTSTATUS start()
     PAGED_CODE();
     KeInitializeSpinLock(&g_queue.lock);
     InitializeListHead(&g_queue.irps);
+    InitializeListHead(&g_queue.taken);
     KeInitializeEvent(&g_queue.wake, SynchronizationEvent, FALSE);
-    KeInitializeEvent(&g_queue.idle, NotificationEvent, TRUE);
     g_queue.count = 0;
     g_queue.stopping = false;
     LARGE_INTEGER frequency;
@@ -206,13 +203,12 @@ void stop()
     g_queue.stopping = true;
     KeReleaseSpinLock(&g_queue.lock, irql);
     KeSetEvent(&g_queue.wake, IO_NO_INCREMENT, FALSE);
-    // The worker cancels what is queued and ends; `idle` covers a cancel routine that unlinked
-    // its IRP but has not yet returned from IoCompleteRequest.
+    // The worker cancels what is queued, completes everything it holds and ends: when its thread
+    // object is signalled, no IRP of ours is left and no code of ours runs.
     kmd::KernelHandle thread;
     *thread.out() = g_queue.thread;
     g_queue.thread = nullptr;
     ZwWaitForSingleObject(thread.get(), FALSE, nullptr);
-    KeWaitForSingleObject(&g_queue.idle, Executive, KernelMode, FALSE, nullptr);
 }
 
 NTSTATUS queue(PIRP irp, PIO_STACK_LOCATION stack)
@@ -256,7 +252,7 @@ NTSTATUS queue(PIRP irp, PIO_STACK_LOCATION stack)
     set_due(irp, now_ticks() + divide(static_cast<LONGLONG>(delay_ms) * g_queue.frequency, 1000));
     IoMarkIrpPending(irp);
     InsertTailList(&g_queue.irps, &irp->Tail.Overlay.ListEntry);
-    if (g_queue.count++ == 0) KeClearEvent(&g_queue.idle);
+    ++g_queue.count;
     KeReleaseSpinLock(&g_queue.lock, irql);
     KeSetEvent(&g_queue.wake, IO_NO_INCREMENT, FALSE);
     KeLeaveCriticalRegion();
@@ -266,17 +262,19 @@ NTSTATUS queue(PIRP irp, PIO_STACK_LOCATION stack)
 void cancel_file(PFILE_OBJECT file)
 {
     if (g_queue.thread == nullptr) return;
-    LIST_ENTRY done;
-    InitializeListHead(&done);
     KIRQL irql;
     KeAcquireSpinLock(&g_queue.lock, &irql);
+    bool any = false;
     for (PLIST_ENTRY e = g_queue.irps.Flink; e != &g_queue.irps;) {
         PIRP irp = irp_of(e);
         e = e->Flink;
-        if (IoGetCurrentIrpStackLocation(irp)->FileObject == file) take(irp, STATUS_CANCELLED, &done);
+        if (IoGetCurrentIrpStackLocation(irp)->FileObject == file) {
+            take(irp, STATUS_CANCELLED, &g_queue.taken); // the worker completes it
+            any = true;
+        }
     }
+    if (any) KeSetEvent(&g_queue.wake, IO_NO_INCREMENT, FALSE);
     KeReleaseSpinLock(&g_queue.lock, irql);
-    complete_all(&done);
 }
 
 } // namespace skeleton::nt::pending
