@@ -75,14 +75,32 @@ struct RequestTable {
     }
 };
 
-template <size_t N>
-constexpr RequestTable make_table(const RequestSpec (&rows)[N])
-{
-    return RequestTable{rows, rows + N};
-}
-
 constexpr uint32_t method_of(uint32_t code) { return code & 3u; }
 inline constexpr uint32_t kMethodInDirect = 1u;
+
+namespace detail {
+// Not constexpr on purpose: make_table() calls one of these only for a broken table, which stops
+// the build with the function's name in the diagnostic ("non-constexpr function
+// 'duplicate_ioctl_code_in_table' cannot be used in a constant expression").
+void duplicate_ioctl_code_in_table();
+void row_handler_does_not_match_its_transfer_method();
+} // namespace detail
+
+// The table, checked when it is compiled: every code once (a second row for a code would never be
+// reached: find() stops at the first), and each row's handler the one its code's transfer method
+// calls for (a `read` handler for METHOD_IN_DIRECT, a `write` handler for the other three).
+template <size_t N>
+consteval RequestTable make_table(const RequestSpec (&rows)[N])
+{
+    for (size_t i = 0; i < N; ++i) {
+        for (size_t j = i + 1; j < N; ++j)
+            if (rows[i].code == rows[j].code) detail::duplicate_ioctl_code_in_table();
+        const bool in_direct = method_of(rows[i].code) == kMethodInDirect;
+        if ((rows[i].read != nullptr) != in_direct || (rows[i].write != nullptr) == in_direct)
+            detail::row_handler_does_not_match_its_transfer_method();
+    }
+    return RequestTable{rows, rows + N};
+}
 
 namespace detail {
 // The row for `code` if its handler fits the code's method; the input the handler may see.
