@@ -24,6 +24,7 @@
 
 #include "cli_parse.hpp"
 #include "device.hpp"
+#include "error_hints.hpp"
 #include "host_health.hpp"
 #include "nt5_compat.hpp"
 #include "pe_probe.hpp"
@@ -59,9 +60,17 @@ int usage_error(const std::string& verb, const std::string& message)
     return g_win32_exit ? static_cast<int>(ERROR_INVALID_COMMAND_LINE) : kExitUsage;
 }
 
+// The likely cause and what to do, under the error, for the errors beginners meet (error_hints.hpp).
+void say_hint(const Failure& f)
+{
+    if (const char* hint = kmd::error_hint(f.error, kmd::step_of_call(f.call.c_str()), kmd::running_under_wine()))
+        std::fprintf(stderr, "  hint: %s\n", hint);
+}
+
 int report(const std::string& verb, const Failure& f)
 {
     std::fprintf(stderr, "kmdctl %s: %s\n", verb.c_str(), f.describe().c_str());
+    say_hint(f);
     return failed_exit(f.error);
 }
 
@@ -385,6 +394,7 @@ int step_failed(int n, const Failure& f)
 {
     std::printf("[%d/7] FAILED: %s\n", n, f.describe().c_str());
     std::fprintf(stderr, "kmdctl run: step %d failed: %s\n", n, f.describe().c_str());
+    say_hint(f);
     return failed_exit(f.error);
 }
 

@@ -31,6 +31,18 @@ class LoaderErrors(unittest.TestCase):
         self.assertNotEqual(0, query.returncode, f"service {name} was left behind:\n{query.describe()}")
         self.assertIn("Unable to find the specified registry key", query.stdout, query.describe())
 
+    def test_each_beginners_error_comes_with_its_likely_cause(self):
+        # kit/loader/error_hints.cpp, one line under the error (each row is host-tested too).
+        cases = [
+            (["status", "nosuchsvc"], 1060, "hint: no service of that name: install it first"),
+            (["run", OTHER_ARCH_DRIVER], 216, "hint: an image for the other architecture"),
+            (["run", r"C:\kmdtest\not_a_driver.sys"], 193, "hint: not a driver image"),
+            (["run", r"C:\kmdtest\missing.sys"], 2, "hint: check the path"),
+        ]
+        for args, error, words in cases:
+            result = self.kmdctl(*args)
+            self.assertFails(result, error, words)
+
     def test_missing_file(self):
         result = self.kmdctl("run", r"C:\kmdtest\missing.sys")
         self.assertFails(result, 2, "GetFileAttributes")
