@@ -41,7 +41,14 @@ function(kmd_kernel_options target)
     # The x64 ABI requires .pdata/.xdata for every non-leaf function; without them exceptions
     # cannot pass these frames and no debugger, crash dump or stack walk can unwind them.
     -fasynchronous-unwind-tables
-    -fno-stack-protector     # no CRT security cookie in kernel mode
+    # Stack cookies (the WDK's /GS): every function with an array or an address-taken local
+    # checks one on return. The kit supplies the kernel-safe guard (kmd/stack_cookie.cpp: seeded
+    # at load, a smashed cookie bug-checks with DRIVER_OVERRAN_STACK_BUFFER).
+    -fstack-protector-strong
+    # Debug information in every configuration, release too: DWARF for gdb, winedbg and
+    # llvm-symbolizer (kept in the image), CodeView for the PDB lld writes beside it (WinDbg,
+    # crash dumps; llvm-symbolizer reads it first). Neither changes the code generated.
+    -g -gdwarf -gcodeview
     -mno-stack-arg-probe     # no ___chkstk_ms: stack frames stay small instead...
     -Wframe-larger-than=1024 # ...and this makes sure: a big frame could jump the kernel stack's guard page
     -Wall -Wextra -Werror)
@@ -89,7 +96,9 @@ function(kmd_add_driver name)
   # An executable, not a DLL: no IMAGE_FILE_DLL flag, and no export directory (mingw exports
   # every symbol of a DLL that declares none, which would let any kernel module call the
   # driver's internals past the I/O manager).
-  add_executable(${name} ${ARG_SOURCES} ${ARG_CORE})
+  # stack_cookie.cpp per driver, not in kmd_driver_support: the image's entry point and its
+  # bug-check message, which names the driver (KMD_DRIVER_NAME).
+  add_executable(${name} ${ARG_SOURCES} ${ARG_CORE} "${KMD_KIT_DIR}/driver/kmd/stack_cookie.cpp")
   set_target_properties(${name} PROPERTIES SUFFIX ".sys")
   target_include_directories(${name} PRIVATE ${ARG_INCLUDE_DIRS})
   target_compile_definitions(${name} PRIVATE "KMD_DRIVER_NAME=\"${name}\"")
@@ -101,10 +110,17 @@ function(kmd_add_driver name)
   if(ARG_SEH_SOURCES)
     set_source_files_properties(${ARG_SEH_SOURCES} PROPERTIES COMPILE_OPTIONS -fasync-exceptions)
   endif()
+  # The entry point is the kit's KmdDriverEntry (kmd/stack_cookie.cpp): it seeds the stack cookie,
+  # then calls the driver's DriverEntry.
+  # --pdb= writes NAME.pdb beside NAME.sys and a CodeView debug directory entry naming it;
+  # /pdbaltpath:%_PDB% records the bare file name, not this machine's build path (a debugger finds
+  # it beside the image or on its symbol path). ${KMD_SUBSYSTEM_VERSION}: the oldest Windows the
+  # image claims to load on (the toolchain file's; x86: 5.01, Windows XP).
   target_link_options(${name} PRIVATE
     -nostdlib
-    -Wl,--subsystem,native
+    -Wl,--subsystem,native${KMD_SUBSYSTEM_VERSION}
     -Wl,--entry,${KMD_DRIVER_ENTRY}
+    -Wl,--pdb= -Wl,--Xlink=-pdbaltpath:%_PDB%
     -Wl,--dynamicbase -Wl,--nxcompat ${KMD_LINK_EXTRA_OPTIONS})
   target_link_libraries(${name} PRIVATE kmd_driver_support ntoskrnl hal)
   set(lint_args --quiet)

@@ -149,6 +149,35 @@ def symbolize_report(report: str, search_dirs: list[Path]) -> str:
     return "\n".join(out)
 
 
+# A bug check raised by the kit's driver support (kmd/stack_cookie.cpp): Wine's KeBugCheckEx ends
+# the driver host without a crash report, so the line the driver printed first is the report.
+_BUGCHECK = re.compile(r"(?P<driver>[\w.-]+): bug check 0x(?P<code>[0-9A-Fa-f]{8}) (?P<name>[A-Z_]+) "
+                       r"at (?P<module>[\w.-]+\.sys)\+0x(?P<offset>[0-9a-fA-F]+): (?P<why>.*)")
+
+
+def bugcheck_report(log_text: str, search_dirs: list[Path]) -> str:
+    """The kit's bug-check lines in a kernel log, each with the function and file:line of the
+    check that failed (llvm-symbolizer; the address is a return address, so one byte back)."""
+    out = []
+    for line in dbgprint_lines(log_text):
+        m = _BUGCHECK.search(line)
+        if not m:
+            continue
+        module, offset = m.group("module"), int(m.group("offset"), 16)
+        where = f"  {m.group('name')} (bug check 0x{m.group('code')}) at {module}+0x{offset:x}"
+        image = next((d / module for d in search_dirs if (d / module).exists()), None)
+        if image and shutil.which("llvm-symbolizer"):
+            try:
+                sym = subprocess.run(["llvm-symbolizer", f"--obj={image}", "--relative-address", f"0x{max(offset - 1, 0):x}"],
+                                     capture_output=True, text=True, timeout=30).stdout.split("\n")
+            except subprocess.TimeoutExpired:
+                sym = []
+            if len(sym) >= 2 and sym[0] not in ("", "??"):
+                where += f"  {sym[0]}  {sym[1]}"
+        out.append(f"{where}\n    {m.group('why')}")
+    return "\n".join(out)
+
+
 def _kill_wineserver(prefix: Path) -> None:
     subprocess.run(wine_command(["wineserver", "-k"]), env=_base_env(prefix), stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL, timeout=60, check=False)
@@ -459,6 +488,7 @@ class Box:
         """Runs one Windows program (a Unix path to an .exe, or a name Wine finds) to its end,
         inside the box's session (started on first use)."""
         start = time.monotonic()
+        log_mark = self.kernel_log_size()
         proc = self.spawn(argv, env=env, debug=debug, stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL)
         try:
             out, err = proc.communicate(input=input, timeout=timeout)
@@ -486,6 +516,10 @@ class Box:
             if crashes > seen:  # a new crash during this run
                 self._crashes_seen_file.write_text(str(crashes))
                 result.post_mortem = self.post_mortem()
+        bugchecks = bugcheck_report(self.kernel_log_since(log_mark), self.symbol_dirs) if self._log_file else ""
+        if bugchecks:  # a driver bug-checked during this run: Wine wrote no crash report for it
+            result.post_mortem = f"--- bug check (the driver's last words in the kernel log)\n{bugchecks}\n" + (
+                result.post_mortem or self.post_mortem())
         return result
 
 

@@ -100,6 +100,7 @@ extern "C" VOID NTAPI SkeletonUnload(PDRIVER_OBJECT driver)
 // A failure at any step undoes the steps before it (the owners' destructors) and returns its status.
 extern "C" NTSTATUS NTAPI DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING registry_path)
 {
+    if (const NTSTATUS s = kmd::require_supported_kernel(); !NT_SUCCESS(s)) return s; // x64: Windows 8+ (kmd/kernel_features.hpp)
     KMD_LOG("DriverEntry: %.*ws\n", KMD_USTR_ARGS(registry_path));
     kmd::pool_init(kPoolTag);
     // No-execute pool and MDL mappings are chosen at run time on x86 (kmd/kernel_features.hpp).

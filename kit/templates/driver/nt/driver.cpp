@@ -9,6 +9,7 @@
 #include <kmd/dispatch_guard.hpp>
 #include <kmd/unload_barrier.hpp>
 #include <kmd/irp_buffers.hpp>
+#include <kmd/kernel_features.hpp>
 #include <kmd/kernel_raii.hpp>
 #include <kmd/log.hpp>
 
@@ -65,6 +66,7 @@ extern "C" VOID NTAPI @UPPER@_Unload(PDRIVER_OBJECT driver)
 // Every failure undoes what came before it: the owners' destructors delete what they hold.
 extern "C" NTSTATUS NTAPI DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING)
 {
+    if (const NTSTATUS s = kmd::require_supported_kernel(); !NT_SUCCESS(s)) return s; // x64: Windows 8+ (kmd/kernel_features.hpp)
     kmd::pool_init(kPoolTag);
 
     kmd::DeviceObjectOwner device;
