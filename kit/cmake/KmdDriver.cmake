@@ -143,6 +143,31 @@ function(kmd_add_driver name)
       VERBATIM)
     add_custom_target(${name}_signed ALL DEPENDS "${signed}")
   endif()
+  # The driver package (docs/images.md): ${KMD_PACKAGE_DIR}/NAME/ holds NAME.inf, a legacy
+  # (non-PnP) "primitive driver" INF for this architecture, and the NAME.sys it installs - the
+  # test-signed copy with SIGN. The INF is checked against the image (kit/lint/inf_lint.py).
+  if(CMAKE_SIZEOF_VOID_P EQUAL 4)
+    set(arch x86)
+  else()
+    set(arch x64)
+  endif()
+  set(package "${KMD_PACKAGE_DIR}/${name}")
+  if(ARG_SIGN)
+    set(packaged "${signed}")
+  else()
+    set(packaged "$<TARGET_FILE:${name}>")
+  endif()
+  add_custom_command(OUTPUT "${package}/${name}.inf" "${package}/${name}.sys"
+    COMMAND "${CMAKE_COMMAND}" -E make_directory "${package}"
+    COMMAND "${CMAKE_COMMAND}" -E copy "${packaged}" "${package}/${name}.sys"
+    COMMAND "${KMD_PYTHON}" "${KMD_KIT_DIR}/package/make_inf.py" --name ${name} --sys ${name}.sys --arch ${arch}
+            --out "${package}/${name}.inf"
+    COMMAND "${KMD_PYTHON}" "${KMD_KIT_DIR}/lint/inf_lint.py" --quiet --service ${name} --sys "$<TARGET_FILE:${name}>"
+            "${package}/${name}.inf"
+    DEPENDS ${name} "${packaged}" "${KMD_KIT_DIR}/package/make_inf.py" "${KMD_KIT_DIR}/lint/inf_lint.py"
+    COMMENT "Packaging ${name} (INF + .sys) in ${package}"
+    VERBATIM)
+  add_custom_target(${name}_package ALL DEPENDS "${package}/${name}.inf")
 endfunction()
 
 function(kmd_add_driver_tests name)
@@ -258,6 +283,7 @@ macro(kmd_project)
   cmake_parse_arguments(_KMD_PROJECT "X86" "" "" ${ARGN})
   if(CMAKE_SYSTEM_NAME STREQUAL "Windows")
     set(KMD_OUTPUT_DIR "${CMAKE_BINARY_DIR}/bin" CACHE PATH "Where the Windows binaries go")
+    set(KMD_PACKAGE_DIR "${CMAKE_BINARY_DIR}/package" CACHE PATH "Where the driver packages (INF + .sys) go")
     set(CMAKE_RUNTIME_OUTPUT_DIRECTORY "${KMD_OUTPUT_DIR}")
     set(CMAKE_LIBRARY_OUTPUT_DIRECTORY "${KMD_OUTPUT_DIR}")
     add_subdirectory("${KMD_KIT_DIR}/loader" "${CMAKE_BINARY_DIR}/kmd-kit/loader")
@@ -271,13 +297,13 @@ macro(kmd_project)
     include(ExternalProject)
     include(CTest)
     set(KMD_BIN_DIR "${CMAKE_BINARY_DIR}/bin")
-    set(_kmd_arches x64 x86_64-w64-mingw32-clang "${KMD_BIN_DIR}")
+    set(_kmd_arches x64 x86_64-w64-mingw32-clang "${KMD_BIN_DIR}" "${CMAKE_BINARY_DIR}/package")
     if(_KMD_PROJECT_X86)
       set(KMD_X86_BIN_DIR "${KMD_BIN_DIR}/x86")
-      list(APPEND _kmd_arches x86 i686-w64-mingw32-clang "${KMD_X86_BIN_DIR}")
+      list(APPEND _kmd_arches x86 i686-w64-mingw32-clang "${KMD_X86_BIN_DIR}" "${CMAKE_BINARY_DIR}/package/x86")
     endif()
     while(_kmd_arches)
-      list(POP_FRONT _kmd_arches _kmd_arch _kmd_toolchain _kmd_out)
+      list(POP_FRONT _kmd_arches _kmd_arch _kmd_toolchain _kmd_out _kmd_package)
       ExternalProject_Add(windows-${_kmd_arch}
         SOURCE_DIR "${CMAKE_SOURCE_DIR}"
         BINARY_DIR "${CMAKE_BINARY_DIR}/windows-${_kmd_arch}"
@@ -285,6 +311,7 @@ macro(kmd_project)
           -DCMAKE_TOOLCHAIN_FILE=${KMD_KIT_DIR}/cmake/${_kmd_toolchain}.cmake
           -DCMAKE_BUILD_TYPE=${CMAKE_BUILD_TYPE}
           -DKMD_OUTPUT_DIR=${_kmd_out}
+          -DKMD_PACKAGE_DIR=${_kmd_package}
           -DKMD_KIT_DIR=${KMD_KIT_DIR}
           # Debian's interpreter for anything in the sub-build that looks for Python (GoogleTest's
           # CMake does), not a pyenv shim that happens to be first on PATH.

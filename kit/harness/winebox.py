@@ -39,7 +39,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]  # the repository (this file is kit/harness/winebox.py)
 DEFAULT_WINE_DIR = Path(os.environ.get("KMD_WINE_DIR") or os.environ.get("SKELETON_WINE_DIR") or ROOT / "build" / "wine")
-READY_STAMP = ".skeleton-template-ready-2"  # -2: AeDebug writes crash reports to a file
+READY_STAMP = ".skeleton-template-ready-3"  # -2: AeDebug writes crash reports to a file; -3: Windows 10
 # DbgPrint goes to Wine's `debugstr` channel at warn level; nothing else is wanted.
 KERNEL_LOG_DEBUG = os.environ.get("SKELETON_KERNEL_DEBUG", "-all,warn+debugstr")  # e.g. "+ntoskrnl,+seh" to debug
 SESSION_MARKER = "skeleton-session-ready"
@@ -207,6 +207,10 @@ def ensure_template(wine_dir: Path = DEFAULT_WINE_DIR) -> Path:
         finally:
             _kill_wineserver(staging)
         reg_set(staging / "system.reg", AEDEBUG_KEY, "Debugger", AEDEBUG_DEBUGGER)
+        # The Windows the prefix reports (RtlGetVersion): Wine 8's new prefixes say Windows 7, and
+        # x64 drivers refuse kernels older than Windows 8 (kmd/kernel_features.hpp). A test that
+        # wants another version sets HKCU\Software\Wine\Version itself (tests/e2e/test_version_gates.py).
+        reg_set(staging / "user.reg", r"Software\Wine", "Version", "win10")
         (staging / READY_STAMP).write_text("made by kit/harness/winebox.py\n")
         staging.rename(template)
         return template
