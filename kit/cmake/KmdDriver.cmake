@@ -26,6 +26,7 @@ include_guard(GLOBAL)
 
 get_filename_component(KMD_KIT_DIR "${CMAKE_CURRENT_LIST_DIR}/.." ABSOLUTE)
 find_program(KMD_PYTHON NAMES python3 PATHS /usr/bin NO_DEFAULT_PATH REQUIRED) # Debian's: it sees python3-pefile
+find_program(KMD_LLVM_OBJCOPY NAMES llvm-objcopy llvm-objcopy-14 REQUIRED) # the package's .sys without DWARF
 
 # ------------------------------------------------------------------------------ Windows world
 if(CMAKE_SYSTEM_NAME STREQUAL "Windows")
@@ -144,28 +145,30 @@ function(kmd_add_driver name)
     add_custom_target(${name}_signed ALL DEPENDS "${signed}")
   endif()
   # The driver package (docs/images.md): ${KMD_PACKAGE_DIR}/NAME/ holds NAME.inf, a legacy
-  # (non-PnP) "primitive driver" INF for this architecture, and the NAME.sys it installs - the
-  # test-signed copy with SIGN. The INF is checked against the image (kit/lint/inf_lint.py).
+  # (non-PnP) "primitive driver" INF for this architecture, and the NAME.sys it installs: the
+  # image without its DWARF (the PDB beside build/bin/NAME.sys has the symbols; the CodeView entry
+  # still names it), checksummed, linted and test-signed - what a Windows machine gets. The INF is
+  # checked against the image (kit/lint/inf_lint.py).
   if(CMAKE_SIZEOF_VOID_P EQUAL 4)
     set(arch x86)
   else()
     set(arch x64)
   endif()
   set(package "${KMD_PACKAGE_DIR}/${name}")
-  if(ARG_SIGN)
-    set(packaged "${signed}")
-  else()
-    set(packaged "$<TARGET_FILE:${name}>")
-  endif()
+  set(stripped "${CMAKE_CURRENT_BINARY_DIR}/${name}.stripped.sys")
+  set(lint_stripped ${lint_args})
   add_custom_command(OUTPUT "${package}/${name}.inf" "${package}/${name}.sys"
     COMMAND "${CMAKE_COMMAND}" -E make_directory "${package}"
-    COMMAND "${CMAKE_COMMAND}" -E copy "${packaged}" "${package}/${name}.sys"
+    COMMAND "${KMD_LLVM_OBJCOPY}" --strip-debug "$<TARGET_FILE:${name}>" "${stripped}"
+    COMMAND "${KMD_PYTHON}" "${KMD_KIT_DIR}/lint/pe_checksum.py" "${stripped}"
+    COMMAND "${KMD_PYTHON}" "${KMD_KIT_DIR}/lint/pe_lint.py" ${lint_stripped} "${stripped}"
+    COMMAND "${KMD_KIT_DIR}/signing/test_sign.sh" "${stripped}" "${package}/${name}.sys" "${CMAKE_BINARY_DIR}/test-signing"
     COMMAND "${KMD_PYTHON}" "${KMD_KIT_DIR}/package/make_inf.py" --name ${name} --sys ${name}.sys --arch ${arch}
             --out "${package}/${name}.inf"
     COMMAND "${KMD_PYTHON}" "${KMD_KIT_DIR}/lint/inf_lint.py" --quiet --service ${name} --sys "$<TARGET_FILE:${name}>"
             "${package}/${name}.inf"
-    DEPENDS ${name} "${packaged}" "${KMD_KIT_DIR}/package/make_inf.py" "${KMD_KIT_DIR}/lint/inf_lint.py"
-    COMMENT "Packaging ${name} (INF + .sys) in ${package}"
+    DEPENDS ${name} "${KMD_KIT_DIR}/package/make_inf.py" "${KMD_KIT_DIR}/lint/inf_lint.py" "${KMD_KIT_DIR}/signing/test_sign.sh"
+    COMMENT "Packaging ${name} (INF + test-signed .sys without DWARF) in ${package}"
     VERBATIM)
   add_custom_target(${name}_package ALL DEPENDS "${package}/${name}.inf")
 endfunction()

@@ -411,17 +411,44 @@ class Box:
         _kill_wineserver(self.prefix)  # the .reg files are read at boot and rewritten at exit
         reg_set(self.prefix / "user.reg", r"Software\Wine\Debug", "RelayFromInclude", Path(driver).name)
         reg_set(self.prefix / "user.reg", r"Software\Wine\Debug", "RelayFromExclude", None)
-        self.session_debug = KERNEL_LOG_DEBUG + ",+relay"
+        # +loaddll: where the driver was loaded, so each call's return address names its caller.
+        self.session_debug = KERNEL_LOG_DEBUG + ",+relay,+loaddll"
+        self._traced = Path(driver).name
 
     def kernel_calls(self) -> list[str]:
         """The relay lines of trace_kernel_calls(): "Call ntoskrnl.exe.IoCreateDevice(...) ret=..."
-        and "Ret  ntoskrnl.exe.IoCreateDevice() retval=00000000 ret=...", thread id stripped."""
+        and "Ret  ntoskrnl.exe.IoCreateDevice() retval=00000000 ret=...", thread id stripped; each
+        Call line ends with the driver's function and file:line that made it (llvm-symbolizer)."""
+        text = self.kernel_log_text()
         calls = []
-        for line in self.kernel_log_text().splitlines():
+        for line in text.splitlines():
             _, sep, rest = line.partition(":")
             if sep and (rest.startswith("Call ") or rest.startswith("Ret  ")) and (".exe." in rest or ".dll." in rest):
                 calls.append(rest)
-        return calls
+        traced = getattr(self, "_traced", None)
+        base = None
+        if traced:
+            m = re.search(r'Loaded L"(?:[^"]*\\)?' + re.escape(traced) + r'" at ([0-9A-Fa-f]+)', text, re.I)
+            base = int(m.group(1), 16) if m else None
+        image = next((d / traced for d in self.symbol_dirs if traced and (d / traced).exists()), None)
+        if base is None or image is None or not shutil.which("llvm-symbolizer"):
+            return calls
+        returns = [int(m.group(1), 16) if (m := re.search(r" ret=([0-9A-Fa-f]+)$", c)) and c.startswith("Call ") else None
+                   for c in calls]
+        wanted = sorted({r for r in returns if r is not None and r > base})
+        try:
+            out = subprocess.run(["llvm-symbolizer", f"--obj={image}", "--relative-address"],
+                                 input="".join(f"0x{r - 1 - base:x}\n" for r in wanted),
+                                 capture_output=True, text=True, timeout=120).stdout
+        except subprocess.TimeoutExpired:
+            return calls
+        blocks = [b.split("\n") for b in out.strip("\n").split("\n\n")]
+        named = {}
+        for r, b in zip(wanted, blocks):
+            if len(b) >= 2 and b[0] not in ("", "??"):
+                where = b[1].rsplit(":", 1)[0] if b[1].count(":") >= 2 else b[1]
+                named[r] = f"{b[0]} {Path(where.rsplit(':', 1)[0]).name}:{where.rsplit(':', 1)[-1]}"
+        return [c + (f"  [from {named[r]}]" if r in named else "") for c, r in zip(calls, returns)]
 
     def crash_count(self) -> int:
         if not self.crash_report.exists():

@@ -177,6 +177,9 @@ class KernelCallTrace(unittest.TestCase):
         self.assertIn("--- kernel calls made by skeleton.sys", out)
         calls = out.split("--- kernel calls made by skeleton.sys", 1)[1]
         self.assertRegex(calls, r"Call ntoskrnl\.exe\.IoCreateDevice\(")
+        # Each call names the driver's function and source line that made it (the image's PDB).
+        self.assertRegex(calls, r"Call ntoskrnl\.exe\.IoCreateDevice\(.*\) ret=[0-9a-fA-F]+  "
+                                r"\[from kmd::DeviceObjectOwner::create kernel_raii\.hpp:\d+\]")
         self.assertRegex(calls, r"Ret  ntoskrnl\.exe\.IoCreateDevice\(\) retval=00000000")
         self.assertRegex(calls, r"Call ntoskrnl\.exe\.IoCreateSymbolicLink\(")
         self.assertRegex(calls, r"Ret  ntoskrnl\.exe\.IoCreateSymbolicLink\(\) retval=00000000")

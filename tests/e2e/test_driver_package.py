@@ -18,6 +18,8 @@ INF_LINT = ROOT / "kit" / "lint" / "inf_lint.py"
 PACKAGES = BIN_DIR.parent / "package" if ARCH == "x64" else BIN_DIR.parent.parent / "package" / "x86"
 PACKAGE = PACKAGES / "skeleton"
 DECORATION = {"x64": "NTamd64", "x86": "NTx86"}[ARCH]
+# The build's throw-away test-signing certificate (kit/signing/test_sign.sh), per Windows sub-build.
+SIGNING = BIN_DIR.parent / "windows-x64" / "test-signing" if ARCH == "x64" else BIN_DIR.parent.parent / "windows-x86" / "test-signing"
 
 
 def inf_lint(path: Path, *extra: str) -> subprocess.CompletedProcess:
@@ -27,11 +29,29 @@ def inf_lint(path: Path, *extra: str) -> subprocess.CompletedProcess:
 class Package(unittest.TestCase):
     def test_the_package_holds_the_inf_and_the_test_signed_sys(self):
         self.assertEqual({"skeleton.inf", "skeleton.sys"}, {p.name for p in PACKAGE.iterdir()})
-        packaged = (PACKAGE / "skeleton.sys").read_bytes()
-        self.assertEqual((BIN_DIR / "skeleton.signed.sys").read_bytes(), packaged, "the package holds the test-signed copy")
-        pe = pefile.PE(data=packaged)
+        packaged = PACKAGE / "skeleton.sys"
+        pe = pefile.PE(str(packaged))
+        self.addCleanup(pe.close)
         security = pe.OPTIONAL_HEADER.DATA_DIRECTORY[pefile.DIRECTORY_ENTRY["IMAGE_DIRECTORY_ENTRY_SECURITY"]]
         self.assertGreater(security.Size, 0, "an Authenticode signature")
+        verified = subprocess.run(["osslsigncode", "verify", "-CAfile", str(SIGNING / "test-signing.crt"), "-in", str(packaged)],
+                                  capture_output=True, text=True)
+        self.assertIn("Signature verification: ok", verified.stdout + verified.stderr)
+        # Without DWARF (the symbols are in the PDB), and the same code as the built image: the
+        # CodeView entry names the same PDB, GUID and age.
+        sections = subprocess.run(["llvm-readobj", "--sections", str(packaged)], capture_output=True, text=True).stdout
+        self.assertNotIn(".debug_", sections)
+        self.assertLess(packaged.stat().st_size, (BIN_DIR / "skeleton.sys").stat().st_size / 2)
+        built = pefile.PE(str(BIN_DIR / "skeleton.sys"))
+        self.addCleanup(built.close)
+
+        def codeview(p):
+            e = next(e for e in p.DIRECTORY_ENTRY_DEBUG if e.struct.Type == 2)
+            return p.get_data(e.struct.AddressOfRawData, e.struct.SizeOfData)
+        self.assertEqual(codeview(built), codeview(pe))
+        self.assertEqual(built.sections[0].get_data(), pe.sections[0].get_data(), ".text is the built image's")
+        lint = subprocess.run([sys.executable, str(ROOT / "kit" / "lint" / "pe_lint.py"), str(packaged)], capture_output=True, text=True)
+        self.assertEqual(0, lint.returncode, lint.stdout)
 
     def test_the_inf_is_a_primitive_driver_inf_for_this_architecture(self):
         text = (PACKAGE / "skeleton.inf").read_bytes().decode("ascii")
