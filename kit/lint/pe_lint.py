@@ -360,7 +360,6 @@ def _calls_to_import(pe, instructions, wanted: str) -> list[int]:
 def _stack_cookie_handler(pe, instructions) -> int | None:
     """RVA of the function that ends in KeBugCheckEx(DRIVER_OVERRAN_STACK_BUFFER, ...): the kit's
     __stack_chk_fail (kmd/stack_cookie.cpp)."""
-    targets = sorted({t for _, _, m, op in instructions if m == "call" and (t := _direct_target(op)) is not None})
     functions = _runtime_functions(pe)
     for i in _calls_to_import(pe, instructions, "KeBugCheckEx"):
         window = instructions[max(0, i - 16):i]
@@ -368,11 +367,12 @@ def _stack_cookie_handler(pe, instructions) -> int | None:
             continue
         site = instructions[i][0]
         begin = next((b for b, e in functions if b <= site < e), None)
-        if begin is None:  # x86: no .pdata; the nearest call target at or before the site
-            below = [t for t in targets if t <= site]
-            begin = below[-1] if below else None
-        if begin is not None:
-            return begin
+        if begin is None:  # x86: no .pdata. Straight-line code up to the call: back to the end of
+            j = i - 1      # the function before it (its ret or jmp, or the padding after it).
+            while j >= 0 and instructions[j][2] not in ("ret", "jmp", "int3", "nop", "ud2"):
+                j -= 1
+            begin = instructions[j + 1][0]
+        return begin
     return None
 
 

@@ -120,8 +120,8 @@ class InfRulesFire(unittest.TestCase):
                                  "inf-arch-decoration", "does not match the image's architecture")
 
     def test_copyfiles_names_a_missing_section(self):
-        self.assertOnlyRuleFails(self.broken("CopyFiles = skeleton.CopyFiles", "CopyFiles = skeleton.Files"),
-                                 "inf-sections-exist", "CopyFiles names [skeleton.Files], which does not exist")
+        self.assertOnlyRuleFails(self.broken("CopyFiles = skeleton.CopyFiles", "CopyFiles = skeleton.CopyFiles,skeleton.Extra"),
+                                 "inf-sections-exist", "CopyFiles names [skeleton.Extra], which does not exist")
 
     def test_addservice_names_a_missing_section(self):
         path = self.broken("AddService = skeleton,,skeleton.Service", "AddService = skeleton,,skeleton.Svc")
