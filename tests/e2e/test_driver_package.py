@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pefile
 
-from e2e_support import ARCH, BIN_DIR, ROOT
+from e2e_support import ARCH, BIN_DIR, KMDCTL, ROOT, Box, windows_path
 
 INF_LINT = ROOT / "kit" / "lint" / "inf_lint.py"
 # bin/ -> package/, bin/x86/ -> package/x86/ (kit/cmake/KmdDriver.cmake, kmd_project)
@@ -72,6 +72,33 @@ class Package(unittest.TestCase):
                 result = inf_lint(inf, "--service", inf.stem, "--sys", str(BIN_DIR / f"{inf.stem}.sys"))
                 self.assertEqual(0, result.returncode, result.stdout)
                 self.assertIn("7 passed, 0 failed", result.stdout)
+
+
+@unittest.skipIf(ARCH == "x86", "e2e.x86.driver_package runs on the host only (no 32-bit Wine box): its INF is linted above")
+class InstalledByTheInf(unittest.TestCase):
+    """Wine's setupapi as an independent reader of the INF: InstallHinfSection on the package's
+    DefaultInstall section creates the service the INF describes, and the driver it copied starts
+    and answers. (Wine knows no DIRID 13, the driver store: it copies to system32\\unknown and
+    points ImagePath there, consistently.)"""
+
+    def test_install_hinf_section_creates_the_service_and_the_driver_runs(self):
+        box = Box("package-install").create()
+        self.addCleanup(box.close)
+        inf = windows_path(PACKAGE / "skeleton.inf")
+        installed = box.run(["rundll32.exe", "setupapi.dll,InstallHinfSection", f"DefaultInstall.{DECORATION}", "132", inf])
+        self.assertEqual(0, installed.returncode, installed.describe())
+        key = box.run(["reg.exe", "query", r"HKLM\System\CurrentControlSet\Services\skeleton"])
+        self.assertEqual(0, key.returncode, key.describe())
+        self.assertRegex(key.stdout, r"Type\s+REG_DWORD\s+0x1\b")          # SERVICE_KERNEL_DRIVER
+        self.assertRegex(key.stdout, r"Start\s+REG_DWORD\s+0x3\b")         # SERVICE_DEMAND_START
+        self.assertRegex(key.stdout, r"ErrorControl\s+REG_DWORD\s+0x1\b")  # SERVICE_ERROR_NORMAL
+        self.assertRegex(key.stdout, r"ImagePath\s+REG_SZ\s+\S+\\skeleton\.sys")
+        started = box.run(["sc.exe", "start", "skeleton"])
+        self.assertIn("RUNNING", started.stdout, started.describe())
+        hello = box.run([KMDCTL, "hello"])
+        self.assertEqual("Hello from ring 0! The skeleton KMD answers SERVICE_SAY_HELLO.", hello.stdout.strip(), hello.describe())
+        self.assertIn("STOPPED", box.run([KMDCTL, "stop"]).stdout)
+        self.assertEqual(0, box.run(["sc.exe", "delete", "skeleton"]).returncode)
 
 
 class InfRulesFire(unittest.TestCase):
