@@ -116,13 +116,14 @@ function(kmd_add_driver name)
   # --pdb= writes NAME.pdb beside NAME.sys and a CodeView debug directory entry naming it;
   # /pdbaltpath:%_PDB% records the bare file name, not this machine's build path (a debugger finds
   # it beside the image or on its symbol path). ${KMD_SUBSYSTEM_VERSION}: the oldest Windows the
-  # image claims to load on (the toolchain file's; x86: 5.01, Windows XP).
+  # image claims to load on (the toolchain file's; x86: 5.01, Windows XP). ${KMD_ARCH_LINK_OPTIONS}:
+  # the toolchain file's too (x64: /cetcompat); ${KMD_LINK_EXTRA_OPTIONS} stays the project's.
   target_link_options(${name} PRIVATE
     -nostdlib
     -Wl,--subsystem,native${KMD_SUBSYSTEM_VERSION}
     -Wl,--entry,${KMD_DRIVER_ENTRY}
     -Wl,--pdb= -Wl,--Xlink=-pdbaltpath:%_PDB%
-    -Wl,--dynamicbase -Wl,--nxcompat ${KMD_LINK_EXTRA_OPTIONS})
+    -Wl,--dynamicbase -Wl,--nxcompat ${KMD_ARCH_LINK_OPTIONS} ${KMD_LINK_EXTRA_OPTIONS})
   target_link_libraries(${name} PRIVATE kmd_driver_support ntoskrnl hal)
   set(lint_args --quiet)
   if(ARG_EXPORTS)

@@ -16,4 +16,4 @@ set(KMD_DRIVER_ENTRY KmdDriverEntry) # the kit's (kmd/stack_cookie.cpp); x64: no
 # CET shadow stack compatible (an IMAGE_DLLCHARACTERISTICS_EX_CET_COMPAT debug directory entry):
 # Windows 11's kernel-mode hardware-enforced stack protection loads only drivers that say so.
 # The kit's code keeps calls and returns paired (no longjmp, no return-address tricks).
-set(KMD_LINK_EXTRA_OPTIONS -Wl,--Xlink=-cetcompat)
+set(KMD_ARCH_LINK_OPTIONS -Wl,--Xlink=-cetcompat)
