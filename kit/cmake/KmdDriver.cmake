@@ -26,6 +26,7 @@ include_guard(GLOBAL)
 
 get_filename_component(KMD_KIT_DIR "${CMAKE_CURRENT_LIST_DIR}/.." ABSOLUTE)
 find_program(KMD_PYTHON NAMES python3 PATHS /usr/bin NO_DEFAULT_PATH REQUIRED) # Debian's: it sees python3-pefile
+find_program(KMD_LLVM_OBJCOPY NAMES llvm-objcopy llvm-objcopy-14 REQUIRED) # the package's .sys without DWARF
 
 # ------------------------------------------------------------------------------ Windows world
 if(CMAKE_SYSTEM_NAME STREQUAL "Windows")
@@ -41,7 +42,14 @@ function(kmd_kernel_options target)
     # The x64 ABI requires .pdata/.xdata for every non-leaf function; without them exceptions
     # cannot pass these frames and no debugger, crash dump or stack walk can unwind them.
     -fasynchronous-unwind-tables
-    -fno-stack-protector     # no CRT security cookie in kernel mode
+    # Stack cookies (the WDK's /GS): every function with an array or an address-taken local
+    # checks one on return. The kit supplies the kernel-safe guard (kmd/stack_cookie.cpp: seeded
+    # at load, a smashed cookie bug-checks with DRIVER_OVERRAN_STACK_BUFFER).
+    -fstack-protector-strong
+    # Debug information in every configuration, release too: DWARF for gdb, winedbg and
+    # llvm-symbolizer (kept in the image), CodeView for the PDB lld writes beside it (WinDbg,
+    # crash dumps; llvm-symbolizer reads it first). Neither changes the code generated.
+    -g -gdwarf -gcodeview
     -mno-stack-arg-probe     # no ___chkstk_ms: stack frames stay small instead...
     -Wframe-larger-than=1024 # ...and this makes sure: a big frame could jump the kernel stack's guard page
     -Wall -Wextra -Werror)
@@ -87,7 +95,9 @@ function(kmd_add_driver name)
   # An executable, not a DLL: no IMAGE_FILE_DLL flag, and no export directory (mingw exports
   # every symbol of a DLL that declares none, which would let any kernel module call the
   # driver's internals past the I/O manager).
-  add_executable(${name} ${ARG_SOURCES} ${ARG_CORE})
+  # stack_cookie.cpp per driver, not in kmd_driver_support: the image's entry point and its
+  # bug-check message, which names the driver (KMD_DRIVER_NAME).
+  add_executable(${name} ${ARG_SOURCES} ${ARG_CORE} "${KMD_KIT_DIR}/driver/kmd/stack_cookie.cpp")
   set_target_properties(${name} PROPERTIES SUFFIX ".sys")
   target_include_directories(${name} PRIVATE ${ARG_INCLUDE_DIRS})
   target_compile_definitions(${name} PRIVATE "KMD_DRIVER_NAME=\"${name}\"")
@@ -99,11 +109,19 @@ function(kmd_add_driver name)
   if(ARG_SEH_SOURCES)
     set_source_files_properties(${ARG_SEH_SOURCES} PROPERTIES COMPILE_OPTIONS -fasync-exceptions)
   endif()
+  # The entry point is the kit's KmdDriverEntry (kmd/stack_cookie.cpp): it seeds the stack cookie,
+  # then calls the driver's DriverEntry.
+  # --pdb= writes NAME.pdb beside NAME.sys and a CodeView debug directory entry naming it;
+  # /pdbaltpath:%_PDB% records the bare file name, not this machine's build path (a debugger finds
+  # it beside the image or on its symbol path). ${KMD_SUBSYSTEM_VERSION}: the oldest Windows the
+  # image claims to load on (the toolchain file's; x86: 5.01, Windows XP). ${KMD_ARCH_LINK_OPTIONS}:
+  # the toolchain file's too (x64: /cetcompat); ${KMD_LINK_EXTRA_OPTIONS} stays the project's.
   target_link_options(${name} PRIVATE
     -nostdlib
-    -Wl,--subsystem,native
+    -Wl,--subsystem,native${KMD_SUBSYSTEM_VERSION}
     -Wl,--entry,${KMD_DRIVER_ENTRY}
-    -Wl,--dynamicbase -Wl,--nxcompat ${KMD_LINK_EXTRA_OPTIONS})
+    -Wl,--pdb= -Wl,--Xlink=-pdbaltpath:%_PDB%
+    -Wl,--dynamicbase -Wl,--nxcompat ${KMD_ARCH_LINK_OPTIONS} ${KMD_LINK_EXTRA_OPTIONS})
   target_link_libraries(${name} PRIVATE kmd_driver_support ntoskrnl hal)
   set(lint_args --quiet)
   if(ARG_EXPORTS)
@@ -125,6 +143,33 @@ function(kmd_add_driver name)
       VERBATIM)
     add_custom_target(${name}_signed ALL DEPENDS "${signed}")
   endif()
+  # The driver package (docs/images.md): ${KMD_PACKAGE_DIR}/NAME/ holds NAME.inf, a legacy
+  # (non-PnP) "primitive driver" INF for this architecture, and the NAME.sys it installs: the
+  # image without its DWARF (the PDB beside build/bin/NAME.sys has the symbols; the CodeView entry
+  # still names it), checksummed, linted and test-signed - what a Windows machine gets. The INF is
+  # checked against the image (kit/lint/inf_lint.py).
+  if(CMAKE_SIZEOF_VOID_P EQUAL 4)
+    set(arch x86)
+  else()
+    set(arch x64)
+  endif()
+  set(package "${KMD_PACKAGE_DIR}/${name}")
+  set(stripped "${CMAKE_CURRENT_BINARY_DIR}/${name}.stripped.sys")
+  set(lint_stripped ${lint_args})
+  add_custom_command(OUTPUT "${package}/${name}.inf" "${package}/${name}.sys"
+    COMMAND "${CMAKE_COMMAND}" -E make_directory "${package}"
+    COMMAND "${KMD_LLVM_OBJCOPY}" --strip-debug "$<TARGET_FILE:${name}>" "${stripped}"
+    COMMAND "${KMD_PYTHON}" "${KMD_KIT_DIR}/lint/pe_checksum.py" "${stripped}"
+    COMMAND "${KMD_PYTHON}" "${KMD_KIT_DIR}/lint/pe_lint.py" ${lint_stripped} "${stripped}"
+    COMMAND "${KMD_KIT_DIR}/signing/test_sign.sh" "${stripped}" "${package}/${name}.sys" "${CMAKE_BINARY_DIR}/test-signing"
+    COMMAND "${KMD_PYTHON}" "${KMD_KIT_DIR}/package/make_inf.py" --name ${name} --sys ${name}.sys --arch ${arch}
+            --out "${package}/${name}.inf"
+    COMMAND "${KMD_PYTHON}" "${KMD_KIT_DIR}/lint/inf_lint.py" --quiet --service ${name} --sys "$<TARGET_FILE:${name}>"
+            "${package}/${name}.inf"
+    DEPENDS ${name} "${KMD_KIT_DIR}/package/make_inf.py" "${KMD_KIT_DIR}/lint/inf_lint.py" "${KMD_KIT_DIR}/signing/test_sign.sh"
+    COMMENT "Packaging ${name} (INF + test-signed .sys without DWARF) in ${package}"
+    VERBATIM)
+  add_custom_target(${name}_package ALL DEPENDS "${package}/${name}.inf")
 endfunction()
 
 function(kmd_add_driver_tests name)
@@ -240,6 +285,7 @@ macro(kmd_project)
   cmake_parse_arguments(_KMD_PROJECT "X86" "" "" ${ARGN})
   if(CMAKE_SYSTEM_NAME STREQUAL "Windows")
     set(KMD_OUTPUT_DIR "${CMAKE_BINARY_DIR}/bin" CACHE PATH "Where the Windows binaries go")
+    set(KMD_PACKAGE_DIR "${CMAKE_BINARY_DIR}/package" CACHE PATH "Where the driver packages (INF + .sys) go")
     set(CMAKE_RUNTIME_OUTPUT_DIRECTORY "${KMD_OUTPUT_DIR}")
     set(CMAKE_LIBRARY_OUTPUT_DIRECTORY "${KMD_OUTPUT_DIR}")
     add_subdirectory("${KMD_KIT_DIR}/loader" "${CMAKE_BINARY_DIR}/kmd-kit/loader")
@@ -256,13 +302,13 @@ macro(kmd_project)
     include(ExternalProject)
     include(CTest)
     set(KMD_BIN_DIR "${CMAKE_BINARY_DIR}/bin")
-    set(_kmd_arches x64 x86_64-w64-mingw32-clang "${KMD_BIN_DIR}")
+    set(_kmd_arches x64 x86_64-w64-mingw32-clang "${KMD_BIN_DIR}" "${CMAKE_BINARY_DIR}/package")
     if(_KMD_PROJECT_X86)
       set(KMD_X86_BIN_DIR "${KMD_BIN_DIR}/x86")
-      list(APPEND _kmd_arches x86 i686-w64-mingw32-clang "${KMD_X86_BIN_DIR}")
+      list(APPEND _kmd_arches x86 i686-w64-mingw32-clang "${KMD_X86_BIN_DIR}" "${CMAKE_BINARY_DIR}/package/x86")
     endif()
     while(_kmd_arches)
-      list(POP_FRONT _kmd_arches _kmd_arch _kmd_toolchain _kmd_out)
+      list(POP_FRONT _kmd_arches _kmd_arch _kmd_toolchain _kmd_out _kmd_package)
       ExternalProject_Add(windows-${_kmd_arch}
         SOURCE_DIR "${CMAKE_SOURCE_DIR}"
         BINARY_DIR "${CMAKE_BINARY_DIR}/windows-${_kmd_arch}"
@@ -270,6 +316,7 @@ macro(kmd_project)
           -DCMAKE_TOOLCHAIN_FILE=${KMD_KIT_DIR}/cmake/${_kmd_toolchain}.cmake
           -DCMAKE_BUILD_TYPE=${CMAKE_BUILD_TYPE}
           -DKMD_OUTPUT_DIR=${_kmd_out}
+          -DKMD_PACKAGE_DIR=${_kmd_package}
           -DKMD_KIT_DIR=${KMD_KIT_DIR}
           # Debian's interpreter for anything in the sub-build that looks for Python (GoogleTest's
           # CMake does), not a pyenv shim that happens to be first on PATH.

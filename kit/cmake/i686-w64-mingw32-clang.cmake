@@ -18,8 +18,10 @@ include("${CMAKE_CURRENT_LIST_DIR}/mingw-clang-common.cmake")
 
 # What the kit's driver functions (KmdDriver.cmake) need to know about this target.
 # DriverEntry is __stdcall (NTAPI) on x86, so its symbol carries its 8 argument bytes; the loader
-# calls the image's entry point, whatever its name.
-set(KMD_DRIVER_ENTRY _DriverEntry@8)
+# calls the image's entry point, whatever its name: here the kit's wrapper around DriverEntry.
+set(KMD_DRIVER_ENTRY _KmdDriverEntry@8) # the kit's (kmd/stack_cookie.cpp), which calls DriverEntry
+# The image claims Windows XP (5.01), where x86 drivers are meant to load; lld's default is 6.0.
+set(KMD_SUBSYSTEM_VERSION :5.01)
 # The x86 kernel keeps no FPU/SSE state for drivers: general registers only (a driver that needs
 # floating point saves it itself, KeSaveFloatingPointState). The C headers the DDK pulls in then
 # come straight from mingw-w64, not through libstdc++'s C++ wrappers, whose std::abs(long double)

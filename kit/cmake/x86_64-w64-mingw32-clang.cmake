@@ -12,4 +12,8 @@ set(KMD_MINGW_PACKAGE g++-mingw-w64-x86-64)
 include("${CMAKE_CURRENT_LIST_DIR}/mingw-clang-common.cmake")
 
 # What the kit's driver functions (KmdDriver.cmake) need to know about this target.
-set(KMD_DRIVER_ENTRY DriverEntry) # x64: no name decoration
+set(KMD_DRIVER_ENTRY KmdDriverEntry) # the kit's (kmd/stack_cookie.cpp); x64: no name decoration
+# CET shadow stack compatible (an IMAGE_DLLCHARACTERISTICS_EX_CET_COMPAT debug directory entry):
+# Windows 11's kernel-mode hardware-enforced stack protection loads only drivers that say so.
+# The kit's code keeps calls and returns paired (no longjmp, no return-address tricks).
+set(KMD_ARCH_LINK_OPTIONS -Wl,--Xlink=-cetcompat)

@@ -39,7 +39,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]  # the repository (this file is kit/harness/winebox.py)
 DEFAULT_WINE_DIR = Path(os.environ.get("KMD_WINE_DIR") or os.environ.get("SKELETON_WINE_DIR") or ROOT / "build" / "wine")
-READY_STAMP = ".skeleton-template-ready-2"  # -2: AeDebug writes crash reports to a file
+READY_STAMP = ".skeleton-template-ready-3"  # -2: AeDebug writes crash reports to a file; -3: Windows 10
 # DbgPrint goes to Wine's `debugstr` channel at warn level; nothing else is wanted.
 KERNEL_LOG_DEBUG = os.environ.get("SKELETON_KERNEL_DEBUG", "-all,warn+debugstr")  # e.g. "+ntoskrnl,+seh" to debug
 SESSION_MARKER = "skeleton-session-ready"
@@ -149,6 +149,35 @@ def symbolize_report(report: str, search_dirs: list[Path]) -> str:
     return "\n".join(out)
 
 
+# A bug check raised by the kit's driver support (kmd/stack_cookie.cpp): Wine's KeBugCheckEx ends
+# the driver host without a crash report, so the line the driver printed first is the report.
+_BUGCHECK = re.compile(r"(?P<driver>[\w.-]+): bug check 0x(?P<code>[0-9A-Fa-f]{8}) (?P<name>[A-Z_]+) "
+                       r"at (?P<module>[\w.-]+\.sys)\+0x(?P<offset>[0-9a-fA-F]+): (?P<why>.*)")
+
+
+def bugcheck_report(log_text: str, search_dirs: list[Path]) -> str:
+    """The kit's bug-check lines in a kernel log, each with the function and file:line of the
+    check that failed (llvm-symbolizer; the address is a return address, so one byte back)."""
+    out = []
+    for line in dbgprint_lines(log_text):
+        m = _BUGCHECK.search(line)
+        if not m:
+            continue
+        module, offset = m.group("module"), int(m.group("offset"), 16)
+        where = f"  {m.group('name')} (bug check 0x{m.group('code')}) at {module}+0x{offset:x}"
+        image = next((d / module for d in search_dirs if (d / module).exists()), None)
+        if image and shutil.which("llvm-symbolizer"):
+            try:
+                sym = subprocess.run(["llvm-symbolizer", f"--obj={image}", "--relative-address", f"0x{max(offset - 1, 0):x}"],
+                                     capture_output=True, text=True, timeout=30).stdout.split("\n")
+            except subprocess.TimeoutExpired:
+                sym = []
+            if len(sym) >= 2 and sym[0] not in ("", "??"):
+                where += f"  {sym[0]}  {sym[1]}"
+        out.append(f"{where}\n    {m.group('why')}")
+    return "\n".join(out)
+
+
 def _kill_wineserver(prefix: Path) -> None:
     subprocess.run(wine_command(["wineserver", "-k"]), env=_base_env(prefix), stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL, timeout=60, check=False)
@@ -178,6 +207,10 @@ def ensure_template(wine_dir: Path = DEFAULT_WINE_DIR) -> Path:
         finally:
             _kill_wineserver(staging)
         reg_set(staging / "system.reg", AEDEBUG_KEY, "Debugger", AEDEBUG_DEBUGGER)
+        # The Windows the prefix reports (RtlGetVersion): Wine 8's new prefixes say Windows 7, and
+        # x64 drivers refuse kernels older than Windows 8 (kmd/kernel_features.hpp). A test that
+        # wants another version sets HKCU\Software\Wine\Version itself (tests/e2e/test_version_gates.py).
+        reg_set(staging / "user.reg", r"Software\Wine", "Version", "win10")
         (staging / READY_STAMP).write_text("made by kit/harness/winebox.py\n")
         staging.rename(template)
         return template
@@ -378,17 +411,44 @@ class Box:
         _kill_wineserver(self.prefix)  # the .reg files are read at boot and rewritten at exit
         reg_set(self.prefix / "user.reg", r"Software\Wine\Debug", "RelayFromInclude", Path(driver).name)
         reg_set(self.prefix / "user.reg", r"Software\Wine\Debug", "RelayFromExclude", None)
-        self.session_debug = KERNEL_LOG_DEBUG + ",+relay"
+        # +loaddll: where the driver was loaded, so each call's return address names its caller.
+        self.session_debug = KERNEL_LOG_DEBUG + ",+relay,+loaddll"
+        self._traced = Path(driver).name
 
     def kernel_calls(self) -> list[str]:
         """The relay lines of trace_kernel_calls(): "Call ntoskrnl.exe.IoCreateDevice(...) ret=..."
-        and "Ret  ntoskrnl.exe.IoCreateDevice() retval=00000000 ret=...", thread id stripped."""
+        and "Ret  ntoskrnl.exe.IoCreateDevice() retval=00000000 ret=...", thread id stripped; each
+        Call line ends with the driver's function and file:line that made it (llvm-symbolizer)."""
+        text = self.kernel_log_text()
         calls = []
-        for line in self.kernel_log_text().splitlines():
+        for line in text.splitlines():
             _, sep, rest = line.partition(":")
             if sep and (rest.startswith("Call ") or rest.startswith("Ret  ")) and (".exe." in rest or ".dll." in rest):
                 calls.append(rest)
-        return calls
+        traced = getattr(self, "_traced", None)
+        base = None
+        if traced:
+            m = re.search(r'Loaded L"(?:[^"]*\\)?' + re.escape(traced) + r'" at ([0-9A-Fa-f]+)', text, re.I)
+            base = int(m.group(1), 16) if m else None
+        image = next((d / traced for d in self.symbol_dirs if traced and (d / traced).exists()), None)
+        if base is None or image is None or not shutil.which("llvm-symbolizer"):
+            return calls
+        returns = [int(m.group(1), 16) if (m := re.search(r" ret=([0-9A-Fa-f]+)$", c)) and c.startswith("Call ") else None
+                   for c in calls]
+        wanted = sorted({r for r in returns if r is not None and r > base})
+        try:
+            out = subprocess.run(["llvm-symbolizer", f"--obj={image}", "--relative-address"],
+                                 input="".join(f"0x{r - 1 - base:x}\n" for r in wanted),
+                                 capture_output=True, text=True, timeout=120).stdout
+        except subprocess.TimeoutExpired:
+            return calls
+        blocks = [b.split("\n") for b in out.strip("\n").split("\n\n")]
+        named = {}
+        for r, b in zip(wanted, blocks):
+            if len(b) >= 2 and b[0] not in ("", "??"):
+                where = b[1].rsplit(":", 1)[0] if b[1].count(":") >= 2 else b[1]
+                named[r] = f"{b[0]} {Path(where.rsplit(':', 1)[0]).name}:{where.rsplit(':', 1)[-1]}"
+        return [c + (f"  [from {named[r]}]" if r in named else "") for c, r in zip(calls, returns)]
 
     def crash_count(self) -> int:
         if not self.crash_report.exists():
@@ -459,6 +519,7 @@ class Box:
         """Runs one Windows program (a Unix path to an .exe, or a name Wine finds) to its end,
         inside the box's session (started on first use)."""
         start = time.monotonic()
+        log_mark = self.kernel_log_size()
         proc = self.spawn(argv, env=env, debug=debug, stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL)
         try:
             out, err = proc.communicate(input=input, timeout=timeout)
@@ -486,6 +547,10 @@ class Box:
             if crashes > seen:  # a new crash during this run
                 self._crashes_seen_file.write_text(str(crashes))
                 result.post_mortem = self.post_mortem()
+        bugchecks = bugcheck_report(self.kernel_log_since(log_mark), self.symbol_dirs) if self._log_file else ""
+        if bugchecks:  # a driver bug-checked during this run: Wine wrote no crash report for it
+            result.post_mortem = f"--- bug check (the driver's last words in the kernel log)\n{bugchecks}\n" + (
+                result.post_mortem or self.post_mortem())
         return result
 
 

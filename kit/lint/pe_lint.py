@@ -2,7 +2,7 @@
 """pe_lint - checks that a .sys image is fit for the Windows kernel loader and for memory
 integrity (HVCI). Prints one line per rule; exits 1 if any rule fails, 2 if the file is no PE.
 
-Usage: pe_lint.py [--quiet] [--allow-import DLL ...] [--allow-exports] IMAGE [IMAGE ...]
+Usage: pe_lint.py [--quiet] [--allow-import DLL ...] [--allow-exports] [--only RULE,...] IMAGE [IMAGE ...]
 Runs under Debian's interpreter (/usr/bin/python3), which sees python3-pefile and python3-capstone.
 """
 from __future__ import annotations
@@ -11,6 +11,7 @@ import argparse
 import bisect
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 import capstone
@@ -166,7 +167,7 @@ UNW_FLAG_EHANDLER, UNW_FLAG_UHANDLER, UNW_FLAG_CHAININFO = 1, 2, 4
 
 def _code_instructions(pe):
     """(address, size, mnemonic, op_str) of every instruction in the code sections (linear sweep)."""
-    md = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_64)
+    md = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_32 if pe.FILE_HEADER.Machine == IMAGE_FILE_MACHINE_I386 else capstone.CS_MODE_64)
     for section in pe.sections:
         if not section.Characteristics & IMAGE_SCN_CNT_CODE:
             continue
@@ -271,6 +272,190 @@ def _probes_inside_try(pe, _):
                                  f"{', ...' if len(bad) > 4 else ''}")
 
 
+IMAGE_DEBUG_TYPE_CODEVIEW = 2
+IMAGE_DEBUG_TYPE_EX_DLLCHARACTERISTICS = 20
+IMAGE_DLLCHARACTERISTICS_EX_CET_COMPAT = 0x01
+DRIVER_OVERRAN_STACK_BUFFER = 0xF7
+
+
+def _debug_entries(pe) -> list:
+    if not hasattr(pe, "DIRECTORY_ENTRY_DEBUG"):
+        pe.parse_data_directories(directories=[pefile.DIRECTORY_ENTRY["IMAGE_DIRECTORY_ENTRY_DEBUG"]])
+    return list(getattr(pe, "DIRECTORY_ENTRY_DEBUG", []))
+
+
+def _pdb_debug_directory(pe, _):
+    """A CodeView (RSDS) debug directory entry naming the PDB by its bare file name: WinDbg, a
+    crash dump's analysis and llvm-symbolizer find the symbols by it (beside the image or on a
+    symbol path); a build machine's absolute path would be useless elsewhere, and leaks it."""
+    for entry in _debug_entries(pe):
+        if entry.struct.Type != IMAGE_DEBUG_TYPE_CODEVIEW:
+            continue
+        data = pe.get_data(entry.struct.AddressOfRawData, entry.struct.SizeOfData) if entry.struct.AddressOfRawData else b""
+        if data[:4] != b"RSDS" or len(data) < 25:
+            return f"CodeView debug entry is not RSDS (PDB 7.0): {data[:4]!r}"
+        name = data[24:].split(b"\0", 1)[0].decode(errors="replace")
+        if not name.lower().endswith(".pdb"):
+            return f"CodeView debug entry names {name!r}, not a .pdb"
+        if "/" in name or "\\" in name:
+            return f"CodeView debug entry names the PDB by a path ({name}): link with /pdbaltpath:%_PDB%"
+        return None
+    return "no CodeView debug directory entry: no PDB for WinDbg or a crash dump to find (link with /DEBUG /PDB)"
+
+
+def _cet_compatible(pe, _):
+    """x64: IMAGE_DLLCHARACTERISTICS_EX_CET_COMPAT in an extended-DLL-characteristics debug entry
+    (type 20): kernel-mode hardware-enforced stack protection (Windows 11) loads only such drivers."""
+    if pe.FILE_HEADER.Machine != IMAGE_FILE_MACHINE_AMD64:
+        return None  # CET shadow stacks protect x64 kernels only
+    for entry in _debug_entries(pe):
+        if entry.struct.Type == IMAGE_DEBUG_TYPE_EX_DLLCHARACTERISTICS and entry.struct.SizeOfData >= 4:
+            flags = int.from_bytes(pe.get_data(entry.struct.AddressOfRawData, 4), "little")
+            if flags & IMAGE_DLLCHARACTERISTICS_EX_CET_COMPAT:
+                return None
+            return f"extended DLL characteristics 0x{flags:x} lack CET_COMPAT"
+    return "no extended DLL characteristics debug entry with CET_COMPAT (link with /CETCOMPAT)"
+
+
+def _direct_target(op_str: str) -> int | None:
+    try:
+        return int(op_str, 16)
+    except ValueError:
+        return None
+
+
+def _import_slots(pe) -> dict[int, str]:
+    """RVA of each IAT slot -> the imported name."""
+    base = pe.OPTIONAL_HEADER.ImageBase
+    return {imp.address - base: imp.name.decode() for entry in getattr(pe, "DIRECTORY_ENTRY_IMPORT", []) for imp in entry.imports
+            if imp.name}
+
+
+def _slot_of(pe, address: int, size: int, op_str: str) -> int | None:
+    """The IAT slot RVA an indirect `call/jmp [..]` reads: rip-relative on x64, absolute on x86."""
+    if "rip" in op_str:
+        return _rip_target(address, size, op_str)
+    if op_str.startswith("dword ptr [0x") and op_str.endswith("]"):
+        try:
+            return int(op_str[len("dword ptr ["):-1], 16) - pe.OPTIONAL_HEADER.ImageBase
+        except ValueError:
+            return None
+    return None
+
+
+def _calls_to_import(pe, instructions, wanted: str) -> list[int]:
+    """Indexes (into instructions) of the calls that reach import `wanted`, directly through its
+    IAT slot or through a linker thunk `jmp [slot]`."""
+    slots = _import_slots(pe)
+    thunks = {a for a, sz, m, op in instructions if m == "jmp" and slots.get(_slot_of(pe, a, sz, op)) == wanted}
+    out = []
+    for i, (a, sz, m, op) in enumerate(instructions):
+        if m != "call":
+            continue
+        if slots.get(_slot_of(pe, a, sz, op)) == wanted or _direct_target(op) in thunks:
+            out.append(i)
+    return out
+
+
+def _stack_cookie_handler(pe, instructions) -> int | None:
+    """RVA of the function that ends in KeBugCheckEx(DRIVER_OVERRAN_STACK_BUFFER, ...): the kit's
+    __stack_chk_fail (kmd/stack_cookie.cpp)."""
+    functions = _runtime_functions(pe)
+    for i in _calls_to_import(pe, instructions, "KeBugCheckEx"):
+        window = instructions[max(0, i - 16):i]
+        if not any(op in ("ecx, 0xf7", "0xf7", "dword ptr [esp], 0xf7") and m in ("mov", "push") for _, _, m, op in window):
+            continue
+        site = instructions[i][0]
+        begin = next((b for b, e in functions if b <= site < e), None)
+        if begin is None:  # x86: no .pdata. Straight-line code up to the call: back to the end of
+            j = i - 1      # the function before it (its ret or jmp, or the padding after it).
+            while j >= 0 and instructions[j][2] not in ("ret", "jmp", "int3", "nop", "ud2"):
+                j -= 1
+            begin = instructions[j + 1][0]
+        return begin
+    return None
+
+
+def _stack_cookies(pe, _):
+    """-fstack-protector-strong with the kit's guard: functions with stack buffers call the
+    DRIVER_OVERRAN_STACK_BUFFER handler when their cookie was overwritten, and the entry point
+    seeds the cookie (rdtsc) before any of them runs."""
+    instructions = list(_code_instructions(pe))
+    handler = _stack_cookie_handler(pe, instructions)
+    if handler is None:
+        return ("no stack cookie failure handler (no KeBugCheckEx(DRIVER_OVERRAN_STACK_BUFFER, ...)): compile with "
+                "-fstack-protector-strong and link the kit's kmd/stack_cookie.cpp")
+    checks = sum(1 for _, _, m, op in instructions if m in ("call", "jmp") and _direct_target(op) == handler)
+    if checks == 0:
+        # A tiny driver may have nothing to guard: no frame holds more than spilled registers (x64:
+        # the 32-byte home area too). Frames with room for a buffer and no check anywhere: unguarded.
+        sp, least = ("esp, 0x", 0x40) if pe.FILE_HEADER.Machine == IMAGE_FILE_MACHINE_I386 else ("rsp, 0x", 0x60)
+        big = [int(op[len(sp) - 2:], 16) for _, _, m, op in instructions if m == "sub" and op.startswith(sp)]
+        big = [f for f in big if f >= least]
+        if big:
+            return (f"no function checks a stack cookie, though {len(big)} reserve {least} bytes of stack or more "
+                    f"(up to {max(big)}): compile with -fstack-protector-strong")
+    # The seed: the entry point, or a function it calls directly, reads the time-stamp counter.
+    entry = pe.OPTIONAL_HEADER.AddressOfEntryPoint
+    starts = [a for a, *_ in instructions]
+    at = bisect.bisect_left(starts, entry)
+    callees, seeded = [], False
+    for a, _sz, m, op in instructions[at:at + 64]:
+        if m == "rdtsc":
+            seeded = True
+            break
+        if m == "call" and (t := _direct_target(op)) is not None:
+            callees.append(t)
+        if m in ("ret", "jmp"):
+            break
+    for t in callees:
+        j = bisect.bisect_left(starts, t)
+        seeded = seeded or any(m == "rdtsc" for _, _, m, _ in instructions[j:j + 96])
+    if not seeded:
+        return (f"{checks} cookie check(s), but the entry point (RVA 0x{entry:x}) does not seed the cookie: "
+                "link with the kit's entry point, KmdDriverEntry")
+    return None
+
+
+def _x86_subsystem_version(pe, _):
+    """x86 images load from Windows XP on: the loader refuses an image whose subsystem version is
+    newer than the running system (lld's default, 6.0, is Vista)."""
+    if pe.FILE_HEADER.Machine != IMAGE_FILE_MACHINE_I386:
+        return None
+    v = (pe.OPTIONAL_HEADER.MajorSubsystemVersion, pe.OPTIONAL_HEADER.MinorSubsystemVersion)
+    return None if v <= (5, 1) else f"subsystem version {v[0]}.{v[1]:02d}: Windows XP (5.01) would refuse to load it"
+
+
+XP_EXPORTS_DIR = Path(__file__).resolve().parent / "xp_sp3_exports"
+
+
+def _xp_export_set(dll: str) -> set[str] | None:
+    path = XP_EXPORTS_DIR / f"{dll.lower()}.txt"
+    if not path.is_file():
+        return None
+    return {l.strip() for l in path.read_text().splitlines() if l.strip() and not l.startswith("#")}
+
+
+def _x86_xp_imports(pe, _):
+    """x86: every import exists in Windows XP SP3's export set of its DLL (kit/lint/xp_sp3_exports):
+    an import XP lacks fails the whole load ("Failed to snap", or StartService error 127)."""
+    if pe.FILE_HEADER.Machine != IMAGE_FILE_MACHINE_I386:
+        return None
+    missing, unknown = [], []
+    for entry in getattr(pe, "DIRECTORY_ENTRY_IMPORT", []):
+        dll = entry.dll.decode(errors="replace")
+        known = _xp_export_set(dll)
+        if known is None:
+            unknown.append(dll)
+            continue
+        missing += [f"{dll}!{i.name.decode()}" for i in entry.imports if i.name and i.name.decode() not in known]
+    if missing:
+        return f"{len(missing)} import(s) missing from Windows XP SP3: {', '.join(missing)}"
+    if unknown:
+        return f"no XP SP3 export list for {', '.join(unknown)} (kit/lint/xp_sp3_exports)"
+    return None
+
+
 RULES = [
     Rule("native-subsystem", "PE format: kernel-mode images use IMAGE_SUBSYSTEM_NATIVE (link /DRIVER)", _subsystem),
     Rule("kernel-imports-only", "a kernel image can bind only to kernel-mode exports (ntoskrnl.exe, hal.dll)", _imports),
@@ -287,13 +472,21 @@ RULES = [
     Rule("probes-inside-try", "METHOD_NEITHER: user buffers are probed and copied only inside __try/__except "
          "(learn.microsoft.com: Using Neither Buffered nor Direct I/O)", _probes_inside_try),
     Rule("x86-seh-enabled", "x86 SEH: frame-based handlers run only if the image is not marked IMAGE_DLLCHARACTERISTICS_NO_SEH", _x86_seh_enabled),
+    Rule("pdb-debug-directory", "WDK: drivers ship with a PDB (/DEBUG /PDB); the CodeView debug entry names it", _pdb_debug_directory),
+    Rule("stack-cookies", "WDK /GS: stack buffers guarded by a cookie seeded at load; overrun -> bug check 0xF7 "
+         "DRIVER_OVERRAN_STACK_BUFFER", _stack_cookies),
+    Rule("cet-compatible", "Windows 11 kernel-mode hardware-enforced stack protection: /CETCOMPAT "
+         "(IMAGE_DLLCHARACTERISTICS_EX_CET_COMPAT)", _cet_compatible),
+    Rule("x86-subsystem-version", "PE loader: an image's subsystem version must not be newer than the OS (XP: 5.01)",
+         _x86_subsystem_version),
+    Rule("x86-xp-imports", "x86 images load on Windows XP SP3: every import in its documented export set", _x86_xp_imports),
 ]
 
 
-def lint(path: str, opts: Options) -> list[tuple[Rule, str | None]]:
+def lint(path: str, opts: Options, only: set[str] | None = None) -> list[tuple[Rule, str | None]]:
     pe = pefile.PE(path)
     try:
-        return [(rule, rule.check(pe, opts)) for rule in RULES]
+        return [(rule, rule.check(pe, opts)) for rule in RULES if only is None or rule.name in only]
     finally:
         pe.close()
 
@@ -303,13 +496,18 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--allow-import", action="append", default=[], help="another DLL a test image may import")
     parser.add_argument("--allow-exports", action="store_true", help="the driver exports symbols on purpose")
     parser.add_argument("--quiet", action="store_true", help="print only failures (for a post-link check)")
+    parser.add_argument("--only", metavar="RULE[,RULE...]",
+                        help="run only these rules (e.g. x86-xp-imports over user-mode programs)")
     parser.add_argument("images", nargs="+")
     args = parser.parse_args(argv)
+    only = set(args.only.split(",")) if args.only else None
+    if only and only - {r.name for r in RULES}:
+        parser.error(f"no such rule(s): {', '.join(sorted(only - {r.name for r in RULES}))}")
     opts = Options({d.lower() for d in KERNEL_IMPORTS | set(args.allow_import)}, args.allow_exports)
     worst = 0
     for path in args.images:
         try:
-            results = lint(path, opts)
+            results = lint(path, opts, only)
         except (pefile.PEFormatError, OSError) as e:
             print(f"{path}: not a PE image: {e}")
             worst = max(worst, 2)

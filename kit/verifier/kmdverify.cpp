@@ -21,6 +21,11 @@
 #define __INTRINSIC_DEFINED_InterlockedBitTestAndReset
 #include <ntifs.h>
 #include <ntimage.h>
+// mingw-w64's ntstrsafe.h is inline-only: at -O0 (__NO_INLINE__: `make debug`) it would only
+// declare its functions, which no kernel library provides. __CRT_STRSAFE_IMPL makes it define them.
+#if defined(__NO_INLINE__)
+#define __CRT_STRSAFE_IMPL
+#endif
 #include <ntstrsafe.h>
 
 #if !defined(__x86_64__)

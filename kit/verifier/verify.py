@@ -60,30 +60,53 @@ def parse(lines: list[str]) -> list[Finding]:
 
 
 class Symbols:
-    """module+offset -> function+offset, from the image's own COFF symbol table (lld keeps one)."""
+    """module+offset -> function and file:line: llvm-symbolizer, which reads the PDB beside the image
+    (the kit writes one for every driver) or its DWARF; else function+offset from the image's COFF
+    symbol table, which lld keeps only when it writes no PDB."""
 
     def __init__(self, image: Path | None):
+        self.image = image if image is not None and image.is_file() else None
         self.functions: list[tuple[int, str]] = []
-        if image is None or not image.is_file() or not shutil.which("llvm-nm"):
+        self.cache: dict[int, str | None] = {}
+        if self.image is None or not shutil.which("llvm-nm"):
             return
-        data = image.read_bytes()
+        data = self.image.read_bytes()
         pe = struct.unpack_from("<I", data, 0x3C)[0]
         magic = struct.unpack_from("<H", data, pe + 24)[0]
         base = struct.unpack_from("<Q", data, pe + 48)[0] if magic == 0x20B else struct.unpack_from("<I", data, pe + 52)[0]
-        out = subprocess.run(["llvm-nm", "--defined-only", "-C", str(image)], capture_output=True, text=True).stdout
+        out = subprocess.run(["llvm-nm", "--defined-only", "-C", str(self.image)], capture_output=True, text=True).stdout
         for line in out.splitlines():
             parts = line.split(" ", 2)
             if len(parts) == 3 and parts[1] in "tT" and not parts[2].startswith("."):
                 self.functions.append((int(parts[0], 16) - base, parts[2]))
         self.functions.sort()
 
+    def _symbolizer(self, offset: int) -> str | None:
+        if self.image is None or not shutil.which("llvm-symbolizer"):
+            return None
+        # A return address: the call is the byte before it.
+        try:
+            lines = subprocess.run(["llvm-symbolizer", f"--obj={self.image}", "--relative-address", f"0x{max(offset - 1, 0):x}"],
+                                   capture_output=True, text=True, timeout=30).stdout.split("\n")
+        except subprocess.TimeoutExpired:
+            return None
+        if len(lines) < 2 or lines[0] in ("", "??"):
+            return None
+        where = lines[1].rsplit(":", 1)[0] if lines[1].count(":") >= 2 else lines[1]  # file:line, no column
+        return f"{lines[0]} {Path(where.split(':')[0]).name}:{where.rsplit(':', 1)[-1]}" if not where.startswith("??") else lines[0]
+
     def name(self, offset: int) -> str | None:
-        best = None
-        for start, name in self.functions:
-            if start > offset:
-                break
-            best = (start, name)
-        return f"{best[1]}+0x{offset - best[0]:x}" if best else None
+        if offset not in self.cache:
+            named = self._symbolizer(offset)
+            if named is None:
+                best = None
+                for start, fn in self.functions:
+                    if start > offset:
+                        break
+                    best = (start, fn)
+                named = f"{best[1]}+0x{offset - best[0]:x}" if best else None
+            self.cache[offset] = named
+        return self.cache[offset]
 
 
 @dataclass

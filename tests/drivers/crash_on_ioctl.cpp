@@ -14,6 +14,7 @@
 // The one request this driver knows; any other code completes with STATUS_NOT_IMPLEMENTED.
 #define IOCTL_CRASH_WRITE_NULL_PLUS_16 CTL_CODE(FILE_DEVICE_UNKNOWN, 0x900, METHOD_BUFFERED, FILE_ANY_ACCESS)
 #define IOCTL_CRASH_ARM_LATE_FAULT CTL_CODE(FILE_DEVICE_UNKNOWN, 0x901, METHOD_BUFFERED, FILE_ANY_ACCESS)
+#define IOCTL_CRASH_SMASH_STACK CTL_CODE(FILE_DEVICE_UNKNOWN, 0x902, METHOD_BUFFERED, FILE_ANY_ACCESS)
 
 namespace {
 
@@ -44,6 +45,19 @@ struct Counters {
     counters->last_code = code;
 }
 
+// The other classic: the caller's input copied into a fixed stack buffer by the length the
+// caller claims. More than 16 bytes run over the stack cookie (-fstack-protector-strong), and the
+// check on return ends in KeBugCheckEx(DRIVER_OVERRAN_STACK_BUFFER) instead of a return through
+// an overwritten address (kmd/stack_cookie.cpp).
+[[gnu::noinline]] ULONG remember_name(const void* input, ULONG length)
+{
+    char name[16];
+    RtlCopyMemory(name, input, length); // CRASH_ON_IOCTL_SMASH_LINE: no check that length <= sizeof name
+    ULONG sum = 0;
+    for (char c : name) sum += static_cast<unsigned char>(c);
+    return sum;
+}
+
 } // namespace
 
 extern "C" NTSTATUS NTAPI CrashDispatch(PDEVICE_OBJECT, PIRP irp)
@@ -55,6 +69,8 @@ extern "C" NTSTATUS NTAPI CrashDispatch(PDEVICE_OBJECT, PIRP irp)
         if (code == IOCTL_CRASH_WRITE_NULL_PLUS_16) {
             // A "pointer" that is really a small offset: the classic uninitialised-struct bug.
             record_request(reinterpret_cast<Counters*>(static_cast<ULONG_PTR>(0x10)), code);
+        } else if (code == IOCTL_CRASH_SMASH_STACK) {
+            remember_name(irp->AssociatedIrp.SystemBuffer, stack->Parameters.DeviceIoControl.InputBufferLength);
         } else if (code == IOCTL_CRASH_ARM_LATE_FAULT) {
             InterlockedExchange(&g_late_fault_armed, 1);
         } else {

@@ -19,6 +19,7 @@ CRASH_SOURCE = ROOT / "tests" / "drivers" / "crash_on_ioctl.cpp"
 CRASH_IOCTL = "0x00222400"  # CTL_CODE(FILE_DEVICE_UNKNOWN, 0x900, METHOD_BUFFERED, FILE_ANY_ACCESS)
 CRASH_DEVICE = r"\\.\crash_on_ioctl"
 CRASH_LATE_FAULT_IOCTL = "0x00222404"  # function 0x901: DriverUnload leaves code running in the image
+CRASH_SMASH_IOCTL = "0x00222408"  # function 0x902: copies its input into a 16-byte stack buffer
 
 
 def fault_line() -> int:
@@ -53,7 +54,8 @@ class CrashReport(unittest.TestCase):
         self.assertIn("has died: the driver crashed (exception code 0xc0000005;", err)  # the exception, named
         self.assertIn("page fault on write access to 0x0000000000000010", err)
         self.assertRegex(err, r"at        : crash_on_ioctl\.sys\+0x[0-9a-f]+\n")
-        self.assertRegex(err, r"in        : record_request\(.*crash_on_ioctl\.cpp:\d+\]")
+        # (winedbg qualifies the name since the image carries full debug information: `anonymous namespace'::)
+        self.assertRegex(err, r"in        : (?:.*::)?record_request\(.*crash_on_ioctl\.cpp:\d+\]")
         self.assertIn("cannot start again in this Wine session", err)
         self.assertNotIn("Access denied", err)  # the old, misleading story is only in stdout's raw status
 
@@ -161,6 +163,33 @@ class CrashReport(unittest.TestCase):
         self.assertIn("STOPPED", self.kmdctl("stop", "crash_on_ioctl").stdout)
 
 
+class StackCookie(unittest.TestCase):
+    def test_a_smashed_stack_cookie_bug_checks_and_the_report_names_the_function(self):
+        # -fstack-protector-strong and the kit's guard (kmd/stack_cookie.cpp): 80 bytes into a
+        # 16-byte buffer overwrite the cookie, and the check on return bug-checks with 0xF7 before
+        # the function can return through its overwritten frame.
+        box = Box("crash-stack-cookie").create()
+        box.expect_crash = True
+        self.addCleanup(box.close)
+        self.assertEqual(0, box.run([KMDCTL, "install", CRASH_DRIVER, "--name", "crash_on_ioctl"]).returncode)
+        self.assertEqual(0, box.run([KMDCTL, "start", "crash_on_ioctl"]).returncode)
+        smashed = box.run([KMDCTL, "ioctl", CRASH_SMASH_IOCTL, "--device", CRASH_DEVICE, "--in-str", "A" * 80])
+        self.assertEqual(1, smashed.returncode, smashed.describe())
+        self.assertIn("has died", smashed.stderr)
+        report = smashed.describe()
+        self.assertIn("--- bug check (the driver's last words in the kernel log)", report)
+        m = re.search(r"DRIVER_OVERRAN_STACK_BUFFER \(bug check 0x000000F7\) at crash_on_ioctl\.sys\+0x[0-9a-f]+  "
+                      r".*remember_name.*  \S*crash_on_ioctl\.cpp:(\d+):", report)
+        self.assertIsNotNone(m, report)
+        lines = CRASH_SOURCE.read_text().splitlines()
+        start = next(n for n, l in enumerate(lines, 1) if "ULONG remember_name(" in l)
+        end = next(n for n, l in enumerate(lines, 1) if n > start and l == "}")
+        self.assertTrue(start <= int(m.group(1)) <= end, f"line {m.group(1)} is not in remember_name ({start}-{end})")
+        self.assertIn("the stack cookie of that function was overwritten (a stack buffer overran)", report)
+        # Not a plain crash: the overrun never got to return through the overwritten frame.
+        self.assertNotIn("Unhandled exception", report)
+
+
 class AutoRecovery(unittest.TestCase):
     def test_the_next_program_after_a_crash_gets_a_fresh_session(self):
         box = Box("crash-auto-recover").create()
@@ -203,6 +232,9 @@ class KernelCallTrace(unittest.TestCase):
         self.assertIn("--- kernel calls made by skeleton.sys", out)
         calls = out.split("--- kernel calls made by skeleton.sys", 1)[1]
         self.assertRegex(calls, r"Call ntoskrnl\.exe\.IoCreateDevice\(")
+        # Each call names the driver's function and source line that made it (the image's PDB).
+        self.assertRegex(calls, r"Call ntoskrnl\.exe\.IoCreateDevice\(.*\) ret=[0-9a-fA-F]+  "
+                                r"\[from kmd::DeviceObjectOwner::create kernel_raii\.hpp:\d+\]")
         self.assertRegex(calls, r"Ret  ntoskrnl\.exe\.IoCreateDevice\(\) retval=00000000")
         self.assertRegex(calls, r"Call ntoskrnl\.exe\.IoCreateSymbolicLink\(")
         self.assertRegex(calls, r"Ret  ntoskrnl\.exe\.IoCreateSymbolicLink\(\) retval=00000000")

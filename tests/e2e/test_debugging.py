@@ -51,10 +51,12 @@ class GdbOnADriver(unittest.TestCase):
         self.assertEqual(0, run.returncode, out)
         self.assertRegex(out, r"hit Breakpoint 1\.\d, DriverEntry \(driver=0x[0-9a-f]+, registry_path=0x[0-9a-f]+\) "
                               r"at \S*/nt/skeleton\.cpp:\d+")
-        # Under Wine the kit's host shim calls DriverEntry (kit/winehost/kmdhost.cpp), and Wine's
-        # init_driver called the shim's entry stub.
-        self.assertRegex(out, r"#1  0x[0-9a-f]+ in \(anonymous namespace\)::host_entry\(.*\) \(\) from \S*kmdhost\.sys")
-        self.assertRegex(out, r"#2  0x[0-9a-f]+ in init_driver ")
+        # The image's entry point is the kit's KmdDriverEntry (it seeds the stack cookie, then calls
+        # DriverEntry); under Wine the kit's host shim (kit/winehost/kmdhost.cpp) called it, and
+        # Wine's init_driver called the shim's entry stub.
+        self.assertRegex(out, r"#1  0x[0-9a-f]+ in KmdDriverEntry \(.*\) at \S*/kmd/stack_cookie\.cpp:\d+")
+        self.assertRegex(out, r"#2  0x[0-9a-f]+ in \(anonymous namespace\)::host_entry\(.*\) \(\) from \S*kmdhost\.sys")
+        self.assertRegex(out, r"#3  0x[0-9a-f]+ in init_driver ")
         self.assertIn("kmdctl start skeleton -> exit 0 skeleton: RUNNING", out)
 
 

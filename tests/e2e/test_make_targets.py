@@ -4,8 +4,10 @@ executed). `make bench PIN=0` once expanded to `taskset -c 0 SKELETON_KERNEL_DEB
 SKELETON_KERNEL_DEBUG=-all"): an environment assignment must come before taskset, not after it."""
 from __future__ import annotations
 
+import os
 import re
 import shlex
+import shutil
 import subprocess
 import unittest
 from pathlib import Path
@@ -38,6 +40,31 @@ class MakeTargets(unittest.TestCase):
         self.assertEqual(1, len(lines), lines)
         self.assertNotIn("taskset", lines[0])
         self.assertNotIn("SKELETON_BENCH_PINNED", lines[0])
+
+
+class DebugBuild(unittest.TestCase):
+    """`make debug` builds everything at -O0 (build-debug/). Its kernel half is what broke: at -O0
+    mingw-w64's inline-only ntstrsafe.h left kmdverify.sys with `undefined symbol:
+    RtlStringCbPrintfW`. Here the Windows x64 world alone, configured Debug, builds the verifier and
+    the skeleton (the whole `make debug` takes many minutes more on two cores)."""
+
+    def test_the_kernel_images_link_at_o0(self):
+        work = Path(os.environ.get("KMD_BIN_DIR", ROOT / "build" / "bin")).parent / "debug-link-test"
+        shutil.rmtree(work, ignore_errors=True)
+        self.addCleanup(shutil.rmtree, work, True)
+        configure = subprocess.run(
+            ["cmake", "-S", str(ROOT), "-B", str(work), "-G", "Ninja", "-DCMAKE_BUILD_TYPE=Debug",
+             f"-DCMAKE_TOOLCHAIN_FILE={ROOT}/kit/cmake/x86_64-w64-mingw32-clang.cmake", f"-DKMD_OUTPUT_DIR={work}/bin",
+             f"-DKMD_PACKAGE_DIR={work}/package", f"-DKMD_KIT_DIR={ROOT}/kit", "-DPython_EXECUTABLE=/usr/bin/python3",
+             "-DPython3_EXECUTABLE=/usr/bin/python3"], capture_output=True, text=True, timeout=300)
+        self.assertEqual(0, configure.returncode, configure.stdout[-3000:] + configure.stderr[-3000:])
+        built = subprocess.run(["cmake", "--build", str(work), "-j", "2", "--target", "kmdverify", "skeleton"],
+                               capture_output=True, text=True, timeout=900)
+        self.assertEqual(0, built.returncode, built.stdout[-4000:] + built.stderr[-2000:])
+        # Debug: no optimisation flag at all (clang's default, -O0), as in `make debug`.
+        self.assertNotRegex((work / "build.ninja").read_text(), r"FLAGS = [^\n]*-O[123s]")
+        for image in ("kmdverify.sys", "skeleton.sys", "kmdverify.pdb", "skeleton.pdb"):
+            self.assertTrue((work / "bin" / image).is_file(), image)
 
 
 if __name__ == "__main__":

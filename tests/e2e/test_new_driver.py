@@ -9,7 +9,7 @@ import sys
 import unittest
 from pathlib import Path
 
-from e2e_support import ROOT
+from e2e_support import ROOT, Box, windows_path
 
 NEW_DRIVER = ROOT / "tools" / "new-driver"
 WORK = Path(os.environ.get("KMD_BIN_DIR", ROOT / "build" / "bin")).parent / "new-driver-test"
@@ -103,6 +103,41 @@ class ProjectOfItsOwn(unittest.TestCase):
         self.assertTrue((project / "build" / "bin" / "mydrv.sys").is_file())
         # Its device tests ran under the kit's Driver Verifier, as every project's do.
         self.assertTrue((project / "build" / "bin" / "kmdverify.sys").is_file())
+        self.a_crash_in_its_handler_is_reported_with_file_and_line(project)
+
+    def a_crash_in_its_handler_is_reported_with_file_and_line(self, project: Path):
+        """A newcomer's first bug, in the default (release) build: the report names the handler,
+        its source file and line - from the DWARF kept in the image (winedbg, kmdctl's report) and
+        the PDB beside it (llvm-symbolizer) - not just an address."""
+        requests = project / "mydrv" / "core" / "requests.cpp"
+        text = requests.read_text()
+        anchor = "    const uint32_t sum = load_u32(in.data) + load_u32(in.data + 4);\n"
+        self.assertIn(anchor, text)
+        bug = ("    if (load_u32(in.data) == 0xDEAD) *reinterpret_cast<volatile uint32_t*>(uintptr_t{0x10}) = 1; "
+               "// NEW_DRIVER_BUG: a write to address 0x10\n")
+        requests.write_text(text.replace(anchor, bug + anchor))
+        line = text[:text.index(anchor)].count("\n") + 1
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("KMD_", "SKELETON_"))}
+        built = subprocess.run(["make", "-C", str(project), "build"], capture_output=True, text=True, env=env, timeout=900)
+        self.assertEqual(0, built.returncode, built.stdout[-3000:] + built.stderr[-3000:])
+        bin_dir = project / "build" / "bin"
+        self.assertTrue((bin_dir / "mydrv.pdb").is_file(), "the PDB is written beside the .sys in a release build")
+        box = Box("new-driver-crash").create()
+        box.expect_crash = True
+        box.auto_recover = False
+        box.symbol_dirs = [bin_dir]
+        self.addCleanup(box.close)
+        kmdctl = bin_dir / "kmdctl.exe"
+        self.assertEqual(0, box.run([kmdctl, "install", bin_dir / "mydrv.sys", "--name", "mydrv"]).returncode)
+        self.assertEqual(0, box.run([kmdctl, "start", "mydrv"]).returncode)
+        header = windows_path(project / "mydrv" / "include" / "mydrv" / "ioctl.h")
+        crash = box.run([kmdctl, "ioctl", "IOCTL_MYDRV_ADD", "--header", header,
+                         "--device", r"\\.\mydrv", "--in-u32", "57005,1", "--out-size", "4"])
+        self.assertEqual(1, crash.returncode, crash.describe())
+        # kmdctl's own report (winedbg's frame, from the image's DWARF): the handler, file and line.
+        self.assertRegex(crash.stderr, r"in        : .*\badd\b.*requests\.cpp:%d\]" % line, crash.describe())
+        # The box's report, symbolized with llvm-symbolizer (from mydrv.pdb): the same place.
+        self.assertRegex(crash.describe(), r"#0 mydrv\.sys\+0x[0-9a-f]+  .*\badd\b.*  \S*requests\.cpp:%d:" % line)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,8 @@ import pefile
 from e2e_support import ARCH, BIN_DIR, DRIVER, ROOT
 
 LINT = ROOT / "kit" / "lint" / "pe_lint.py"
+sys.path.insert(0, str(LINT.parent))
+import pe_lint  # noqa: E402  (to find what a broken copy breaks: the cookie handler, the entry's callee)
 
 
 def lint(path: Path, *extra: str) -> subprocess.CompletedProcess:
@@ -50,7 +52,53 @@ class SkeletonImage(unittest.TestCase):
         for image in (DRIVER, *(BIN_DIR / f"{name}.sys" for name in ("entry_fails", "link_squatter", "neither_prober"))):
             result = lint(image)
             self.assertEqual(0, result.returncode, result.stdout + result.stderr)
-            self.assertIn("13 passed, 0 failed", result.stdout)
+            self.assertIn(f"{len(pe_lint.RULES)} passed, 0 failed", result.stdout)
+        self.assertEqual(18, len(pe_lint.RULES))
+
+
+class DebugAndHardening(unittest.TestCase):
+    """What the kit's link gives every driver (kit/cmake/KmdDriver.cmake), read from skeleton.sys."""
+
+    def setUp(self):
+        self.pe = pefile.PE(str(DRIVER))
+        self.addCleanup(self.pe.close)
+
+    def codeview(self) -> bytes:
+        entry = next(e for e in self.pe.DIRECTORY_ENTRY_DEBUG if e.struct.Type == 2)
+        return self.pe.get_data(entry.struct.AddressOfRawData, entry.struct.SizeOfData)
+
+    def test_the_pdb_beside_the_image_is_the_one_its_debug_directory_names(self):
+        cv = self.codeview()
+        self.assertEqual(b"RSDS", cv[:4])
+        self.assertEqual(b"skeleton.pdb", cv[24:].split(b"\0")[0], "the bare file name (/pdbaltpath:%_PDB%)")
+        pdb = DRIVER.with_suffix(".pdb")
+        self.assertTrue(pdb.is_file())
+        summary = subprocess.run(["llvm-pdbutil", "dump", "--summary", str(pdb)], capture_output=True, text=True).stdout
+        guid = cv[4:20]
+        d1, d2, d3 = int.from_bytes(guid[0:4], "little"), int.from_bytes(guid[4:6], "little"), int.from_bytes(guid[6:8], "little")
+        text = f"{{{d1:08X}-{d2:04X}-{d3:04X}-{guid[8:10].hex().upper()}-{guid[10:16].hex().upper()}}}"
+        self.assertIn(f"GUID: {text}", summary)
+        self.assertIn(f"Age: {int.from_bytes(cv[20:24], 'little')}", summary)
+        self.assertIn("Has Debug Info: true", summary)
+
+    def test_release_images_carry_line_tables_and_the_pdb_names_lines_too(self):
+        names = {sec.Name.rstrip(b"\0") for sec in self.pe.sections}
+        # Long section names live in the COFF string table: pefile shows "/4"-style names. Ask llvm-readobj.
+        sections = subprocess.run(["llvm-readobj", "--sections", str(DRIVER)], capture_output=True, text=True).stdout
+        self.assertIn(".debug_line", sections, names)
+        self.assertIn(".debug_info", sections)
+        # llvm-symbolizer (which reads the PDB first) names DriverEntry's file and line.
+        entry = hex(self.pe.OPTIONAL_HEADER.AddressOfEntryPoint)
+        out = subprocess.run(["llvm-symbolizer", f"--obj={DRIVER}", "--relative-address", entry], capture_output=True,
+                             text=True).stdout
+        self.assertRegex(out, r"KmdDriverEntry\n\S*stack_cookie\.cpp:\d+:")
+
+    def test_x86_images_claim_windows_xp(self):
+        version = (self.pe.OPTIONAL_HEADER.MajorSubsystemVersion, self.pe.OPTIONAL_HEADER.MinorSubsystemVersion)
+        if ARCH == "x86":
+            self.assertEqual((5, 1), version)
+        else:
+            self.assertGreaterEqual(version, (6, 0))
 
 
 class LintRulesFire(unittest.TestCase):
@@ -96,6 +144,12 @@ class LintRulesFire(unittest.TestCase):
             # and a shorter name overwritten with 12 bytes would corrupt what follows it.
             entry = next(e for e in pe.DIRECTORY_ENTRY_IMPORT if e.dll.lower() == b"ntoskrnl.exe")
             pe.set_bytes_at_rva(entry.struct.Name, b"kernel32.dll")
+        if ARCH == "x86":  # x86-xp-imports rightly fires too: XP's kernel32.dll has no IoCreateDevice
+            result = lint(self.broken("user_import", b))
+            failed = [l.split(" FAIL ", 1)[1].split(":", 1)[0] for l in result.stdout.splitlines() if " FAIL " in l]
+            self.assertEqual(["kernel-imports-only", "x86-xp-imports"], failed, result.stdout)
+            self.assertIn("imports from kernel32.dll (", result.stdout)
+            return
         self.assertOnlyRuleFails(self.broken("user_import", b), "kernel-imports-only", "imports from kernel32.dll (")
 
     def test_checksum(self):
@@ -192,6 +246,81 @@ class LintRulesFire(unittest.TestCase):
             self.assertOnlyRuleFails(self.broken("no_seh", b), "x86-seh-enabled", "has NO_SEH")
         else:  # x64 SEH is table-based: the flag means nothing there, and x64-unwind-data checks it
             self.assertEqual(0, lint(self.broken("no_seh", b)).returncode)
+
+    def codeview_entry(self, pe):
+        return next(e for e in pe.DIRECTORY_ENTRY_DEBUG if e.struct.Type == 2)
+
+    def test_pdb_debug_directory_missing(self):
+        def b(pe): self.codeview_entry(pe).struct.Type = 0  # no longer CodeView: no PDB named
+        self.assertOnlyRuleFails(self.broken("no_pdb", b), "pdb-debug-directory", "no CodeView debug directory entry")
+
+    def test_pdb_named_by_a_build_path(self):
+        def b(pe):
+            e = self.codeview_entry(pe)  # pefile writes the parsed record back: change it there
+            e.entry.PdbFileName = b"C:/b/ske.pdb" + e.entry.PdbFileName[12:]  # as long as "skeleton.pdb"
+        self.assertOnlyRuleFails(self.broken("pdb_path", b), "pdb-debug-directory", "names the PDB by a path (C:/b/ske.pdb)")
+
+    def test_cet_compatible(self):
+        def b(pe):
+            e = next(e for e in pe.DIRECTORY_ENTRY_DEBUG if e.struct.Type == 20)
+            pe.set_bytes_at_rva(e.struct.AddressOfRawData, b"\0\0\0\0")
+        if ARCH == "x86":  # no CET for x86 kernels: the rule has nothing to check
+            self.assertIn(f"{DRIVER}: ok   cet-compatible", lint(DRIVER).stdout)
+            return
+        self.assertOnlyRuleFails(self.broken("no_cet", b), "cet-compatible", "lack CET_COMPAT")
+
+    def test_stack_cookies_never_checked(self):
+        # Every call to the cookie-failure handler replaced by NOPs: the image of a build without
+        # -fstack-protector-strong, whose big frames hold buffers no check guards.
+        def b(pe):
+            instructions = list(pe_lint._code_instructions(pe))
+            handler = pe_lint._stack_cookie_handler(pe, instructions)
+            self.assertIsNotNone(handler)
+            sites = [(a, sz) for a, sz, m, op in instructions if m == "call" and pe_lint._direct_target(op) == handler]
+            self.assertGreater(len(sites), 3, "skeleton.sys has functions with stack buffers")
+            for a, sz in sites:
+                pe.set_bytes_at_rva(a, b"\x90" * sz)
+        self.assertOnlyRuleFails(self.broken("no_cookies", b), "stack-cookies", "no function checks a stack cookie, though ")
+
+    def test_stack_cookie_never_seeded(self):
+        # The entry point moved past the kit's KmdDriverEntry to the DriverEntry it calls last: the
+        # cookie keeps its link-time value.
+        def b(pe):
+            instructions = list(pe_lint._code_instructions(pe))
+            entry = pe.OPTIONAL_HEADER.AddressOfEntryPoint
+            at = [a for a, *_ in instructions].index(entry)
+            target = None
+            for a, sz, m, op in instructions[at:at + 400]:  # x86: the seed's 64-bit mixing is inlined
+                if m in ("call", "jmp") and pe_lint._direct_target(op) is not None:
+                    target = pe_lint._direct_target(op)  # the last one: DriverEntry
+                if m in ("ret", "jmp"):
+                    break
+            self.assertIsNotNone(target)
+            pe.OPTIONAL_HEADER.AddressOfEntryPoint = target
+        self.assertOnlyRuleFails(self.broken("unseeded", b), "stack-cookies", "does not seed the cookie")
+
+    def test_x86_subsystem_version(self):
+        def b(pe): pe.OPTIONAL_HEADER.MajorSubsystemVersion, pe.OPTIONAL_HEADER.MinorSubsystemVersion = 6, 0
+        if ARCH == "x86":
+            self.assertOnlyRuleFails(self.broken("vista_subsystem", b), "x86-subsystem-version", "subsystem version 6.00")
+        else:  # x64 images need Windows 8 anyway: nothing to check
+            self.assertEqual(0, lint(self.broken("vista_subsystem", b)).returncode)
+
+    def test_x86_xp_imports(self):
+        # An import Windows XP SP3 lacks: IoDeleteDevice renamed in place to a Vista-only export of
+        # the same length (EtwRegister is 11 characters: padded with its NUL).
+        def b(pe):
+            for entry in pe.DIRECTORY_ENTRY_IMPORT:
+                for imp in entry.imports:
+                    if imp.name == b"IoDeleteDevice":
+                        pe.set_bytes_at_offset(imp.name_offset, b"EtwRegister\0\0\0")  # a file offset
+                        return
+            self.fail("IoDeleteDevice is not imported")
+        if ARCH == "x86":
+            self.assertOnlyRuleFails(self.broken("vista_import", b), "x86-xp-imports",
+                                     "1 import(s) missing from Windows XP SP3: ntoskrnl.exe!EtwRegister")
+        else:  # x64 images need Windows 8: XP's export set does not apply
+            self.assertIn(f"{DRIVER}: ok   x86-xp-imports", lint(DRIVER).stdout)
 
     def test_not_a_pe_at_all(self):
         path = self.tmp / "text.sys"

@@ -60,6 +60,8 @@ class VerifierCatchesDefects(unittest.TestCase):
         leak = next(f for f in report.violations if f.kind == "POOL_LEAK")
         self.assertIn("tag='Leak'", leak.text)
         self.assertIn("size=100", leak.text)
+        # The report names the allocating function and its source line (from the PDB beside the image).
+        self.assertRegex(report.text(), r"at=vf_pool_leak\.sys\+0x[0-9a-f]+ \[\w+ wdm_sample\.c:\d+\]")
 
     def test_double_completion(self):
         self.assert_caught(self.verify("vf_double_complete"), "IRP_DOUBLE_COMPLETE", "IoCompleteRequest")

@@ -37,9 +37,7 @@ void* map_mdl(PIRP irp, ULONG length, bool read_only, NTSTATUS& error)
         error = STATUS_INVALID_PARAMETER;
         return nullptr;
     }
-    ULONG priority = NormalPagePriority | mdl_mapping_no_execute();
-    if (read_only) priority |= MdlMappingNoWrite;
-    void* mapped = MmGetSystemAddressForMdlSafe(mdl, static_cast<MM_PAGE_PRIORITY>(priority));
+    void* mapped = MmGetSystemAddressForMdlSafe(mdl, mdl_mapping_priority(read_only));
     if (mapped == nullptr) error = STATUS_INSUFFICIENT_RESOURCES;
     return mapped;
 }

@@ -105,6 +105,7 @@ _Use_decl_annotations_
 extern "C" NTSTATUS NTAPI DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING registry_path)
 {
     PAGED_CODE();
+    if (const NTSTATUS s = kmd::require_supported_kernel(); !NT_SUCCESS(s)) return s; // x64: Windows 8+ (kmd/kernel_features.hpp)
     KMD_LOG("DriverEntry: %.*ws\n", KMD_USTR_ARGS(registry_path));
     kmd::pool_init(kPoolTag);
     // No-execute pool and MDL mappings are chosen at run time on x86 (kmd/kernel_features.hpp).

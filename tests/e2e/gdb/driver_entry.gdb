@@ -1,4 +1,4 @@
 # Run by test_debugging.py once gdb stopped at skeleton_g.sys's DriverEntry (kmd_debug.py entry).
-bt 3
+bt 4
 next
 detach

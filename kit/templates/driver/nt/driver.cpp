@@ -7,6 +7,7 @@
 
 #include <kmd/device_security.hpp>
 #include <kmd/irp_buffers.hpp>
+#include <kmd/kernel_features.hpp>
 #include <kmd/kernel_raii.hpp>
 #include <kmd/log.hpp>
 
@@ -75,6 +76,7 @@ _Use_decl_annotations_
 extern "C" NTSTATUS NTAPI DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING)
 {
     PAGED_CODE();
+    if (const NTSTATUS s = kmd::require_supported_kernel(); !NT_SUCCESS(s)) return s; // x64: Windows 8+ (kmd/kernel_features.hpp)
     kmd::pool_init(kPoolTag);
 
     kmd::DeviceObjectOwner device;
