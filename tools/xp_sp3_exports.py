@@ -49,6 +49,9 @@ SUPPLEMENT = {
         # Microsoft's ntddk.h: extern POBJECT_TYPE *IoDriverObjectType (ObReferenceObjectByName's
         # type for driver objects), since Windows 2000; mingw-w64 lacks it (kmd/nt.hpp declares it).
         "IoDriverObjectType",
+        # Microsoft's wdm.h: extern POBJECT_TYPE *IoDeviceObjectType (ObOpenObjectByPointer's type
+        # for device objects, kmd/device_security.cpp), exported since NT 4.0; mingw-w64 lacks it.
+        "IoDeviceObjectType",
     },
 }
 
