@@ -28,6 +28,8 @@
 #endif
 #include <ntstrsafe.h>
 
+#include "../winehost/image_patch.hpp" // the entry stub and image writes, shared with kmdhost.sys
+
 #if !defined(__x86_64__)
 #error "kmdverify.sys patches x64 import tables and jump stubs; there is no x86 build"
 #endif
@@ -36,8 +38,7 @@ namespace {
 
 // Exported by Wine's (and Windows') ntoskrnl.exe, but neither declared by the mingw-w64 DDK
 // headers nor in its import library: resolved at run time in DriverEntry.
-using ZwProtectVirtualMemoryFn = NTSTATUS(NTAPI*)(HANDLE process, PVOID* base, PSIZE_T size, ULONG protect, PULONG old);
-ZwProtectVirtualMemoryFn ZwProtectVirtualMemory;
+kmd::winehost::ZwProtectVirtualMemoryFn ZwProtectVirtualMemory;
 using RtlRaiseStatusFn = VOID(NTAPI*)(NTSTATUS status);
 RtlRaiseStatusFn RtlRaiseStatus;
 
@@ -51,8 +52,7 @@ constexpr unsigned kMaxCompleted = 256; // recently completed IRPs, for double c
 constexpr unsigned kMaxPerImage = 32;   // devices, links, handles, referenced objects
 constexpr unsigned kMaxWarnSites = 32;
 constexpr ULONG_PTR kUserProbeAddress = 0x7FFFFFFF0000ull; // x64 MmUserProbeAddress on Windows
-constexpr ULONG kStubOffset = 0xFE0;    // entry jump stub, in the header page's unused tail
-constexpr ULONG kStubMagic = 0x5946564B; // 'KVFY'
+constexpr kmd::winehost::EntryStub kStub{0xFE0, 0x5946564B /* 'KVFY' */}; // entry stub in the header page's tail
 constexpr ULONG kNoneTag = 0x656E6F4E;   // "None": the tag Windows gives untagged ExAllocatePool blocks
 
 struct Device { PDEVICE_OBJECT object; void* site; };
@@ -938,15 +938,7 @@ PVOID NTAPI vf_MmGetSystemRoutineAddress(PUNICODE_STRING name)
 // read-only once imports are bound, as Windows does).
 bool write_image(void* where, const void* what, SIZE_T bytes, ULONG protect)
 {
-    PVOID page = where;
-    SIZE_T size = bytes;
-    ULONG old = 0;
-    if (!NT_SUCCESS(ZwProtectVirtualMemory(NtCurrentProcess(), &page, &size, protect, &old))) return false;
-    RtlCopyMemory(where, what, bytes);
-    page = where;
-    size = bytes;
-    ZwProtectVirtualMemory(NtCurrentProcess(), &page, &size, old, &old);
-    return true;
+    return kmd::winehost::write_image(ZwProtectVirtualMemory, where, what, bytes, protect);
 }
 
 IMAGE_NT_HEADERS64* nt_headers(char* base)
@@ -981,42 +973,11 @@ ULONG patch_imports(Image& image, ULONG* total)
 
 NTSTATUS NTAPI verified_entry(PDRIVER_OBJECT driver, PUNICODE_STRING registry_path);
 
-// Points the image's entry at a jump stub (jmp [rip+0]; dq verified_entry) in the unused tail of
-// its header page. AddressOfEntryPoint is an RVA, so the stub must lie inside the image; the
-// original RVA is kept beside it, so a second notification for the same mapping finds it.
+// Points the image's entry at verified_entry (kit/winehost/image_patch.hpp says how).
 bool redirect_entry(Image& image)
 {
-    IMAGE_NT_HEADERS64* nt = nt_headers(image.base);
-    const ULONG entry_rva = nt->OptionalHeader.AddressOfEntryPoint;
-    auto* tail = reinterpret_cast<ULONG*>(image.base + kStubOffset + 24);
-    // Our stub is there already (a second notification for a mapping Wine kept, as it does after a
-    // failed DriverEntry): we are in the entry chain, perhaps behind another wrapper's stub (the
-    // kit's Wine host shim); rewriting the entry now would make the chain a loop.
-    if (tail[1] == kStubMagic) {
-        image.real_entry = reinterpret_cast<PDRIVER_INITIALIZE>(image.base + tail[0]);
-        return true;
-    }
-    const auto* sections = IMAGE_FIRST_SECTION(nt);
-    const char* table_end = reinterpret_cast<const char*>(sections + nt->FileHeader.NumberOfSections);
-    if (entry_rva == 0 || table_end > image.base + kStubOffset || nt->OptionalHeader.SectionAlignment < PAGE_SIZE) return false;
-    for (unsigned i = 0; i < nt->FileHeader.NumberOfSections; ++i)
-        if (sections[i].VirtualAddress < PAGE_SIZE) return false;
-
-    unsigned char stub[32] = {0xFF, 0x25, 0, 0, 0, 0}; // jmp qword [rip+0]
-    const ULONGLONG target = reinterpret_cast<ULONGLONG>(&verified_entry);
-    RtlCopyMemory(stub + 6, &target, sizeof target);
-    const ULONG keep[2] = {entry_rva, kStubMagic};
-    RtlCopyMemory(stub + 24, keep, sizeof keep);
-    if (!write_image(image.base + kStubOffset, stub, sizeof stub, PAGE_EXECUTE_READWRITE)) return false;
-    // write_image put the page back to read-only: the stub must stay executable.
-    PVOID page = image.base;
-    SIZE_T size = PAGE_SIZE;
-    ULONG old = 0;
-    ZwProtectVirtualMemory(NtCurrentProcess(), &page, &size, PAGE_EXECUTE_READ, &old);
-    const ULONG new_rva = kStubOffset;
-    if (!write_image(&nt->OptionalHeader.AddressOfEntryPoint, &new_rva, sizeof new_rva, PAGE_EXECUTE_READWRITE)) return false;
-    image.real_entry = reinterpret_cast<PDRIVER_INITIALIZE>(image.base + entry_rva);
-    return true;
+    image.real_entry = kmd::winehost::redirect_entry(ZwProtectVirtualMemory, image.base, kStub, verified_entry);
+    return image.real_entry != nullptr;
 }
 
 ULONG read_fault_at()
@@ -1251,7 +1212,7 @@ extern "C" NTSTATUS NTAPI DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING reg
         return STATUS_NAME_TOO_LONG;
     UNICODE_STRING protect;
     RtlInitUnicodeString(&protect, L"ZwProtectVirtualMemory");
-    ZwProtectVirtualMemory = reinterpret_cast<ZwProtectVirtualMemoryFn>(MmGetSystemRoutineAddress(&protect));
+    ZwProtectVirtualMemory = reinterpret_cast<kmd::winehost::ZwProtectVirtualMemoryFn>(MmGetSystemRoutineAddress(&protect));
     UNICODE_STRING raise;
     RtlInitUnicodeString(&raise, L"RtlRaiseStatus");
     RtlRaiseStatus = reinterpret_cast<RtlRaiseStatusFn>(MmGetSystemRoutineAddress(&raise));

@@ -26,17 +26,15 @@
 #include <ntimage.h>
 
 #include "dispatch_guard.hpp"
+#include "image_patch.hpp"
 
 namespace {
 
-using ZwProtectVirtualMemoryFn = NTSTATUS(NTAPI*)(HANDLE process, PVOID* base, PSIZE_T size, ULONG protect, PULONG old);
-ZwProtectVirtualMemoryFn ZwProtectVirtualMemory;
+kmd::winehost::ZwProtectVirtualMemoryFn ZwProtectVirtualMemory;
 
 constexpr unsigned kMaxImages = 32;
-// The entry stub's place in a wrapped image's header page: the unused tail, below kmdverify's
-// (0xFE0), so both can wrap one image (the later one's stub calls the earlier one's).
-constexpr ULONG kStubOffset = 0xFC0;
-constexpr ULONG kStubMagic = 0x5453484B; // 'KHST'
+// The entry stub's place in a wrapped image's header page (image_patch.hpp), below kmdverify's.
+constexpr kmd::winehost::EntryStub kStub{0xFC0, 0x5453484B /* 'KHST' */};
 constexpr ULONG kBarrierIoctl = CTL_CODE(FILE_DEVICE_UNKNOWN, 0xBFF, METHOD_BUFFERED, FILE_ANY_ACCESS);
 
 struct Image {
@@ -183,62 +181,6 @@ NTSTATUS NTAPI host_entry(PDRIVER_OBJECT driver, PUNICODE_STRING registry_path)
     return status;
 }
 
-// Writes into the loaded image whatever the page's protection; leaves the page as `after`.
-bool write_image(void* where, const void* what, SIZE_T bytes, ULONG after)
-{
-    PVOID page = where;
-    SIZE_T size = bytes;
-    ULONG old = 0;
-    if (!NT_SUCCESS(ZwProtectVirtualMemory(NtCurrentProcess(), &page, &size, PAGE_EXECUTE_READWRITE, &old))) return false;
-    RtlCopyMemory(where, what, bytes);
-    page = where;
-    size = bytes;
-    ZwProtectVirtualMemory(NtCurrentProcess(), &page, &size, after, &old);
-    return true;
-}
-
-// Points the image's entry at a stub in the unused tail of its header page that jumps to
-// host_entry (x64: jmp [rip+0]; dq target. x86: push target; ret). AddressOfEntryPoint is an RVA,
-// so the stub must lie inside the image; the original RVA is kept beside it.
-bool redirect_entry(Image& image)
-{
-    auto* dos = reinterpret_cast<IMAGE_DOS_HEADER*>(image.base);
-    auto* nt = reinterpret_cast<IMAGE_NT_HEADERS*>(image.base + dos->e_lfanew);
-    const ULONG entry_rva = nt->OptionalHeader.AddressOfEntryPoint;
-    auto* tail = reinterpret_cast<ULONG*>(image.base + kStubOffset + 24);
-    // Our stub is there already: Wine kept this mapping from an earlier start (it does after a
-    // failed DriverEntry) and we are in its entry chain, outermost or behind another wrapper's
-    // stub (kmdverify's). Rewriting the entry now would make the chain a loop.
-    if (tail[1] == kStubMagic) {
-        image.real_entry = reinterpret_cast<PDRIVER_INITIALIZE>(image.base + tail[0]);
-        return true;
-    }
-    const auto* sections = IMAGE_FIRST_SECTION(nt);
-    const char* table_end = reinterpret_cast<const char*>(sections + nt->FileHeader.NumberOfSections);
-    if (entry_rva == 0 || table_end > image.base + kStubOffset || nt->OptionalHeader.SectionAlignment < PAGE_SIZE) return false;
-    for (unsigned i = 0; i < nt->FileHeader.NumberOfSections; ++i)
-        if (sections[i].VirtualAddress < PAGE_SIZE) return false;
-
-    unsigned char stub[32] = {};
-    const auto target = reinterpret_cast<ULONG_PTR>(&host_entry);
-#if defined(_WIN64)
-    stub[0] = 0xFF;
-    stub[1] = 0x25; // jmp qword [rip+0]
-    RtlCopyMemory(stub + 6, &target, sizeof target);
-#else
-    stub[0] = 0x68; // push imm32
-    RtlCopyMemory(stub + 1, &target, sizeof target);
-    stub[5] = 0xC3; // ret
-#endif
-    const ULONG keep[2] = {entry_rva, kStubMagic};
-    RtlCopyMemory(stub + 24, keep, sizeof keep);
-    if (!write_image(image.base + kStubOffset, stub, sizeof stub, PAGE_EXECUTE_READ)) return false;
-    const ULONG new_rva = kStubOffset;
-    if (!write_image(&nt->OptionalHeader.AddressOfEntryPoint, &new_rva, sizeof new_rva, PAGE_EXECUTE_READ)) return false;
-    image.real_entry = reinterpret_cast<PDRIVER_INITIALIZE>(image.base + entry_rva);
-    return true;
-}
-
 VOID NTAPI on_image_load(PUNICODE_STRING full_name, HANDLE, PIMAGE_INFO info)
 {
     char* base = static_cast<char*>(info->ImageBase);
@@ -267,7 +209,8 @@ VOID NTAPI on_image_load(PUNICODE_STRING full_name, HANDLE, PIMAGE_INFO info)
         DbgPrint("kmdhost: ERROR more than %u drivers in this host; %.*ws runs without the unload shim\n", kMaxImages, USTR(full_name));
         return;
     }
-    if (!redirect_entry(*image)) {
+    image->real_entry = kmd::winehost::redirect_entry(ZwProtectVirtualMemory, base, kStub, host_entry);
+    if (image->real_entry == nullptr) {
         DbgPrint("kmdhost: ERROR cannot redirect the entry point of %.*ws; it runs without the unload shim\n", USTR(full_name));
         release(*image);
     }
@@ -295,7 +238,7 @@ extern "C" NTSTATUS NTAPI DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING reg
     g_self_size = driver->DriverSize;
     UNICODE_STRING protect;
     RtlInitUnicodeString(&protect, L"ZwProtectVirtualMemory");
-    ZwProtectVirtualMemory = reinterpret_cast<ZwProtectVirtualMemoryFn>(MmGetSystemRoutineAddress(&protect));
+    ZwProtectVirtualMemory = reinterpret_cast<kmd::winehost::ZwProtectVirtualMemoryFn>(MmGetSystemRoutineAddress(&protect));
     if (ZwProtectVirtualMemory == nullptr) return STATUS_PROCEDURE_NOT_FOUND;
 
     // \Device\ + the last component of our service key.
