@@ -25,6 +25,7 @@
 #include "cli_parse.hpp"
 #include "device.hpp"
 #include "host_health.hpp"
+#include "imports_check.hpp"
 #include "nt5_compat.hpp"
 #include "pe_probe.hpp"
 #include "scm.hpp"
@@ -530,7 +531,8 @@ int cmd_run(const Args& a)
     say_retry(retry);
     if (Failure f = started) {
         if (f.error != ERROR_SERVICE_ALREADY_RUNNING) {
-            kmd::explain_start_failure(stderr, shown_name, f.error, device_path);
+            if (!kmd::explain_missing_imports(stderr, shown_name, image))
+                kmd::explain_start_failure(stderr, shown_name, f.error, device_path);
             return step_failed(4, f);
         }
         if (cleanup && undo.will_delete_service()) {
@@ -541,6 +543,8 @@ int cmd_run(const Args& a)
         }
     } else {
         undo.started();
+        std::fflush(stdout);
+        kmd::explain_missing_imports(stderr, shown_name, image, true);
     }
 
     if (request) {
@@ -678,15 +682,22 @@ int cmd_start(const Args& a)
     if (Failure f = started) {
         if (f.error == ERROR_SERVICE_ALREADY_RUNNING)
             if (const DWORD dead = host_died(scm.get(), name)) return failed_exit(dead);
-        kmd::explain_start_failure(stderr, kmd::narrow(name), f.error,
-                                   std::wstring(L"\\\\.\\") + name); // the usual link: \\.\NAME
+        kmd::ServiceConfig config;
+        if (kmd::query_config(service.get(), config) || !kmd::explain_missing_imports(stderr, kmd::narrow(name), config.image_path))
+            kmd::explain_start_failure(stderr, kmd::narrow(name), f.error,
+                                       std::wstring(L"\\\\.\\") + name); // the usual link: \\.\NAME
         return report("start", f);
     }
     // The state the start settled in, not START_PENDING: RUNNING, or STOPPED if it went down again.
     DWORD state = 0;
     if (Failure f = kmd::wait_while_starting(service.get(), kStopTimeoutMs, state)) return report("start", f);
     std::printf("%s: %s\n", kmd::narrow(name).c_str(), kmd::state_name(state));
-    if (state == SERVICE_RUNNING) return kExitOk;
+    std::fflush(stdout);
+    if (state == SERVICE_RUNNING) {
+        kmd::ServiceConfig config;
+        if (!kmd::query_config(service.get(), config)) kmd::explain_missing_imports(stderr, kmd::narrow(name), config.image_path, true);
+        return kExitOk;
+    }
     return report("start", Failure{"StartService succeeded, but the service is " + std::string(kmd::state_name(state)) + " now",
                                ERROR_SERVICE_NOT_ACTIVE});
 }
@@ -870,6 +881,31 @@ int cmd_ioctl(const Args& a)
     return kExitOk;
 }
 
+// ---------------------------------------------------------------- imports
+
+// What of the driver's imports this system runs: implemented, stub (Wine's spec says so: a call
+// raises EXCEPTION_WINE_STUB), missing (the driver does not load). Exit 1 if any is missing.
+int cmd_imports(const Args& a)
+{
+    std::wstring image;
+    if (Failure f = kmd::full_path(kmd::widen(a.positional[0]), image)) return report("imports", f);
+    const kmd::ImportsReport r = kmd::check_imports(image);
+    if (!r.ok) return report("imports", Failure{kmd::narrow(image) + ": " + r.problem, ERROR_BAD_EXE_FORMAT});
+    std::printf("%s: %zu imports, checked against %s\n", kmd::narrow(image).c_str(), r.imports.size(), r.runtime.c_str());
+    for (const kmd::CheckedImport& c : r.imports) {
+        const std::string what = c.import.name.empty() ? "#" + std::to_string(c.import.ordinal) : c.import.name;
+        std::printf("  %-12s %s!%s%s%s%s\n", kmd::import_state_name(c.state), c.import.module.c_str(), what.c_str(),
+                    c.why.empty() ? "" : " (", c.why.c_str(), c.why.empty() ? "" : ")");
+    }
+    std::printf("%zu implemented, %zu stub, %zu missing%s\n", r.count(kmd::ImportState::implemented), r.count(kmd::ImportState::stub),
+                r.count(kmd::ImportState::missing),
+                r.count(kmd::ImportState::missing) ? ": a missing module fails the load; a missing export fails it on Windows, and under "
+                                                     "Wine the first call to it raises EXCEPTION_WINE_STUB"
+                : r.count(kmd::ImportState::stub) ? ": it loads; a call to a stub raises EXCEPTION_WINE_STUB (0x80000100)" : "");
+    std::fflush(stdout);
+    return r.count(kmd::ImportState::missing) ? kExitFailed : kExitOk;
+}
+
 // ---------------------------------------------------------------- IOCTL arithmetic
 
 void print_decoded(uint32_t code)
@@ -976,6 +1012,14 @@ const Verb kVerbs[] = {
      "--in-file F  the file's bytes\n"
      "--out-size N the output buffer in bytes (default 256, at most 64 MiB)",
      {kIoctlOptions, 1, 1}, cmd_ioctl},
+    {"imports", "imports <file.sys>",
+     "Each routine the driver imports, looked up in the system in use (under Wine: Wine's own ntoskrnl.exe,\n"
+     "hal.dll, ...), without loading the driver: implemented; stub (Wine's spec declares it a stub: the\n"
+     "call raises EXCEPTION_WINE_STUB 0x80000100); missing (no such module: the load fails; no such export:\n"
+     "the load fails on Windows, and under Wine the first call raises EXCEPTION_WINE_STUB). A routine Wine\n"
+     "implements as a do-nothing FIXME shows as implemented. Exit 1 if any is missing. start and run name\n"
+     "missing imports too.",
+     {kCommonOptions, 1, 1}, cmd_imports},
     {"decode", "decode <code> [--header H]", "Takes an IOCTL code (a number or a name) apart: device type, function, method, access.",
      {kDecodeOptions, 1, 1}, cmd_decode},
     {"encode", "encode <devtype> <function> <method> <access>", "Builds an IOCTL code, as CTL_CODE does.", {kCommonOptions, 4, 4},
