@@ -1330,6 +1330,11 @@ NTSTATUS NTAPI verified_entry(PDRIVER_OBJECT driver, PUNICODE_STRING registry_pa
         if (d.object != nullptr) ++devices;
     DbgPrint("kmdverify: ENTRY driver=%ws status=0x%08lx failable=%lu fault_at=%lu injected=%s devices=%lu\n", image->name,
              static_cast<ULONG>(status), image->failable_seen, image->fault_at, image->injected ? image->injected : "-", devices);
+    // The links the driver made, so the front end finds its devices whatever they are named.
+    if (NT_SUCCESS(status))
+        for (const Link& l : image->links)
+            if (l.length != 0)
+                DbgPrint("kmdverify: LINK driver=%ws name=%.*ws\n", image->name, static_cast<int>(l.length / sizeof(WCHAR)), l.name);
     if (!NT_SUCCESS(status)) {
         // Whatever is left now leaked on a failure path: Wine frees the driver object, nothing else.
         leftovers(*image, "(after DriverEntry failed)");

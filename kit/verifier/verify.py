@@ -199,7 +199,7 @@ class Session:
         self.kmdctl = windows_path(bin_dir / "kmdctl.exe")
         self._log_seen = 0
 
-    def batch(self, steps: list[Step | list[str]], timeout: float = 300) -> list[Step]:
+    def batch(self, steps: list[Step | list[str]], timeout: float = 300, first: int = 1) -> list[Step]:
         """Runs the steps one after another in one cmd.exe (one Wine process start instead of one
         per command: under Wine that is most of the time a sweep takes), keeping each step's exit
         code and output. The first step that fails and may not ends the batch: StepFailed names it."""
@@ -227,7 +227,7 @@ class Session:
         for n, step in enumerate(steps, 1):
             if step.rc is None or (step.rc != 0 and not step.may_fail):
                 extra = f"\n{result.describe()}" if result.timed_out or step.rc is None else ""
-                raise StepFailed(step, n, steps, extra)
+                raise StepFailed(step, n + first - 1, steps, extra)
         return steps
 
     def new_lines(self) -> list[str]:
@@ -259,11 +259,15 @@ class Session:
     def verify_driver(self, driver: Path, service: str, device: str | None, ioctls: list[list[str]], sweep: bool = True,
                       max_points: int = 64, timeout: float = 300) -> Report:
         report = Report(driver.name.lower(), image=driver)
-        exercise = [Step(self.kmd(*args, "--device", rf"\\.\{device or service}"), may_fail=True) for args in ioctls]
         try:
-            steps = self.batch([self.fault_at(0),
-                                self.kmd("install", windows_path(driver), "--name", service, "--group", self.group, "--force"),
-                                self.kmd("start", service), *exercise, self.kmd("stop", service)], timeout=timeout)
+            self.batch([self.fault_at(0), self.kmd("install", windows_path(driver), "--name", service, "--group", self.group, "--force"),
+                        self.kmd("start", service)], timeout=timeout)
+            report.findings += parse(self.new_lines())
+            # Without --device: every link the driver made (the verifier saw each IoCreateSymbolicLink),
+            # whatever it is named; the service name only when it made none.
+            targets = [device] if device else self._links(report) or [service]
+            exercise = [Step(self.kmd(*args, "--device", rf"\\.\{target}"), may_fail=True) for target in targets for args in ioctls]
+            steps = self.batch([*exercise, self.kmd("stop", service)], timeout=timeout, first=4)
         except StepFailed as e:
             report.findings += parse(self.new_lines())
             report.problems.append(str(e))
@@ -305,6 +309,18 @@ class Session:
                                    f"with STATUS_INVALID_DEVICE_REQUEST: {unmapped[0].text}")
         return report
 
+    @staticmethod
+    def _links(report: Report) -> list[str]:
+        """The Win32 names of the links the driver made: \\DosDevices\\X, \\??\\X, \\GLOBAL??\\X -> X."""
+        names = []
+        for f in report.of("LINK"):
+            name = f.fields.get("name", "")
+            for prefix in ("\\DosDevices\\Global\\", "\\DosDevices\\", "\\??\\", "\\GLOBAL??\\"):
+                if name.lower().startswith(prefix.lower()):
+                    names.append(name[len(prefix):])
+                    break
+        return list(dict.fromkeys(names))
+
     def _stop_quietly(self, service: str) -> None:
         """After a failed step: leave no driver running for the next run (its own failure is not news)."""
         try:
@@ -323,7 +339,7 @@ class Session:
                 code = int(f.fields.get("code", "0"), 16)
                 seen[code] = seen.get(code, 0) + 1
         for step in exercise:
-            number = steps.index(step) + 1
+            number = steps.index(step) + 4  # after the install batch's three steps
             try:
                 code = int(step.argv[2], 0)
             except ValueError:
@@ -382,7 +398,8 @@ def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="verify.py", description=__doc__.split("\n\n")[0])
     p.add_argument("driver", nargs="?", type=Path, help="the .sys to verify")
     p.add_argument("--name", help="service name (default: the file name without .sys)")
-    p.add_argument("--device", help=r"Win32 device name for the IOCTLs (\\.\NAME; default: the service name)")
+    p.add_argument("--device", help=r"Win32 device name for the IOCTLs (\\.\NAME; default: every symbolic link the driver "
+                                    "creates, else the service name)")
     p.add_argument("--ioctl", action="append", default=[], type=parse_ioctl, metavar="CODE[,in=HEX][,out=N]")
     p.add_argument("--ioctl-script", type=Path, help="a file of --ioctl specs, one a line (# comments)")
     p.add_argument("--group", default="kmdverify", help="load-order group shared by the verifier and the driver(s)")

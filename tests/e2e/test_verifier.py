@@ -132,6 +132,14 @@ class VerifierCatchesDefects(unittest.TestCase):
         self.assertFalse(report.ok)
         self.assertIn("created 1 device(s) but no request reached it", report.text())
 
+    def test_a_device_named_otherwise_than_the_file_is_found_by_its_link(self):
+        # vf_other_name.sys makes \\DosDevices\\sample_dev. Before: the IOCTLs went to \\.\vf_other_name,
+        # reached nothing, and the run said PASS (then, failing closed: "not delivered").
+        report = self.verify("vf_other_name")
+        self.assertEqual("PASS", report.result, report.text())
+        self.assertEqual(["\\DosDevices\\sample_dev"], [f.fields.get("name") for f in report.of("LINK")], report.text())
+        self.assertEqual(2, sum(1 for f in report.of("IRP") if f.fields.get("major") == "0xe"), report.text())
+
     def test_every_ioctl_sent_is_counted_at_the_driver(self):
         report = self.verify("wdm_sample", ioctls=(BUFFERED, BUFFERED, NEITHER))
         self.assertEqual("PASS", report.result, report.text())
