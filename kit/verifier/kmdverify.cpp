@@ -1330,7 +1330,12 @@ NTSTATUS NTAPI verified_entry(PDRIVER_OBJECT driver, PUNICODE_STRING registry_pa
         if (d.object != nullptr) ++devices;
     DbgPrint("kmdverify: ENTRY driver=%ws status=0x%08lx failable=%lu fault_at=%lu injected=%s devices=%lu\n", image->name,
              static_cast<ULONG>(status), image->failable_seen, image->fault_at, image->injected ? image->injected : "-", devices);
-    // The links the driver made, so the front end finds its devices whatever they are named.
+    // The devices and links the driver made, so the front end finds them whatever they are named,
+    // and sweeps the IOCTL codes of each device's type.
+    if (NT_SUCCESS(status))
+        for (const Device& d : image->devices)
+            if (d.object != nullptr)
+                DbgPrint("kmdverify: DEVICE driver=%ws type=0x%lx\n", image->name, static_cast<ULONG>(d.object->DeviceType));
     if (NT_SUCCESS(status))
         for (const Link& l : image->links)
             if (l.length != 0)

@@ -120,6 +120,7 @@ class Report:
     findings: list[Finding] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # not verifier findings: a start that failed, ...
     incomplete: list[str] = field(default_factory=list)  # why the run checked less than it should have
+    discovered: list[str] = field(default_factory=list)  # what the discovery sweep found, one line each
     fault_points: int = 0
     sweep_runs: int = 0
     image: Path | None = None  # the driver file, to name functions in the report
@@ -166,6 +167,7 @@ class Report:
                  f"  warnings:               {len(self.of('WARNING'))}",
                  f"  violations:             {len(self.violations)}"]
         symbols = Symbols(self.image)
+        lines += ["  " + d for d in self.discovered]
         for f in self.violations + self.of("WARNING"):
             lines.append("    " + self.symbolized(f.text.split("kmdverify: ", 1)[-1], symbols))
         for p in self.problems:
@@ -257,7 +259,7 @@ class Session:
         return parse(self.new_lines())
 
     def verify_driver(self, driver: Path, service: str, device: str | None, ioctls: list[list[str]], sweep: bool = True,
-                      max_points: int = 64, timeout: float = 300) -> Report:
+                      max_points: int = 64, timeout: float = 300, discover: bool = False) -> Report:
         report = Report(driver.name.lower(), image=driver)
         try:
             self.batch([self.fault_at(0), self.kmd("install", windows_path(driver), "--name", service, "--group", self.group, "--force"),
@@ -267,7 +269,10 @@ class Session:
             # whatever it is named; the service name only when it made none.
             targets = [device] if device else self._links(report) or [service]
             exercise = [Step(self.kmd(*args, "--device", rf"\\.\{target}"), may_fail=True) for target in targets for args in ioctls]
-            steps = self.batch([*exercise, self.kmd("stop", service)], timeout=timeout, first=4)
+            types = list(dict.fromkeys(f.fields.get("type", "0x22") for f in report.of("DEVICE"))) or ["0x22"]
+            discovery = [Step(self.kmd("sweep", rf"\\.\{target}", "--type", t), may_fail=True)
+                         for target in targets for t in types] if discover else []
+            steps = self.batch([*exercise, *discovery, self.kmd("stop", service)], timeout=timeout + 300 * len(discovery), first=4)
         except StepFailed as e:
             report.findings += parse(self.new_lines())
             report.problems.append(str(e))
@@ -280,7 +285,7 @@ class Session:
             return report
         if int(entries[0].fields["status"], 16) != 0:
             report.problems.append(f"DriverEntry failed without any injected fault: status={entries[0].fields['status']}")
-        self._check_delivery(report, steps, exercise)
+        self._check_delivery(report, steps, exercise, discovery)
         report.fault_points = int(entries[0].fields.get("failable", "0"))
         if sweep and report.fault_points > max_points:
             report.problems.append(f"{report.fault_points} fault points: more than --max-faults {max_points}")
@@ -329,11 +334,46 @@ class Session:
             pass
 
     @staticmethod
-    def _check_delivery(report: Report, steps: list[Step], exercise: list[Step]) -> None:
+    def _discovered(report: Report, discovery: list[Step], steps: list[Step]) -> int:
+        """Reads the sweeps' output into the report; returns how many IOCTLs they sent."""
+        sent = 0
+        for step in discovery:
+            target, dtype = step.argv[2], step.argv[4]
+            live = [line.split()[1] for line in step.output.splitlines() if line.startswith("live ")]
+            calls = [line for line in step.output.splitlines() if line.startswith("call ")]
+            swept = next((int(line.split()[1]) for line in step.output.splitlines() if line.startswith("swept ")), 0)
+            sent += swept + len(calls)
+            report.discovered.append(f"device {target} (type {dtype}): {len(live)} live IOCTL code(s) of {swept} swept"
+                                     + (": " + ", ".join(live) if live else ""))
+            for code in live:
+                errors: dict[str, int] = {}
+                for line in calls:
+                    if line.split()[1] == code:
+                        error = line.split("error=")[1].split()[0]
+                        errors[error] = errors.get(error, 0) + 1
+                report.discovered.append(f"  {code}: {sum(errors.values())} seeded calls, errors " +
+                                         ", ".join(f"{e} x{n}" for e, n in sorted(errors.items())))
+            died = next((line for line in step.output.splitlines() if line.startswith("host died at ")), None)
+            if died:
+                code = died.split()[3]
+                function = (int(code, 16) >> 2) & 0xfff
+                report.problems.append(f"the driver host died during the sweep of {target}: {died}; replay: "
+                                       f"kmdctl sweep {target} --type {dtype} --functions 0x{function:x}-0x{function:x}")
+            elif step.rc not in (0, None):
+                report.problems.append(f"step {steps.index(step) + 4} (the sweep of {target}) failed, exit code {step.rc}:\n"
+                                       f"{step.output.rstrip()[-2000:]}")
+        return sent
+
+    @staticmethod
+    def _check_delivery(report: Report, steps: list[Step], exercise: list[Step], discovery: list[Step] = ()) -> None:
         """Every IOCTL sent must have reached the driver (the verifier's IRP line for its code), and a
         driver that created a device must have been sent something."""
         seen: dict[int, int] = {}
         irps = [f for f in report.of("IRP")]
+        swept = Session._discovered(report, list(discovery), steps)
+        delivered = sum(1 for f in irps if f.fields.get("major") == "0xe")
+        if swept > delivered:
+            report.problems.append(f"the sweep sent {swept} IOCTLs and the driver saw {delivered} (with the explicit ones)")
         for f in irps:
             if f.fields.get("major") == "0xe":
                 code = int(f.fields.get("code", "0"), 16)
@@ -407,6 +447,8 @@ def main(argv: list[str]) -> int:
     p.add_argument("--env-path", action="append", default=[], metavar="NAME=UNIXPATH",
                    help="with a PROGRAM: set NAME to the Windows path of UNIXPATH")
     p.add_argument("--no-sweep", action="store_true", help="skip the fault-injection sweep")
+    p.add_argument("--no-discover", action="store_true",
+                   help="without --ioctl: do not sweep the devices for live IOCTL codes (kmdctl sweep) and exercise them")
     p.add_argument("--max-faults", type=int, default=64)
     p.add_argument("--box", default="verify")
     p.add_argument("--timeout", type=float, default=600)
@@ -444,7 +486,7 @@ def main(argv: list[str]) -> int:
             rc = 0
             name = a.name or a.driver.stem
             reports = [session.verify_driver(a.driver.resolve(), name, a.device, ioctls, sweep=not a.no_sweep,
-                                             max_points=a.max_faults)]
+                                             max_points=a.max_faults, discover=not ioctls and not a.no_discover)]
         try:
             session.stop()
         except StepFailed as e:

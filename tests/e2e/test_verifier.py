@@ -33,8 +33,8 @@ class VerifierCatchesDefects(unittest.TestCase):
         finally:
             cls.box.close()
 
-    def verify(self, name, sweep=False, ioctls=(BUFFERED, NEITHER), device=None):
-        report = self.session.verify_driver(BIN_DIR / f"{name}.sys", name, device, list(ioctls), sweep=sweep)
+    def verify(self, name, sweep=False, ioctls=(BUFFERED, NEITHER), device=None, discover=False):
+        report = self.session.verify_driver(BIN_DIR / f"{name}.sys", name, device, list(ioctls), sweep=sweep, discover=discover)
         print(report.text())
         return report
 
@@ -140,6 +140,17 @@ class VerifierCatchesDefects(unittest.TestCase):
         self.assertEqual(["\\DosDevices\\sample_dev"], [f.fields.get("name") for f in report.of("LINK")], report.text())
         self.assertEqual(2, sum(1 for f in report.of("IRP") if f.fields.get("major") == "0xe"), report.text())
 
+    def test_discovery_finds_the_live_codes_by_itself(self):
+        # No --device, no --ioctl: the links the driver made, the codes it answers, seeded buffers.
+        report = self.verify("vf_other_name", ioctls=(), discover=True)
+        self.assertEqual("PASS", report.result, report.text())
+        self.assertIn(r"device \\.\sample_dev (type 0x22): 2 live IOCTL code(s) of 32768 swept: 0x00222400, 0x00222407", report.text())
+        self.assertIn("  0x00222407: 16 seeded calls", report.text())
+
+    def test_discovery_catches_a_bug_nobody_asked_about(self):
+        report = self.verify("vf_skip_probe", ioctls=(), discover=True)
+        self.assert_caught(report, "UNPROBED_USER_BUFFER", "IoCompleteRequest")
+
     def test_every_ioctl_sent_is_counted_at_the_driver(self):
         report = self.verify("wdm_sample", ioctls=(BUFFERED, BUFFERED, NEITHER))
         self.assertEqual("PASS", report.result, report.text())
@@ -220,6 +231,14 @@ class ForwardAndComplete(unittest.TestCase):
 
 
 class VerifyCommandLine(unittest.TestCase):
+    def test_a_driver_and_nothing_else(self):
+        # `make verify DRIVER=any.sys`: its devices found, its codes swept, the fault sweep run.
+        proc = subprocess.run([sys.executable, str(VERIFY_PY), str(BIN_DIR / "vf_other_name.sys"), "--box", "verify-bare"],
+                              capture_output=True, text=True, timeout=600)
+        self.assertEqual(0, proc.returncode, proc.stdout + proc.stderr)
+        self.assertIn(r"device \\.\sample_dev (type 0x22): 2 live IOCTL code(s)", proc.stdout)
+        self.assertIn("result: PASS", proc.stdout)
+
     def test_nosuchdevice_is_not_pass(self):
         # The issue's own case: `verify.py wdm_sample.sys --device nosuchdevice --ioctl ...` printed PASS, exit 0.
         proc = subprocess.run([sys.executable, str(VERIFY_PY), str(BIN_DIR / "wdm_sample.sys"), "--device", "nosuchdevice",
@@ -230,7 +249,8 @@ class VerifyCommandLine(unittest.TestCase):
         self.assertIn("was not delivered", proc.stdout)
 
     def test_no_request_exits_incomplete(self):
-        proc = subprocess.run([sys.executable, str(VERIFY_PY), str(BIN_DIR / "wdm_sample.sys"), "--no-sweep", "--box", "verify-noreq"],
+        proc = subprocess.run([sys.executable, str(VERIFY_PY), str(BIN_DIR / "wdm_sample.sys"), "--no-sweep", "--no-discover",
+                               "--box", "verify-noreq"],
                               capture_output=True, text=True, timeout=300)
         self.assertEqual(3, proc.returncode, proc.stdout + proc.stderr)
         self.assertIn("result: INCOMPLETE", proc.stdout)
