@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "crash_symbols.hpp"
 #include "nt5_compat.hpp"
 #include "scm.hpp"
 
@@ -58,31 +59,6 @@ std::string line_at(const std::string& text, size_t at)
     std::string line = text.substr(at, end == std::string::npos ? std::string::npos : end - at);
     while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
     return line;
-}
-
-// winedbg's first frame, "=>0 0x00000180001050 record_request(...) [file:line] in mod.sys (0x...)":
-// the address, the module name, and the text between them.
-struct Frame {
-    unsigned long long address = 0;
-    std::string module;
-    std::string text;
-};
-
-Frame parse_first_frame(const std::string& block)
-{
-    Frame f;
-    const size_t at = block.find("=>0 0x");
-    if (at == std::string::npos) return f;
-    const std::string line = line_at(block, at);
-    f.address = std::strtoull(line.c_str() + 4, nullptr, 16);
-    const size_t sym = line.find(' ', 6);
-    const size_t in = line.rfind(" in ");
-    if (sym != std::string::npos && in != std::string::npos && in > sym) {
-        f.text = line.substr(sym + 1, in - sym - 1);
-        const size_t paren = line.find(" (", in + 4);
-        f.module = line.substr(in + 4, paren == std::string::npos ? std::string::npos : paren - in - 4);
-    }
-    return f;
 }
 
 // The module's base from the "Modules:" table: "PE\t0000000180000000-0000000180012000\t...\tname".
@@ -165,10 +141,18 @@ CrashReport crash_report_for(const std::string& image)
     r.exception = line_at(block, std::strlen("Unhandled exception: "));
     const Frame f = parse_first_frame(block);
     r.frame = f.text;
+    // winedbg names a module without its extension ("crashme" for crashme.sys): the image's own name then.
+    const std::string module = f.module.find('.') == std::string::npos && image.size() > f.module.size() &&
+                                       image.compare(0, f.module.size() + 1, f.module + ".") == 0 ? image : f.module;
     if (const unsigned long long base = module_base(block, f.module); base != 0 && f.address >= base)
-        r.where = f.module + "+" + hex(f.address - base);
+        r.offset = f.address - base, r.has_offset = true;
+    else if (f.has_offset)
+        r.offset = f.offset, r.has_offset = true;
+    if (r.has_offset)
+        r.where = module + "+" + hex(r.offset);
     else if (f.address != 0)
         r.where = hex(f.address) + (f.module.empty() ? "" : " in " + f.module);
+    r.module = module;
     return r;
 }
 
@@ -222,8 +206,11 @@ bool report_crash_since(std::FILE* out, const std::string& service, const Report
         std::fprintf(out, ":\n  exception : %s\n", line_at(block, std::strlen("Unhandled exception: ")).c_str());
         if (f.module.empty())
             std::fprintf(out, "  at        : 0x%llx, in no loaded module: the driver's image was already unloaded\n", f.address);
+        else if (const unsigned long long base = module_base(block, f.module); base != 0 || f.has_offset)
+            std::fprintf(out, "  at        : %s+%s%s%s\n", f.module.c_str(), hex(base != 0 ? f.address - base : f.offset).c_str(),
+                         f.text.empty() ? "" : "  ", f.text.c_str());
         else
-            std::fprintf(out, "  at        : %s\n", f.text.c_str());
+            std::fprintf(out, "  at        : 0x%llx in %s%s%s\n", f.address, f.module.c_str(), f.text.empty() ? "" : "  ", f.text.c_str());
         std::fprintf(out, "  full crash report: %s\n", narrow(file).c_str());
     }
     std::fprintf(out, "  A request still in flight reached the driver after DriverUnload: Wine 8 unloads a driver at once,\n"
@@ -346,6 +333,38 @@ HostDeath why_host_died(const std::string& image)
     return d;
 }
 
+namespace {
+
+// The file a service's ImagePath names: "\\??\\C:\\x.sys", "C:\\x.sys", or "system32\\drivers\\x.sys".
+std::wstring image_file_of(const std::wstring& image_path)
+{
+    std::wstring p = image_path;
+    if (p.rfind(L"\\??\\", 0) == 0) p = p.substr(4);
+    if (p.rfind(L"\\SystemRoot\\", 0) == 0) p = p.substr(12);
+    if (p.find(L':') == std::wstring::npos) {
+        wchar_t root[MAX_PATH] = {};
+        const UINT n = GetWindowsDirectoryW(root, MAX_PATH);
+        p = std::wstring(root, n) + L"\\" + p;
+    }
+    return p;
+}
+
+// The function at the crash from the image's own data (exports, COFF symbols, .pdata), for a
+// driver winedbg found no debug information for.
+std::string function_of(const std::wstring& image_path, const CrashReport& r)
+{
+    // Only for a crash in this service's own image: a neighbour in the same host (the shim) shares the report.
+    const auto lower = [](std::string t) {
+        for (char& c : t) c = c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+        return t;
+    };
+    if (!r.has_offset || r.offset > 0xffffffffULL || lower(r.module) != lower(image_file_name(image_path))) return {};
+    const std::string bytes = read_text_file(image_file_of(image_path));
+    return function_in_image(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), static_cast<uint32_t>(r.offset));
+}
+
+} // namespace
+
 void explain_dead_host(std::FILE* out, const std::string& service, const std::wstring& image_path, const HostState& host,
                        const std::wstring& link, const HostDeath* known)
 {
@@ -381,7 +400,10 @@ void explain_dead_host(std::FILE* out, const std::string& service, const std::ws
     if (r.found) {
         std::fprintf(out, "  exception : %s\n", r.exception.c_str());
         if (!r.where.empty()) std::fprintf(out, "  at        : %s\n", r.where.c_str());
-        if (!r.frame.empty()) std::fprintf(out, "  in        : %s\n", r.frame.c_str());
+        if (!r.frame.empty())
+            std::fprintf(out, "  in        : %s\n", r.frame.c_str());
+        else if (const std::string function = function_of(image_path, r); !function.empty())
+            std::fprintf(out, "  in        : %s\n", function.c_str()); // no debug information: the image's own names
         std::fprintf(out, "  full crash report (registers, backtrace, modules): %s\n", r.path.c_str());
     } else if (!r.path.empty()) {
         std::fprintf(out, "  %s crash report naming %s in %s\n", death.earlier_report ? "only an earlier host's" : "no",

@@ -34,7 +34,10 @@ struct CrashReport {
     bool found = false;        // a report naming this driver's image is in it
     unsigned long pid = 0;     // the crashed process, from the report
     std::string exception;     // "page fault on write access to 0x10 in 64-bit code (0x180001050)."
-    std::string where;         // "crash_on_ioctl.sys+0x1050"
+    std::string where;         // "crash_on_ioctl.sys+0x1050" (the raw address only when no module holds it)
+    std::string module;        // "crash_on_ioctl.sys"
+    bool has_offset = false;   // where is module+offset
+    unsigned long long offset = 0;
     std::string frame;         // winedbg's first frame: "record_request(...) [...\crash_on_ioctl.cpp:26]"
 };
 // The last report whose crashed process had `image` ("crash_on_ioctl.sys") loaded.

@@ -26,6 +26,7 @@
 #include "device.hpp"
 #include "error_hints.hpp"
 #include "host_health.hpp"
+#include "imports_check.hpp"
 #include "nt5_compat.hpp"
 #include "pe_probe.hpp"
 #include "scm.hpp"
@@ -540,7 +541,8 @@ int cmd_run(const Args& a)
     say_retry(retry);
     if (Failure f = started) {
         if (f.error != ERROR_SERVICE_ALREADY_RUNNING) {
-            kmd::explain_start_failure(stderr, shown_name, f.error, device_path);
+            if (!kmd::explain_missing_imports(stderr, shown_name, image))
+                kmd::explain_start_failure(stderr, shown_name, f.error, device_path);
             return step_failed(4, f);
         }
         if (cleanup && undo.will_delete_service()) {
@@ -551,6 +553,8 @@ int cmd_run(const Args& a)
         }
     } else {
         undo.started();
+        std::fflush(stdout);
+        kmd::explain_missing_imports(stderr, shown_name, image, true);
     }
 
     if (request) {
@@ -688,15 +692,22 @@ int cmd_start(const Args& a)
     if (Failure f = started) {
         if (f.error == ERROR_SERVICE_ALREADY_RUNNING)
             if (const DWORD dead = host_died(scm.get(), name)) return failed_exit(dead);
-        kmd::explain_start_failure(stderr, kmd::narrow(name), f.error,
-                                   std::wstring(L"\\\\.\\") + name); // the usual link: \\.\NAME
+        kmd::ServiceConfig config;
+        if (kmd::query_config(service.get(), config) || !kmd::explain_missing_imports(stderr, kmd::narrow(name), config.image_path))
+            kmd::explain_start_failure(stderr, kmd::narrow(name), f.error,
+                                       std::wstring(L"\\\\.\\") + name); // the usual link: \\.\NAME
         return report("start", f);
     }
     // The state the start settled in, not START_PENDING: RUNNING, or STOPPED if it went down again.
     DWORD state = 0;
     if (Failure f = kmd::wait_while_starting(service.get(), kStopTimeoutMs, state)) return report("start", f);
     std::printf("%s: %s\n", kmd::narrow(name).c_str(), kmd::state_name(state));
-    if (state == SERVICE_RUNNING) return kExitOk;
+    std::fflush(stdout);
+    if (state == SERVICE_RUNNING) {
+        kmd::ServiceConfig config;
+        if (!kmd::query_config(service.get(), config)) kmd::explain_missing_imports(stderr, kmd::narrow(name), config.image_path, true);
+        return kExitOk;
+    }
     return report("start", Failure{"StartService succeeded, but the service is " + std::string(kmd::state_name(state)) + " now",
                                ERROR_SERVICE_NOT_ACTIVE});
 }
@@ -880,6 +891,97 @@ int cmd_ioctl(const Args& a)
     return kExitOk;
 }
 
+// ---------------------------------------------------------------- imports
+
+// What of the driver's imports this system runs: implemented, stub (Wine's spec says so: a call
+// raises EXCEPTION_WINE_STUB), missing (the driver does not load). Exit 1 if any is missing.
+int cmd_imports(const Args& a)
+{
+    std::wstring image;
+    if (Failure f = kmd::full_path(kmd::widen(a.positional[0]), image)) return report("imports", f);
+    const kmd::ImportsReport r = kmd::check_imports(image);
+    if (!r.ok) return report("imports", Failure{kmd::narrow(image) + ": " + r.problem, ERROR_BAD_EXE_FORMAT});
+    std::printf("%s: %zu imports, checked against %s\n", kmd::narrow(image).c_str(), r.imports.size(), r.runtime.c_str());
+    for (const kmd::CheckedImport& c : r.imports) {
+        const std::string what = c.import.name.empty() ? "#" + std::to_string(c.import.ordinal) : c.import.name;
+        std::printf("  %-12s %s!%s%s%s%s\n", kmd::import_state_name(c.state), c.import.module.c_str(), what.c_str(),
+                    c.why.empty() ? "" : " (", c.why.c_str(), c.why.empty() ? "" : ")");
+    }
+    std::printf("%zu implemented, %zu stub, %zu missing%s\n", r.count(kmd::ImportState::implemented), r.count(kmd::ImportState::stub),
+                r.count(kmd::ImportState::missing),
+                r.count(kmd::ImportState::missing) ? ": a missing module fails the load; a missing export fails it on Windows, and under "
+                                                     "Wine the first call to it raises EXCEPTION_WINE_STUB"
+                : r.count(kmd::ImportState::stub) ? ": it loads; a call to a stub raises EXCEPTION_WINE_STUB (0x80000100)" : "");
+    std::fflush(stdout);
+    return r.count(kmd::ImportState::missing) ? kExitFailed : kExitOk;
+}
+
+// ---------------------------------------------------------------- sweep
+
+// Finds the IOCTL codes a device answers: every function of --functions (default the customer
+// range 0x800-0xfff) x the four methods x the four access values, for the device type --type
+// (default FILE_DEVICE_UNKNOWN), sent with no buffers; a code answered with anything but "invalid
+// function" (STATUS_INVALID_DEVICE_REQUEST, STATUS_NOT_IMPLEMENTED) or "not supported" is live.
+// Each live code is then sent a seeded set of buffers: input and output of 0, 16, 4096 and 1 MiB
+// bytes (the input filled from --seed). One line per live code and per call; a dead host ends it.
+int cmd_sweep(const Args& a)
+{
+    const std::wstring path = kmd::widen(a.positional[0]);
+    const auto type = kmd::parse_u32(a.get("--type", "0x22"));
+    const std::string range = a.get("--functions", "0x800-0xfff");
+    const size_t dash = range.find('-');
+    const auto first = kmd::parse_u32(range.substr(0, dash));
+    const auto last = dash == std::string::npos ? first : kmd::parse_u32(range.substr(dash + 1));
+    const auto seed = kmd::parse_u32(a.get("--seed", "1"));
+    if (!type || *type > 0xffff) return usage_error("sweep", "--type takes a device type, 0-0xffff");
+    if (!first || !last || *first > *last || *last > 0xfff) return usage_error("sweep", "--functions takes A-B, within 0-0xfff");
+    if (!seed) return usage_error("sweep", "--seed takes a number");
+    kmd::FileHandle device;
+    if (Failure f = kmd::open_device(path, device)) {
+        kmd::report_dead_driver_hosts(stderr, path);
+        return report("sweep", f);
+    }
+    std::vector<uint32_t> live;
+    unsigned long sent = 0;
+    for (uint32_t function = *first; function <= *last; ++function)
+        for (uint32_t method = 0; method < 4; ++method)
+            for (uint32_t access = 0; access < 4; ++access) {
+                const uint32_t code = (*type << 16) | (access << 14) | (function << 2) | method;
+                DWORD returned = 0;
+                ++sent;
+                const DWORD error = DeviceIoControl(device.get(), code, nullptr, 0, nullptr, 0, &returned, nullptr) ? 0 : GetLastError();
+                if (error == ERROR_INVALID_FUNCTION || error == ERROR_NOT_SUPPORTED) continue;
+                std::printf("live 0x%08lx error=%lu\n", static_cast<unsigned long>(code), static_cast<unsigned long>(error));
+                live.push_back(code);
+                if (error == ERROR_ACCESS_DENIED && kmd::report_dead_driver_hosts(stderr, path) != 0) {
+                    std::printf("host died at 0x%08lx (no buffers)\n", static_cast<unsigned long>(code));
+                    return kExitFailed;
+                }
+            }
+    std::printf("swept %lu codes, %zu live\n", sent, live.size());
+    static const DWORD sizes[] = {0, 16, 4096, 1u << 20};
+    std::vector<unsigned char> in(1u << 20), out(1u << 20);
+    uint32_t state = *seed;
+    for (unsigned char& b : in) b = static_cast<unsigned char>((state = state * 1103515245u + 12345u) >> 24);
+    for (const uint32_t code : live)
+        for (const DWORD in_size : sizes)
+            for (const DWORD out_size : sizes) {
+                DWORD returned = 0;
+                const DWORD error = DeviceIoControl(device.get(), code, in_size ? in.data() : nullptr, in_size, out_size ? out.data() : nullptr,
+                                                    out_size, &returned, nullptr) ? 0 : GetLastError();
+                std::printf("call 0x%08lx in=%lu out=%lu error=%lu returned=%lu\n", static_cast<unsigned long>(code),
+                            static_cast<unsigned long>(in_size), static_cast<unsigned long>(out_size), static_cast<unsigned long>(error),
+                            static_cast<unsigned long>(returned));
+                std::fflush(stdout);
+                if (error == ERROR_ACCESS_DENIED && kmd::report_dead_driver_hosts(stderr, path) != 0) {
+                    std::printf("host died at 0x%08lx in=%lu out=%lu\n", static_cast<unsigned long>(code), static_cast<unsigned long>(in_size),
+                                static_cast<unsigned long>(out_size));
+                    return kExitFailed;
+                }
+            }
+    return kExitOk;
+}
+
 // ---------------------------------------------------------------- IOCTL arithmetic
 
 void print_decoded(uint32_t code)
@@ -939,6 +1041,7 @@ constexpr kmd::OptionSpec kCommonOptions[] = {KMD_COMMON_OPTIONS};
 constexpr kmd::OptionSpec kHelloOptions[] = {KMD_COMMON_OPTIONS, {"--device", true}, {"--gui", false}};
 constexpr kmd::OptionSpec kIoctlOptions[] = {KMD_COMMON_OPTIONS, {"--device", true}, KMD_REQUEST_OPTIONS};
 constexpr kmd::OptionSpec kDecodeOptions[] = {KMD_COMMON_OPTIONS, {"--header", true}};
+constexpr kmd::OptionSpec kSweepOptions[] = {KMD_COMMON_OPTIONS, {"--type", true}, {"--functions", true}, {"--seed", true}};
 
 const Verb kVerbs[] = {
     {"run",
@@ -986,6 +1089,21 @@ const Verb kVerbs[] = {
      "--in-file F  the file's bytes\n"
      "--out-size N the output buffer in bytes (default 256, at most 64 MiB)",
      {kIoctlOptions, 1, 1}, cmd_ioctl},
+    {"imports", "imports <file.sys>",
+     "Each routine the driver imports, looked up in the system in use (under Wine: Wine's own ntoskrnl.exe,\n"
+     "hal.dll, ...), without loading the driver: implemented; stub (Wine's spec declares it a stub: the\n"
+     "call raises EXCEPTION_WINE_STUB 0x80000100); missing (no such module: the load fails; no such export:\n"
+     "the load fails on Windows, and under Wine the first call raises EXCEPTION_WINE_STUB). A routine Wine\n"
+     "implements as a do-nothing FIXME shows as implemented. Exit 1 if any is missing. start and run name\n"
+     "missing imports too.",
+     {kCommonOptions, 1, 1}, cmd_imports},
+    {"sweep", "sweep <device> [--type T] [--functions A-B] [--seed N]",
+     "Finds the IOCTL codes <device> (\\\\.\\NAME) answers: functions A-B (default 0x800-0xfff) x the four\n"
+     "methods x the four access values of device type T (default 0x22, FILE_DEVICE_UNKNOWN), sent without\n"
+     "buffers; a code answered with anything but 'invalid function' or 'not supported' is live. Then sends\n"
+     "each live code input and output buffers of 0, 16, 4096 and 1 MiB bytes (input from --seed, default 1).\n"
+     "Prints 'live CODE error=E' and 'call CODE in=N out=M error=E returned=R' lines; stops if the host dies.",
+     {kSweepOptions, 1, 1}, cmd_sweep},
     {"decode", "decode <code> [--header H]", "Takes an IOCTL code (a number or a name) apart: device type, function, method, access.",
      {kDecodeOptions, 1, 1}, cmd_decode},
     {"encode", "encode <devtype> <function> <method> <access>", "Builds an IOCTL code, as CTL_CODE does.", {kCommonOptions, 4, 4},

@@ -93,11 +93,15 @@ struct IrpEntry {
     HANDLE thread;     // the thread running the dispatch routine, while it runs
     ULONG64 order;     // innermost dispatch on a thread = highest order
     bool in_dispatch;
+    bool forwarded;    // handed on with IoCallDriver: not this driver's to complete, unless it gets it back
+                       // (its completion routine returned STATUS_MORE_PROCESSING_REQUIRED)
+    CHAR location;     // irp->CurrentLocation when dispatched: a forwarded IRP goes down, a new one starts on top
     bool user_mode;
     UCHAR major;
+    ULONG code;        // IOCTL code (DEVICE_CONTROL)
     ULONG method;
-    void* in; ULONG in_len; bool in_probed;
-    void* out; ULONG out_len; bool out_probed;
+    void* in; ULONG in_len; ULONG in_probed;    // METHOD_NEITHER buffers, and how many of their bytes,
+    void* out; ULONG out_len; ULONG out_probed; // from the start, some probe has covered
 };
 
 struct CompletedIrp { PIRP irp; Image* image; bool marked_pending; };
@@ -117,6 +121,18 @@ char* g_self_base;
 SIZE_T g_self_size;
 WCHAR g_params_key[256]; // <our service key>\Parameters: FaultAt (REG_DWORD)
 bool g_pool2_exists;      // ExAllocatePool2 exported: the tagless/old calls are then deprecated
+ULONG g_unmapped;         // IRPs vf_dispatch could not give to a verified driver (completed with an error)
+
+// A test's fixed interleaving of one IOCTL's dispatch return and its completion on another thread
+// (Parameters\RaceCode = the IOCTL code, RaceOrder = 1 or 2; 0: off), so a race in the IRP checks
+// is shown every time instead of once in a while (tests/e2e/test_verifier.py):
+//   1: the dispatch return waits until the completion has taken the IRP out of the owned table;
+//      the completion then waits, before the real IoCompleteRequest, until that return is judged;
+//   2: the completion waits until the dispatch return has looked the IRP up, and the dispatch
+//      return, once it has, waits until the IRP was completed before judging it.
+ULONG g_race_code, g_race_order;
+KEVENT g_race_removed, g_race_judged, g_race_looked_up, g_race_completed;
+constexpr LONGLONG kRaceWait = -50000000LL; // 5 s, relative: a race that cannot happen does not hang the host
 
 // Every table above is touched under g_lock, and nothing that may call back into a wrapper runs
 // while it is held (no real routine, no raise).
@@ -459,9 +475,14 @@ void mark_probed(ULONG_PTR start, ULONG_PTR end)
         if (e.irp != nullptr && e.in_dispatch && e.thread == thread && (innermost == nullptr || e.order > innermost->order))
             innermost = &e;
     if (innermost == nullptr) return;
-    auto covers = [&](void* p) { return p != nullptr && start <= reinterpret_cast<ULONG_PTR>(p) && reinterpret_cast<ULONG_PTR>(p) < end; };
-    if (covers(innermost->in)) innermost->in_probed = true;
-    if (covers(innermost->out)) innermost->out_probed = true;
+    // Probes of a buffer's parts in turn add up, as long as they leave no gap from its start.
+    auto cover = [&](void* p, ULONG length, ULONG& covered) {
+        const auto b = reinterpret_cast<ULONG_PTR>(p);
+        if (p == nullptr || start > b + covered || end <= b + covered) return;
+        covered = end - b >= length ? length : static_cast<ULONG>(end - b);
+    };
+    cover(innermost->in, innermost->in_len, innermost->in_probed);
+    cover(innermost->out, innermost->out_len, innermost->out_probed);
 }
 
 void probe(const char* call, const volatile void* address, SIZE_T length, ULONG alignment, void* site)
@@ -504,10 +525,28 @@ VOID NTAPI vf_ProbeForWrite(volatile VOID* address, SIZE_T length, ULONG alignme
 
 // ------------------------------------------------------------------ IRPs
 
+// The entry of the driver that owns `irp` now (dispatched and not handed on); nullptr finds a free slot.
 IrpEntry* find_irp(PIRP irp)
 {
     for (IrpEntry& e : g_irps)
-        if (e.irp == irp) return &e;
+        if (e.irp == irp && !e.forwarded) return &e;
+    return nullptr;
+}
+
+// The entry of one dispatch call, by its order.
+IrpEntry* find_dispatch(PIRP irp, ULONG64 order)
+{
+    for (IrpEntry& e : g_irps)
+        if (e.irp == irp && e.order == order) return &e;
+    return nullptr;
+}
+
+// `image`'s entry for an IRP it handed on and may complete again once its completion routine has
+// stopped the completion (STATUS_MORE_PROCESSING_REQUIRED).
+IrpEntry* find_forwarded(PIRP irp, const Image* image)
+{
+    for (IrpEntry& e : g_irps)
+        if (e.irp == irp && e.forwarded && e.image == image) return &e;
     return nullptr;
 }
 
@@ -524,6 +563,14 @@ const char* method_name(ULONG m)
     return names[m & 3];
 }
 
+// The test interleaving's point in a completion (see g_race_order): only on another thread than
+// the dispatch routine's, which would otherwise wait for itself.
+bool race_point(const IrpEntry& entry, ULONG order)
+{
+    return g_race_order == order && entry.major == IRP_MJ_DEVICE_CONTROL && entry.code == g_race_code &&
+           entry.thread != PsGetCurrentThreadId();
+}
+
 VOID FASTCALL vf_IofCompleteRequest(PIRP irp, CCHAR boost)
 {
     void* site = RA;
@@ -531,15 +578,35 @@ VOID FASTCALL vf_IofCompleteRequest(PIRP irp, CCHAR boost)
     IrpEntry entry{};
     bool tracked = false, twice = false;
     {
+        IrpEntry peek{};
+        {
+            Locked lock;
+            if (IrpEntry* e = find_irp(irp)) peek = *e;
+        }
+        if (race_point(peek, 2)) {
+            LARGE_INTEGER wait;
+            wait.QuadPart = kRaceWait;
+            KeWaitForSingleObject(&g_race_looked_up, Executive, KernelMode, FALSE, &wait);
+        }
+    }
+    {
+        // One critical section takes the IRP out of the owned table and records it completed, with
+        // the IoMarkIrpPending flag as it is now, before the real IoCompleteRequest (which clears the
+        // stack's Control): a dispatch return judging it meanwhile finds it in one table or the other.
         Locked lock;
-        if (IrpEntry* e = find_irp(irp)) {
+        IrpEntry* e = find_irp(irp);
+        if (e == nullptr) e = find_forwarded(irp, image); // the caller got it back from a lower driver
+        if (e != nullptr) {
             entry = *e;
             *e = IrpEntry{};
             tracked = true;
+            g_completed[g_completed_next++ % kMaxCompleted] = {irp, entry.image,
+                                                               (IoGetCurrentIrpStackLocation(irp)->Control & SL_PENDING_RETURNED) != 0};
         } else if (find_completed(irp) != nullptr) {
             twice = true;
         }
     }
+    if (tracked && race_point(entry, 1)) KeSetEvent(&g_race_removed, IO_NO_INCREMENT, FALSE);
     char args[64];
     RtlStringCbPrintfA(args, sizeof args, "irp=%p", irp);
     if (twice) {
@@ -560,21 +627,34 @@ VOID FASTCALL vf_IofCompleteRequest(PIRP irp, CCHAR boost)
             irp->IoStatus.Information = entry.out_len;
         }
         if (entry.major == IRP_MJ_DEVICE_CONTROL && entry.method == METHOD_NEITHER && entry.user_mode && NT_SUCCESS(status)) {
-            // Only the output side can be judged from outside: bytes reported written (Information)
-            // went to UserBuffer. Whether the input was read at all is the driver's business (a
-            // request may ignore its input), so an unprobed Type3InputBuffer is not reported.
-            if (entry.out != nullptr && entry.out_len != 0 && irp->IoStatus.Information != 0 && !entry.out_probed) {
-                char detail[128];
-                RtlStringCbPrintfA(detail, sizeof detail, "(UserMode METHOD_NEITHER UserBuffer %p, %lu bytes, written without ProbeForWrite)",
-                                   entry.out, entry.out_len);
+            // A request that succeeded had the use of both raw buffers. The output must have been
+            // probed whole (ProbeForWrite; parts add up) during its dispatch. So must the input once
+            // the driver probed any of it (a probe of the wrong length); an input never probed at all
+            // is a warning only: whether the driver read it cannot be seen from outside, and a
+            // request may ignore its input (skeleton.sys's SAY_HELLO does).
+            const struct { void* p; ULONG len; ULONG probed; const char* name; const char* probe; bool output; } buffers[] = {
+                {entry.in, entry.in_len, entry.in_probed, "Type3InputBuffer", "ProbeForRead", false},
+                {entry.out, entry.out_len, entry.out_probed, "UserBuffer", "ProbeForWrite", true}};
+            for (const auto& b : buffers) {
+                if (b.p == nullptr || b.len == 0 || b.probed >= b.len) continue;
+                char detail[160];
+                RtlStringCbPrintfA(detail, sizeof detail, "(UserMode METHOD_NEITHER %s %p, %lu bytes, %lu of them covered by %s; Information=%lu)",
+                                   b.name, b.p, b.len, b.probed, b.probe, static_cast<ULONG>(irp->IoStatus.Information));
                 RtlStringCbPrintfA(args, sizeof args, "irp=%p, code=0x%08lx", irp, stack->Parameters.DeviceIoControl.IoControlCode);
-                violation(entry.image, "UNPROBED_USER_BUFFER", "IoCompleteRequest", args, site, detail);
+                if (b.output || b.probed != 0)
+                    violation(entry.image, "UNPROBED_USER_BUFFER", "IoCompleteRequest", args, site, detail);
+                else
+                    warning(entry.image, "UNPROBED_INPUT", "IoCompleteRequest", site, detail);
             }
         }
-        Locked lock;
-        g_completed[g_completed_next++ % kMaxCompleted] = {irp, entry.image, (stack->Control & SL_PENDING_RETURNED) != 0};
+        if (race_point(entry, 1)) {
+            LARGE_INTEGER wait;
+            wait.QuadPart = kRaceWait;
+            KeWaitForSingleObject(&g_race_judged, Executive, KernelMode, FALSE, &wait);
+        }
     }
     IofCompleteRequest(irp, boost);
+    if (tracked && race_point(entry, 2)) KeSetEvent(&g_race_completed, IO_NO_INCREMENT, FALSE);
 }
 
 // A driver handing an IRP it owns to another driver gives it away: it is no longer this
@@ -584,7 +664,10 @@ NTSTATUS FASTCALL vf_IofCallDriver(PDEVICE_OBJECT device, PIRP irp)
     caller_image(RA);
     {
         Locked lock;
-        if (IrpEntry* e = find_irp(irp)) *e = IrpEntry{};
+        if (IrpEntry* e = find_irp(irp)) {
+            e->forwarded = true;
+            e->in_dispatch = false;
+        }
     }
     return IofCallDriver(device, irp);
 }
@@ -600,7 +683,10 @@ NTSTATUS NTAPI vf_dispatch(PDEVICE_OBJECT device, PIRP irp)
     PIO_STACK_LOCATION stack = IoGetCurrentIrpStackLocation(irp);
     const UCHAR major = stack->MajorFunction;
     PDRIVER_DISPATCH real = image != nullptr && major <= IRP_MJ_MAXIMUM_FUNCTION ? image->real_major[major] : nullptr;
-    if (real == nullptr) { // cannot happen: only slots with a real routine are redirected here
+    if (real == nullptr) { // only slots with a real routine are redirected here: an unloaded image's device?
+        const ULONG unmapped = static_cast<ULONG>(InterlockedIncrement(reinterpret_cast<LONG*>(&g_unmapped)));
+        DbgPrint("kmdverify: UNMAPPED irp=%p major=0x%x device=%p driver_object=%p count=%lu (no verified driver owns it: "
+                 "completed with STATUS_INVALID_DEVICE_REQUEST)\n", irp, major, device, device->DriverObject, unmapped);
         irp->IoStatus.Status = STATUS_INVALID_DEVICE_REQUEST;
         IofCompleteRequest(irp, IO_NO_INCREMENT);
         return STATUS_INVALID_DEVICE_REQUEST;
@@ -611,9 +697,11 @@ NTSTATUS NTAPI vf_dispatch(PDEVICE_OBJECT device, PIRP irp)
     e.thread = PsGetCurrentThreadId();
     e.in_dispatch = true;
     e.user_mode = irp->RequestorMode != KernelMode;
+    e.location = irp->CurrentLocation;
     e.major = major;
     if (major == IRP_MJ_DEVICE_CONTROL || major == IRP_MJ_INTERNAL_DEVICE_CONTROL) {
         const ULONG code = stack->Parameters.DeviceIoControl.IoControlCode;
+        e.code = code;
         e.method = METHOD_FROM_CTL_CODE(code);
         e.out_len = stack->Parameters.DeviceIoControl.OutputBufferLength;
         if (e.method == METHOD_NEITHER) {
@@ -622,11 +710,24 @@ NTSTATUS NTAPI vf_dispatch(PDEVICE_OBJECT device, PIRP irp)
             e.out = irp->UserBuffer;
         }
     }
+    // The front end counts these: a request it sent that no line shows never reached the driver.
+    DbgPrint("kmdverify: IRP driver=%ws major=0x%x code=0x%08lx\n", image->name, major, e.code);
+    const bool race = g_race_order != 0 && e.code == g_race_code && e.major == IRP_MJ_DEVICE_CONTROL;
+    if (race) {
+        KeClearEvent(&g_race_judged);
+        KeClearEvent(&g_race_completed);
+        KeClearEvent(&g_race_looked_up);
+        KeClearEvent(&g_race_removed);
+    }
     bool tracked = false;
     {
         Locked lock;
         ++image->c.irps;
         if (CompletedIrp* old = find_completed(irp)) *old = CompletedIrp{}; // the address is a new IRP now
+        // Entries of an IRP at this address on this level or above are of an earlier IRP (one that
+        // was forwarded and never given back); a forwarded one below us is this IRP, in flight.
+        for (IrpEntry& stale : g_irps)
+            if (stale.irp == irp && stale.location <= e.location) stale = IrpEntry{};
         e.order = ++g_order;
         if (IrpEntry* slot = find_irp(nullptr)) {
             *slot = e;
@@ -639,27 +740,46 @@ NTSTATUS NTAPI vf_dispatch(PDEVICE_OBJECT device, PIRP irp)
         status = real(device, irp);
     }
     if (!tracked) return status;
+    if (race && g_race_order == 1 && status == STATUS_PENDING) {
+        LARGE_INTEGER wait;
+        wait.QuadPart = kRaceWait;
+        KeWaitForSingleObject(&g_race_removed, Executive, KernelMode, FALSE, &wait);
+    }
 
-    bool still_owned = false, marked_at_completion = true;
+    bool still_owned = false, forwarded = false, marked = true;
     {
+        // Judged from what is read here, under the lock: once it is released, a completion on
+        // another thread may run the real IoCompleteRequest, which clears the stack's Control.
         Locked lock;
-        if (IrpEntry* owned = find_irp(irp)) {
-            owned->in_dispatch = false;
-            still_owned = true;
+        if (IrpEntry* mine = find_dispatch(irp, e.order)) {
+            if (mine->forwarded) {
+                forwarded = true;
+                if (status != STATUS_PENDING) *mine = IrpEntry{}; // done with it: it will not come back to us
+            } else {
+                mine->in_dispatch = false;
+                still_owned = true;
+                marked = (stack->Control & SL_PENDING_RETURNED) != 0;
+            }
         } else if (CompletedIrp* done = find_completed(irp)) {
-            marked_at_completion = done->marked_pending;
+            marked = done->marked_pending;
         }
+    }
+    if (race && g_race_order == 2 && status == STATUS_PENDING) {
+        KeSetEvent(&g_race_looked_up, IO_NO_INCREMENT, FALSE);
+        LARGE_INTEGER wait;
+        wait.QuadPart = kRaceWait;
+        KeWaitForSingleObject(&g_race_completed, Executive, KernelMode, FALSE, &wait);
     }
     char args[64];
     RtlStringCbPrintfA(args, sizeof args, "irp=%p, major=0x%x", irp, major);
     if (still_owned && status != STATUS_PENDING)
         violation(image, "IRP_NOT_COMPLETED", "DispatchRoutine", args, reinterpret_cast<void*>(real),
                   "(returned without completing, forwarding or pending the IRP)");
-    // Neither case touches a completed IRP: a pending one is still the driver's, and for a
-    // completed one the flag was read at completion.
-    if (status == STATUS_PENDING && (still_owned ? (stack->Control & SL_PENDING_RETURNED) == 0 : !marked_at_completion))
+    // A forwarded IRP's STATUS_PENDING is the lower driver's (return IoCallDriver(...)).
+    if (status == STATUS_PENDING && !forwarded && !marked)
         violation(image, "PENDING_WITHOUT_MARK", "DispatchRoutine", args, reinterpret_cast<void*>(real),
                   "(returned STATUS_PENDING without IoMarkIrpPending)");
+    if (race) KeSetEvent(&g_race_judged, IO_NO_INCREMENT, FALSE);
     return status;
 }
 
@@ -980,7 +1100,7 @@ bool redirect_entry(Image& image)
     return image.real_entry != nullptr;
 }
 
-ULONG read_fault_at()
+ULONG read_param(const WCHAR* name)
 {
     UNICODE_STRING key_name;
     RtlInitUnicodeString(&key_name, g_params_key);
@@ -989,7 +1109,7 @@ ULONG read_fault_at()
     HANDLE key = nullptr;
     if (!NT_SUCCESS(ZwOpenKey(&key, KEY_QUERY_VALUE, &oa))) return 0;
     UNICODE_STRING value_name;
-    RtlInitUnicodeString(&value_name, L"FaultAt");
+    RtlInitUnicodeString(&value_name, name);
     union {
         KEY_VALUE_PARTIAL_INFORMATION info;
         UCHAR bytes[sizeof(KEY_VALUE_PARTIAL_INFORMATION) + 8];
@@ -1040,7 +1160,9 @@ VOID NTAPI on_image_load(PUNICODE_STRING full_name, HANDLE, PIMAGE_INFO info)
         image->used = false;
         return;
     }
-    image->fault_at = read_fault_at();
+    image->fault_at = read_param(L"FaultAt");
+    g_race_code = read_param(L"RaceCode");
+    g_race_order = read_param(L"RaceOrder");
 
     ULONG imports = 0;
     const ULONG patched = patch_imports(*image, &imports);
@@ -1114,6 +1236,8 @@ ULONG leftovers(Image& image, const char* phase)
             ++found;
         }
     for (IrpEntry& e : g_irps)
+        if (e.irp != nullptr && e.image == &image && e.forwarded) e = IrpEntry{}; // handed on, not the driver's
+    for (IrpEntry& e : g_irps)
         if (e.irp != nullptr && e.image == &image) {
             RtlStringCbPrintfA(args, sizeof args, "irp=%p, major=0x%x", e.irp, e.major);
             violation(&image, "IRP_PENDING_AT_UNLOAD", "DispatchRoutine", args, nullptr, phase);
@@ -1127,9 +1251,9 @@ void summary(Image& image, const char* phase)
 {
     const Counters& c = image.c;
     DbgPrint("kmdverify: SUMMARY driver=%ws phase=%s calls=%lu failable=%lu allocations=%lu frees=%lu probes=%lu rejected=%lu irps=%lu "
-             "violations=%lu warnings=%lu untracked=%lu\n",
+             "violations=%lu warnings=%lu untracked=%lu unmapped=%lu\n",
              image.name, phase, c.calls, c.failable, c.allocations, c.frees, c.probes, c.probes_rejected, c.irps, c.violations,
-             c.warnings, g_pool_untracked);
+             c.warnings, g_pool_untracked, g_unmapped);
 }
 
 void release_image(Image& image)
@@ -1167,8 +1291,21 @@ NTSTATUS NTAPI verified_entry(PDRIVER_OBJECT driver, PUNICODE_STRING registry_pa
         status = image->real_entry(driver, registry_path);
     }
     image->in_entry = false;
-    DbgPrint("kmdverify: ENTRY driver=%ws status=0x%08lx failable=%lu fault_at=%lu injected=%s\n", image->name, static_cast<ULONG>(status),
-             image->failable_seen, image->fault_at, image->injected ? image->injected : "-");
+    ULONG devices = 0;
+    for (const Device& d : image->devices)
+        if (d.object != nullptr) ++devices;
+    DbgPrint("kmdverify: ENTRY driver=%ws status=0x%08lx failable=%lu fault_at=%lu injected=%s devices=%lu\n", image->name,
+             static_cast<ULONG>(status), image->failable_seen, image->fault_at, image->injected ? image->injected : "-", devices);
+    // The devices and links the driver made, so the front end finds them whatever they are named,
+    // and sweeps the IOCTL codes of each device's type.
+    if (NT_SUCCESS(status))
+        for (const Device& d : image->devices)
+            if (d.object != nullptr)
+                DbgPrint("kmdverify: DEVICE driver=%ws type=0x%lx\n", image->name, static_cast<ULONG>(d.object->DeviceType));
+    if (NT_SUCCESS(status))
+        for (const Link& l : image->links)
+            if (l.length != 0)
+                DbgPrint("kmdverify: LINK driver=%ws name=%.*ws\n", image->name, static_cast<int>(l.length / sizeof(WCHAR)), l.name);
     if (!NT_SUCCESS(status)) {
         // Whatever is left now leaked on a failure path: Wine frees the driver object, nothing else.
         leftovers(*image, "(after DriverEntry failed)");
@@ -1205,6 +1342,10 @@ extern "C" VOID NTAPI VerifierUnload(PDRIVER_OBJECT)
 extern "C" NTSTATUS NTAPI DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING registry_path)
 {
     KeInitializeSpinLock(&g_lock);
+    KeInitializeEvent(&g_race_judged, NotificationEvent, FALSE);
+    KeInitializeEvent(&g_race_completed, NotificationEvent, FALSE);
+    KeInitializeEvent(&g_race_looked_up, NotificationEvent, FALSE);
+    KeInitializeEvent(&g_race_removed, NotificationEvent, FALSE);
     g_self_base = static_cast<char*>(driver->DriverStart);
     g_self_size = driver->DriverSize;
     if (!NT_SUCCESS(RtlStringCbPrintfW(g_params_key, sizeof g_params_key, L"%.*ws\\Parameters",

@@ -6,7 +6,11 @@ In a throw-away Wine box it loads kmdverify.sys first, then the driver into the 
 unloads it, then runs the fault-injection sweep over DriverEntry: for k = 1..N it makes the k-th
 failable call fail, and after each failed start checks that nothing was left behind and that the
 next, unfaulted start succeeds. It prints a report and exits 1 on any violation (2: bad usage or
-the verifier could not attach). See docs/verifier.md.
+the verifier could not attach, 3 INCOMPLETE: nothing failed, but the driver's device never got a
+request, so its dispatch routines were not checked). It fails closed: every step (install, start,
+each IOCTL, stop, each sweep start) runs with its exit code and output kept, the first step that
+fails ends the run and is named, and an IOCTL the verifier did not see reach the driver fails the
+run. See docs/verifier.md.
 
   verify.py DRIVER.sys [--device NAME] [--ioctl 'CODE[,in=HEX][,out=N]']... [--no-sweep]
   verify.py --group G [--expect skeleton.sys,...] -- PROGRAM [ARGS...]   (verify what PROGRAM loads)
@@ -38,8 +42,30 @@ FIELD = re.compile(r"(\w+)=(\S+)")
 
 
 @dataclass
+class Step:
+    argv: list[str]
+    may_fail: bool = False  # its exit code is not the judge (an IOCTL a driver refuses, a faulted start)
+    rc: int | None = None   # None: never ran (an earlier step failed, or the batch died)
+    output: str = ""        # stdout and stderr, merged
+
+    def text(self) -> str:
+        return " ".join(self.argv)
+
+
+class StepFailed(RuntimeError):
+    def __init__(self, step: Step, number: int, steps: list[Step], extra: str = ""):
+        self.step, self.number, self.steps = step, number, steps
+        how = f"exit code {step.rc}" if step.rc is not None else "it never finished (the batch ended)"
+        super().__init__(f"step {number} failed ({how}): {step.text()}\n{step.output.rstrip()}{extra}")
+
+
+STEP_MARK = "@@kmdverify-step "
+RC_MARK = "@@kmdverify-rc "
+
+
+@dataclass
 class Finding:
-    what: str   # VIOLATION, WARNING, PROBE, FAULT, ENTRY, SUMMARY, VERIFYING, ERROR
+    what: str   # VIOLATION, WARNING, PROBE, FAULT, ENTRY, SUMMARY, VERIFYING, ERROR, IRP, UNMAPPED
     kind: str   # POOL_LEAK, ... for VIOLATION/WARNING
     driver: str
     fields: dict[str, str]
@@ -71,6 +97,8 @@ class Symbols:
         if self.image is None or not shutil.which("llvm-nm"):
             return
         data = self.image.read_bytes()
+        if len(data) < 0x40 or data[:2] != b"MZ":
+            return  # not an image: nothing to name
         pe = struct.unpack_from("<I", data, 0x3C)[0]
         magic = struct.unpack_from("<H", data, pe + 24)[0]
         base = struct.unpack_from("<Q", data, pe + 48)[0] if magic == 0x20B else struct.unpack_from("<I", data, pe + 52)[0]
@@ -114,6 +142,8 @@ class Report:
     driver: str
     findings: list[Finding] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # not verifier findings: a start that failed, ...
+    incomplete: list[str] = field(default_factory=list)  # why the run checked less than it should have
+    discovered: list[str] = field(default_factory=list)  # what the discovery sweep found, one line each
     fault_points: int = 0
     sweep_runs: int = 0
     image: Path | None = None  # the driver file, to name functions in the report
@@ -135,8 +165,16 @@ class Report:
         return sum(int(f.fields.get(key, "0")) for f in self.of("SUMMARY"))
 
     @property
+    def failed(self) -> bool:
+        return bool(self.violations or self.problems)
+
+    @property
     def ok(self) -> bool:
-        return not self.violations and not self.problems
+        return not self.failed and not self.incomplete
+
+    @property
+    def result(self) -> str:
+        return "FAIL" if self.failed else "INCOMPLETE" if self.incomplete else "PASS"
 
     def text(self) -> str:
         summaries = self.of("SUMMARY")
@@ -152,11 +190,14 @@ class Report:
                  f"  warnings:               {len(self.of('WARNING'))}",
                  f"  violations:             {len(self.violations)}"]
         symbols = Symbols(self.image)
+        lines += ["  " + d for d in self.discovered]
         for f in self.violations + self.of("WARNING"):
             lines.append("    " + self.symbolized(f.text.split("kmdverify: ", 1)[-1], symbols))
         for p in self.problems:
             lines.append(f"    PROBLEM {p}")
-        lines.append("  result: " + ("PASS" if self.ok else "FAIL"))
+        for p in self.incomplete:
+            lines.append(f"    INCOMPLETE {p}")
+        lines.append("  result: " + self.result)
         return "\n".join(lines)
 
 
@@ -183,18 +224,36 @@ class Session:
         self.kmdctl = windows_path(bin_dir / "kmdctl.exe")
         self._log_seen = 0
 
-    def batch(self, commands: list[list[str]], timeout: float = 300) -> str:
-        """Runs commands one after another in one cmd.exe (one Wine process start instead of one
-        per command: under Wine that is most of the time a sweep takes)."""
+    def batch(self, steps: list[Step | list[str]], timeout: float = 300, first: int = 1) -> list[Step]:
+        """Runs the steps one after another in one cmd.exe (one Wine process start instead of one
+        per command: under Wine that is most of the time a sweep takes), keeping each step's exit
+        code and output. The first step that fails and may not ends the batch: StepFailed names it."""
+        steps = [s if isinstance(s, Step) else Step(s) for s in steps]
         script = self.box.prefix / "kmdverify-steps.cmd"
         lines = ["@echo off"]
-        for argv in commands:
-            lines.append(" ".join(f'"{a}"' if (" " in a or not a) else a for a in argv))
+        for n, step in enumerate(steps, 1):
+            lines.append(f"echo {STEP_MARK}{n}")
+            lines.append(" ".join(f'"{a}"' if (" " in a or not a) else a for a in step.argv) + " 2>&1")
+            lines.append("set KMDVERIFY_RC=%errorlevel%")
+            lines.append(f"echo {RC_MARK}{n} %KMDVERIFY_RC%")
+            if not step.may_fail:
+                lines.append('if not "%KMDVERIFY_RC%"=="0" exit /b 1')
         script.write_text("\r\n".join(lines) + "\r\n")
         result = self.box.run(["cmd.exe", "/c", windows_path(script)], timeout=timeout)
-        if result.timed_out:
-            raise RuntimeError(f"verifier steps timed out:\n{result.describe()}")
-        return result.stdout
+        current = None
+        for line in (result.stdout + "\n" + result.stderr).splitlines():
+            if line.startswith(STEP_MARK):
+                current = steps[int(line[len(STEP_MARK):]) - 1]
+            elif line.startswith(RC_MARK):
+                number, rc = line[len(RC_MARK):].split()
+                steps[int(number) - 1].rc = int(rc)
+            elif current is not None:
+                current.output += line + "\n"
+        for n, step in enumerate(steps, 1):
+            if step.rc is None or (step.rc != 0 and not step.may_fail):
+                extra = f"\n{result.describe()}" if result.timed_out or step.rc is None else ""
+                raise StepFailed(step, n + first - 1, steps, extra)
+        return steps
 
     def new_lines(self) -> list[str]:
         lines = dbgprint_lines(self.box.kernel_log_text())
@@ -223,12 +282,25 @@ class Session:
         return parse(self.new_lines())
 
     def verify_driver(self, driver: Path, service: str, device: str | None, ioctls: list[list[str]], sweep: bool = True,
-                      max_points: int = 64) -> Report:
+                      max_points: int = 64, timeout: float = 300, discover: bool = False) -> Report:
         report = Report(driver.name.lower(), image=driver)
-        exercise = [self.kmd(*args, "--device", rf"\\.\{device or service}") for args in ioctls]
-        self.batch([self.fault_at(0),
-                    self.kmd("install", windows_path(driver), "--name", service, "--group", self.group, "--force"),
-                    self.kmd("start", service), *exercise, self.kmd("stop", service)])
+        try:
+            self.batch([self.fault_at(0), self.kmd("install", windows_path(driver), "--name", service, "--group", self.group, "--force"),
+                        self.kmd("start", service)], timeout=timeout)
+            report.findings += parse(self.new_lines())
+            # Without --device: every link the driver made (the verifier saw each IoCreateSymbolicLink),
+            # whatever it is named; the service name only when it made none.
+            targets = [device] if device else self._links(report) or [service]
+            exercise = [Step(self.kmd(*args, "--device", rf"\\.\{target}"), may_fail=True) for target in targets for args in ioctls]
+            types = list(dict.fromkeys(f.fields.get("type", "0x22") for f in report.of("DEVICE"))) or ["0x22"]
+            discovery = [Step(self.kmd("sweep", rf"\\.\{target}", "--type", t), may_fail=True)
+                         for target in targets for t in types] if discover else []
+            steps = self.batch([*exercise, *discovery, self.kmd("stop", service)], timeout=timeout + 300 * len(discovery), first=4)
+        except StepFailed as e:
+            report.findings += parse(self.new_lines())
+            report.problems.append(str(e))
+            self._stop_quietly(service)
+            return report
         report.findings += parse(self.new_lines())
         entries = report.of("ENTRY")
         if not report.of("VERIFYING") or not entries:
@@ -236,6 +308,7 @@ class Session:
             return report
         if int(entries[0].fields["status"], 16) != 0:
             report.problems.append(f"DriverEntry failed without any injected fault: status={entries[0].fields['status']}")
+        self._check_delivery(report, steps, exercise, discovery)
         report.fault_points = int(entries[0].fields.get("failable", "0"))
         if sweep and report.fault_points > max_points:
             report.problems.append(f"{report.fault_points} fault points: more than --max-faults {max_points}")
@@ -243,15 +316,107 @@ class Session:
             steps = []
             for k in range(1, report.fault_points + 1):
                 # A start that survives its fault is stopped again; stopping a stopped driver is harmless.
-                steps += [self.fault_at(k), self.kmd("start", service), self.kmd("stop", service),
+                steps += [self.fault_at(k), Step(self.kmd("start", service), may_fail=True), Step(self.kmd("stop", service), may_fail=True),
                           self.fault_at(0), self.kmd("start", service), self.kmd("stop", service)]
-            self.batch(steps + [self.fault_at(0)], timeout=60 + 20 * report.fault_points)
+            try:
+                self.batch(steps + [self.fault_at(0)], timeout=60 + 20 * report.fault_points)
+            except StepFailed as e:
+                report.problems.append(f"sweep: {e}")
+                self._stop_quietly(service)
             sweep_findings = parse(self.new_lines())
             report.findings += sweep_findings
             self._check_sweep(report, [f for f in sweep_findings if f.what == "ENTRY" and f.driver == report.driver])
-        self.batch([self.kmd("remove", service)])
+        try:
+            self.batch([self.kmd("remove", service)])
+        except StepFailed as e:
+            report.problems.append(str(e))
         report.findings += parse(self.new_lines())
+        unmapped = [f for f in report.findings if f.what == "UNMAPPED"]
+        if unmapped:
+            report.problems.append(f"{len(unmapped)} IRP(s) reached no verified driver's dispatch routine and were completed "
+                                   f"with STATUS_INVALID_DEVICE_REQUEST: {unmapped[0].text}")
         return report
+
+    @staticmethod
+    def _links(report: Report) -> list[str]:
+        """The Win32 names of the links the driver made: \\DosDevices\\X, \\??\\X, \\GLOBAL??\\X -> X."""
+        names = []
+        for f in report.of("LINK"):
+            name = f.fields.get("name", "")
+            for prefix in ("\\DosDevices\\Global\\", "\\DosDevices\\", "\\??\\", "\\GLOBAL??\\"):
+                if name.lower().startswith(prefix.lower()):
+                    names.append(name[len(prefix):])
+                    break
+        return list(dict.fromkeys(names))
+
+    def _stop_quietly(self, service: str) -> None:
+        """After a failed step: leave no driver running for the next run (its own failure is not news)."""
+        try:
+            self.batch([Step(self.kmd("stop", service), may_fail=True), self.fault_at(0)], timeout=120)
+        except StepFailed:
+            pass
+
+    @staticmethod
+    def _discovered(report: Report, discovery: list[Step], steps: list[Step]) -> int:
+        """Reads the sweeps' output into the report; returns how many IOCTLs they sent."""
+        sent = 0
+        for step in discovery:
+            target, dtype = step.argv[2], step.argv[4]
+            live = [line.split()[1] for line in step.output.splitlines() if line.startswith("live ")]
+            calls = [line for line in step.output.splitlines() if line.startswith("call ")]
+            swept = next((int(line.split()[1]) for line in step.output.splitlines() if line.startswith("swept ")), 0)
+            sent += swept + len(calls)
+            report.discovered.append(f"device {target} (type {dtype}): {len(live)} live IOCTL code(s) of {swept} swept"
+                                     + (": " + ", ".join(live) if live else ""))
+            for code in live:
+                errors: dict[str, int] = {}
+                for line in calls:
+                    if line.split()[1] == code:
+                        error = line.split("error=")[1].split()[0]
+                        errors[error] = errors.get(error, 0) + 1
+                report.discovered.append(f"  {code}: {sum(errors.values())} seeded calls, errors " +
+                                         ", ".join(f"{e} x{n}" for e, n in sorted(errors.items())))
+            died = next((line for line in step.output.splitlines() if line.startswith("host died at ")), None)
+            if died:
+                code = died.split()[3]
+                function = (int(code, 16) >> 2) & 0xfff
+                report.problems.append(f"the driver host died during the sweep of {target}: {died}; replay: "
+                                       f"kmdctl sweep {target} --type {dtype} --functions 0x{function:x}-0x{function:x}")
+            elif step.rc not in (0, None):
+                report.problems.append(f"step {steps.index(step) + 4} (the sweep of {target}) failed, exit code {step.rc}:\n"
+                                       f"{step.output.rstrip()[-2000:]}")
+        return sent
+
+    @staticmethod
+    def _check_delivery(report: Report, steps: list[Step], exercise: list[Step], discovery: list[Step] = ()) -> None:
+        """Every IOCTL sent must have reached the driver (the verifier's IRP line for its code), and a
+        driver that created a device must have been sent something."""
+        seen: dict[int, int] = {}
+        irps = [f for f in report.of("IRP")]
+        swept = Session._discovered(report, list(discovery), steps)
+        delivered = sum(1 for f in irps if f.fields.get("major") == "0xe")
+        if swept > delivered:
+            report.problems.append(f"the sweep sent {swept} IOCTLs and the driver saw {delivered} (with the explicit ones)")
+        for f in irps:
+            if f.fields.get("major") == "0xe":
+                code = int(f.fields.get("code", "0"), 16)
+                seen[code] = seen.get(code, 0) + 1
+        for step in exercise:
+            number = steps.index(step) + 4  # after the install batch's three steps
+            try:
+                code = int(step.argv[2], 0)
+            except ValueError:
+                report.problems.append(f"step {number}: {step.argv[2]}: give IOCTL codes as numbers, so their delivery can be checked")
+                continue
+            if seen.get(code, 0) > 0:
+                seen[code] -= 1
+                continue
+            report.problems.append(f"step {number} was not delivered: the driver never saw IOCTL 0x{code:08x} "
+                                   f"(exit code {step.rc}): {step.text()}\n{step.output.rstrip()}")
+        devices = int(report.of("ENTRY")[0].fields.get("devices", "0"))
+        if devices > 0 and not irps:
+            report.incomplete.append(f"the driver created {devices} device(s) but no request reached it: its dispatch routines "
+                                     "were never checked (name its device with --device, and give --ioctl)")
 
     @staticmethod
     def _check_sweep(report: Report, entries: list[Finding]) -> None:
@@ -296,7 +461,8 @@ def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="verify.py", description=__doc__.split("\n\n")[0])
     p.add_argument("driver", nargs="?", type=Path, help="the .sys to verify")
     p.add_argument("--name", help="service name (default: the file name without .sys)")
-    p.add_argument("--device", help=r"Win32 device name for the IOCTLs (\\.\NAME; default: the service name)")
+    p.add_argument("--device", help=r"Win32 device name for the IOCTLs (\\.\NAME; default: every symbolic link the driver "
+                                    "creates, else the service name)")
     p.add_argument("--ioctl", action="append", default=[], type=parse_ioctl, metavar="CODE[,in=HEX][,out=N]")
     p.add_argument("--ioctl-script", type=Path, help="a file of --ioctl specs, one a line (# comments)")
     p.add_argument("--group", default="kmdverify", help="load-order group shared by the verifier and the driver(s)")
@@ -304,6 +470,8 @@ def main(argv: list[str]) -> int:
     p.add_argument("--env-path", action="append", default=[], metavar="NAME=UNIXPATH",
                    help="with a PROGRAM: set NAME to the Windows path of UNIXPATH")
     p.add_argument("--no-sweep", action="store_true", help="skip the fault-injection sweep")
+    p.add_argument("--no-discover", action="store_true",
+                   help="without --ioctl: do not sweep the devices for live IOCTL codes (kmdctl sweep) and exercise them")
     p.add_argument("--max-faults", type=int, default=64)
     p.add_argument("--box", default="verify")
     p.add_argument("--timeout", type=float, default=600)
@@ -330,7 +498,7 @@ def main(argv: list[str]) -> int:
         session = Session(box, a.group)
         try:
             session.start()
-        except RuntimeError as e:
+        except (RuntimeError, StepFailed) as e:
             print(f"verify.py: {e}", file=sys.stderr)
             return 2
         if program:
@@ -341,13 +509,19 @@ def main(argv: list[str]) -> int:
             rc = 0
             name = a.name or a.driver.stem
             reports = [session.verify_driver(a.driver.resolve(), name, a.device, ioctls, sweep=not a.no_sweep,
-                                             max_points=a.max_faults)]
-        session.stop()
+                                             max_points=a.max_faults, discover=not ioctls and not a.no_discover)]
+        try:
+            session.stop()
+        except StepFailed as e:
+            for r in reports:
+                r.problems.append(f"stopping the verifier: {e}")
         if a.keep:
             print(f"box kept: {box.prefix} (kernel log: {box.kernel_log})", file=sys.stderr)
     for r in reports:
         print(r.text())
-    return 0 if rc == 0 and all(r.ok for r in reports) else 1
+    if rc != 0 or any(r.failed for r in reports):
+        return 1
+    return 3 if any(r.incomplete for r in reports) else 0
 
 
 if __name__ == "__main__":

@@ -5,9 +5,11 @@ dump, and the kernel-call trace shows what DriverEntry really does."""
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import unittest
 from pathlib import Path
@@ -188,6 +190,67 @@ class StackCookie(unittest.TestCase):
         self.assertIn("the stack cookie of that function was overwritten (a stack buffer overran)", report)
         # Not a plain crash: the overrun never got to return through the overwritten frame.
         self.assertNotIn("Unhandled exception", report)
+
+
+FOREIGN_SOURCE = Path(__file__).resolve().parent / "crashme.c"
+FOREIGN_DEVICE = r"\\.\crashme_dev"  # not the file's name
+
+
+def build_foreign(out: Path, *extra: str) -> Path:
+    """A driver as one is built without the kit: one clang line, no debug information, no symbol
+    table (-s). Not kmd_add_driver: nothing of the kit's build is in it."""
+    subprocess.run(["clang", "--target=x86_64-w64-mingw32", "-O2", "-isystem", "/usr/x86_64-w64-mingw32/include/ddk",
+                    "-nostdlib", "-fuse-ld=lld", "-shared", "-Wl,--subsystem,native", "-Wl,--entry,DriverEntry", *extra,
+                    "-o", str(out), str(FOREIGN_SOURCE), "-lntoskrnl"], check=True, capture_output=True, text=True)
+    return out
+
+
+class ForeignDriverCrash(unittest.TestCase):
+    """A crash in a driver built elsewhere: module+offset always, the function from the image's own
+    data (exports, .pdata) when there is no debug information, and file:line from its DWARF."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = Path(tempfile.mkdtemp(prefix="kmd-foreign-"))
+        cls.exported = build_foreign(cls.tmp / "crashme.sys", "-s")
+        cls.unnamed = build_foreign(cls.tmp / "crashnoname.sys", "-s", "-DCRASHME_NO_EXPORT", "-Wl,--exclude-all-symbols")
+        cls.with_dwarf = build_foreign(cls.tmp / "crashdwarf.sys", "-g")
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def crash(self, image: Path) -> str:
+        box = Box(f"crash-foreign-{image.stem}").create()
+        box.expect_crash = True
+        box.auto_recover = False
+        self.addCleanup(box.close)
+        for argv in (["install", image, "--name", image.stem], ["start", image.stem]):
+            result = box.run([KMDCTL, *argv], timeout=60)
+            self.assertEqual(0, result.returncode, result.describe())
+        result = box.run([KMDCTL, "ioctl", "0x222400", "--device", FOREIGN_DEVICE, "--out-size", "0"], timeout=60)
+        self.assertEqual(1, result.returncode, result.describe())
+        self.assertIn(f"the driver host of {image.stem}", result.stderr, result.describe())
+        return result.stderr
+
+    def test_no_debug_information_an_export_names_the_function(self):
+        err = self.crash(self.exported)
+        # Before: "at        : 0x1800011d0" and no "in" line at all.
+        self.assertRegex(err, r"at        : crashme\.sys\+0x1[0-9a-f]{3}\n")
+        self.assertRegex(err, r"in        : CrashmeFault\+0x[0-9a-f]+ \(export\)\n")
+
+    def test_no_name_at_all_the_pdata_range_bounds_the_function(self):
+        err = self.crash(self.unnamed)
+        self.assertRegex(err, r"at        : crashnoname\.sys\+0x1[0-9a-f]{3}\n")
+        self.assertRegex(err, r"in        : function at 0x1[0-9a-f]{3}\+0x[0-9a-f]+ \(\.pdata; the image names no function there\)")
+
+    def test_dwarf_in_the_image_gives_file_and_line(self):
+        err = self.crash(self.with_dwarf)
+        self.assertRegex(err, r"at        : crashdwarf\.sys\+0x1[0-9a-f]{3}\n")
+        line = next(n for n, text in enumerate(FOREIGN_SOURCE.read_text().splitlines(), 1) if "where[4] = value" in text)
+        self.assertRegex(err, r"in        : CrashmeFault\+0x[0-9a-f]+\(.*crashme\.c:%d\]" % line)
+        # The shim shares the host and the report: the crash is not put in the shim's image.
+        self.assertNotIn("(COFF symbol)", err)
 
 
 class AutoRecovery(unittest.TestCase):

@@ -2,16 +2,21 @@
 """kmdverify.sys catches each defect it claims to, by name, on purpose-built bad drivers (one
 plain-C WDM-style source, tests/drivers/verifier/wdm_sample.c), and passes the correct build of
 that same driver through the whole fault-injection sweep. All in one box: one verifier, one host."""
+import subprocess
 import sys
 import unittest
 
 from e2e_support import BIN_DIR, ROOT, Box
 
 sys.path.insert(0, str(ROOT / "kit" / "verifier"))
-from verify import Session  # noqa: E402
+from verify import PARAMS_KEY, Report, Session, parse  # noqa: E402
+from winebox import windows_path  # noqa: E402
 
 BUFFERED = ["ioctl", "0x222400", "--out-size", "16"]
 NEITHER = ["ioctl", "0x222407", "--out-size", "16"]
+NEITHER_WITH_INPUT = ["ioctl", "0x222407", "--in", "41424344", "--out-size", "16"]
+ASYNC = ["ioctl", "0x222440", "--out-size", "0"]  # vf_async.c's IOCTL_ASYNC
+VERIFY_PY = ROOT / "kit" / "verifier" / "verify.py"
 
 
 class VerifierCatchesDefects(unittest.TestCase):
@@ -28,10 +33,16 @@ class VerifierCatchesDefects(unittest.TestCase):
         finally:
             cls.box.close()
 
-    def verify(self, name, sweep=False):
-        report = self.session.verify_driver(BIN_DIR / f"{name}.sys", name, None, [BUFFERED, NEITHER], sweep=sweep)
+    def verify(self, name, sweep=False, ioctls=(BUFFERED, NEITHER), device=None, discover=False):
+        report = self.session.verify_driver(BIN_DIR / f"{name}.sys", name, device, list(ioctls), sweep=sweep, discover=discover)
         print(report.text())
         return report
+
+    def race(self, code, order):
+        """The verifier's fixed interleaving of IOCTL `code`'s dispatch return and its completion by
+        a worker (kmdverify.cpp, g_race_order), read at the next image load; 0 0 turns it off."""
+        self.session.batch([["reg", "add", PARAMS_KEY, "/v", name, "/t", "REG_DWORD", "/d", str(value), "/f"]
+                            for name, value in (("RaceCode", code), ("RaceOrder", order))])
 
     def assert_caught(self, report, kind, call=None):
         self.assertFalse(report.ok, report.text())
@@ -95,6 +106,156 @@ class VerifierCatchesDefects(unittest.TestCase):
 
     def test_pending_without_mark(self):
         self.assert_caught(self.verify("vf_pending_no_mark"), "PENDING_WITHOUT_MARK", "DispatchRoutine")
+
+    # --- fail closed
+
+    def test_a_device_the_driver_never_created_fails_naming_the_step(self):
+        # Before: "IRPs checked: 0 ... result: PASS".
+        report = self.verify("wdm_sample", device="nosuchdevice")
+        self.assertEqual("FAIL", report.result, report.text())
+        self.assertTrue(any("step 4 was not delivered: the driver never saw IOCTL 0x00222400" in p for p in report.problems),
+                        report.text())
+        self.assertTrue(any(r"CreateFile(\\.\nosuchdevice)" in p for p in report.problems), report.text())  # its output kept
+
+    def test_a_failing_step_ends_the_run_and_is_named_with_its_output(self):
+        # Before: install failed silently inside the batch, start and the IOCTLs ran on, and the
+        # report said only "the verifier did not attach".
+        bogus = self.box.prefix / "not_a_driver.sys"
+        bogus.write_text("this is text, not a driver\n")
+        report = self.session.verify_driver(bogus, "not_a_driver", None, [BUFFERED], sweep=False)
+        self.assertEqual("FAIL", report.result, report.text())
+        self.assertEqual(1, len(report.problems), report.text())
+        self.assertRegex(report.problems[0], r"^step 2 failed \(exit code [1-9]\d*\): \S*kmdctl\.exe install ", report.text())
+        self.assertIn("no MZ header: this is not an executable image", report.problems[0])  # kmdctl's own words, kept
+
+    def test_a_driver_with_a_device_and_no_request_is_incomplete(self):
+        report = self.verify("wdm_sample", ioctls=())
+        self.assertEqual("INCOMPLETE", report.result, report.text())
+        self.assertFalse(report.ok)
+        self.assertIn("created 1 device(s) but no request reached it", report.text())
+
+    def test_a_device_named_otherwise_than_the_file_is_found_by_its_link(self):
+        # vf_other_name.sys makes \\DosDevices\\sample_dev. Before: the IOCTLs went to \\.\vf_other_name,
+        # reached nothing, and the run said PASS (then, failing closed: "not delivered").
+        report = self.verify("vf_other_name")
+        self.assertEqual("PASS", report.result, report.text())
+        self.assertEqual(["\\DosDevices\\sample_dev"], [f.fields.get("name") for f in report.of("LINK")], report.text())
+        self.assertEqual(2, sum(1 for f in report.of("IRP") if f.fields.get("major") == "0xe"), report.text())
+
+    def test_discovery_finds_the_live_codes_by_itself(self):
+        # No --device, no --ioctl: the links the driver made, the codes it answers, seeded buffers.
+        report = self.verify("vf_other_name", ioctls=(), discover=True)
+        self.assertEqual("PASS", report.result, report.text())
+        self.assertIn(r"device \\.\sample_dev (type 0x22): 2 live IOCTL code(s) of 32768 swept: 0x00222400, 0x00222407", report.text())
+        self.assertIn("  0x00222407: 16 seeded calls", report.text())
+
+    def test_discovery_catches_a_bug_nobody_asked_about(self):
+        report = self.verify("vf_skip_probe", ioctls=(), discover=True)
+        self.assert_caught(report, "UNPROBED_USER_BUFFER", "IoCompleteRequest")
+
+    def test_every_ioctl_sent_is_counted_at_the_driver(self):
+        report = self.verify("wdm_sample", ioctls=(BUFFERED, BUFFERED, NEITHER))
+        self.assertEqual("PASS", report.result, report.text())
+        codes = [f.fields.get("code") for f in report.of("IRP") if f.fields.get("major") == "0xe"]
+        self.assertEqual(["0x00222400", "0x00222400", "0x00222407"], codes, report.text())
+
+    # --- the IRP races, made to happen every time (kmdverify.cpp's RaceCode/RaceOrder)
+
+    def test_a_worker_completing_an_unmarked_pending_irp_while_dispatch_returns(self):
+        # The completion's bookkeeping is done, the dispatch return is judged, and only then does the
+        # real IoCompleteRequest run. Before: the IRP was in neither table, so it passed (fail-open).
+        self.race(0x222440, 1)
+        try:
+            report = self.verify("vf_worker_no_mark", ioctls=(ASYNC,))
+        finally:
+            self.race(0, 0)
+        self.assert_caught(report, "PENDING_WITHOUT_MARK", "DispatchRoutine")
+
+    def test_a_marked_irp_completed_while_dispatch_judges_it_is_no_violation(self):
+        # The dispatch return has looked the IRP up (still owned) when the worker completes it, and
+        # Wine's IoCompleteRequest clears the stack's Control. Before: a false PENDING_WITHOUT_MARK.
+        self.race(0x222440, 2)
+        try:
+            report = self.verify("vf_worker_marked", ioctls=(ASYNC,))
+        finally:
+            self.race(0, 0)
+        self.assertEqual("PASS", report.result, report.text())
+        self.assertEqual(1, sum(1 for f in report.of("IRP") if f.fields.get("code") == "0x00222440"), report.text())
+
+    def test_worker_completion_without_the_race(self):
+        self.assert_caught(self.verify("vf_worker_no_mark", ioctls=(ASYNC,)), "PENDING_WITHOUT_MARK", "DispatchRoutine")
+        self.assertEqual("PASS", self.verify("vf_worker_marked", ioctls=(ASYNC,)).result)
+
+    # --- UNPROBED_USER_BUFFER: the whole range, and the input too
+
+    def test_output_probed_for_its_first_byte_only(self):
+        self.assert_caught(self.verify("vf_probe_first_byte"), "UNPROBED_USER_BUFFER", "IoCompleteRequest")
+
+    def test_input_read_without_a_probe(self):
+        # Whether an unprobed input was read cannot be seen from outside: a warning, not a violation
+        # (skeleton.sys's SAY_HELLO ignores its input). Before: not a word.
+        report = self.verify("vf_skip_input_probe", ioctls=(NEITHER_WITH_INPUT,))
+        warnings = [f for f in report.of("WARNING") if f.kind == "UNPROBED_INPUT"]
+        self.assertEqual(1, len(warnings), report.text())
+        self.assertIn("Type3InputBuffer", warnings[0].text)
+        self.assertIn("4 bytes, 0 of them covered by ProbeForRead", warnings[0].text)
+        self.assertRegex(warnings[0].fields.get("at", ""), r"^vf_skip_input_probe\.sys\+")
+
+    def test_correct_driver_with_input_passes(self):
+        report = self.verify("wdm_sample", ioctls=(NEITHER_WITH_INPUT, NEITHER))
+        self.assertEqual("PASS", report.result, report.text())
+        self.assertEqual([], report.of("WARNING"), report.text())
+
+
+class ForwardAndComplete(unittest.TestCase):
+    """Two verified drivers: vf_fwd_upper forwards to vf_fwd_lower with a completion routine that
+    returns STATUS_MORE_PROCESSING_REQUIRED, then completes the IRP again itself: legitimate.
+    Before: the second completion was taken for a double completion and dropped, and the request
+    hung (here: the step timed out)."""
+
+    def test_forward_and_complete_between_two_verified_drivers(self):
+        box = Box("verifier-forward").create()
+        self.addCleanup(box.close)
+        session = Session(box, "kmdverify", BIN_DIR)
+        session.start()
+        lower = BIN_DIR / "vf_fwd_lower.sys"
+        session.batch([session.kmd("install", windows_path(lower), "--name", "vf_fwd_lower", "--group", "kmdverify", "--force"),
+                       session.kmd("start", "vf_fwd_lower")])
+        report = session.verify_driver(BIN_DIR / "vf_fwd_upper.sys", "vf_fwd_upper", None, [ASYNC, ASYNC], sweep=False, timeout=90)
+        print(report.text())
+        session.batch([session.kmd("stop", "vf_fwd_lower"), session.kmd("remove", "vf_fwd_lower")])
+        findings = report.findings + parse(session.new_lines())
+        session.stop()
+        self.assertEqual("PASS", report.result, report.text())
+        lower_report = Report("vf_fwd_lower.sys", findings)
+        self.assertEqual([], lower_report.violations, lower_report.text())
+        self.assertEqual(2, sum(1 for f in lower_report.of("IRP") if f.fields.get("code") == "0x00222440"), lower_report.text())
+
+
+class VerifyCommandLine(unittest.TestCase):
+    def test_a_driver_and_nothing_else(self):
+        # `make verify DRIVER=any.sys`: its devices found, its codes swept, the fault sweep run.
+        proc = subprocess.run([sys.executable, str(VERIFY_PY), str(BIN_DIR / "vf_other_name.sys"), "--box", "verify-bare"],
+                              capture_output=True, text=True, timeout=600)
+        self.assertEqual(0, proc.returncode, proc.stdout + proc.stderr)
+        self.assertIn(r"device \\.\sample_dev (type 0x22): 2 live IOCTL code(s)", proc.stdout)
+        self.assertIn("result: PASS", proc.stdout)
+
+    def test_nosuchdevice_is_not_pass(self):
+        # The issue's own case: `verify.py wdm_sample.sys --device nosuchdevice --ioctl ...` printed PASS, exit 0.
+        proc = subprocess.run([sys.executable, str(VERIFY_PY), str(BIN_DIR / "wdm_sample.sys"), "--device", "nosuchdevice",
+                               "--ioctl", "0x222400,out=16", "--no-sweep", "--box", "verify-nosuchdevice"],
+                              capture_output=True, text=True, timeout=300)
+        self.assertEqual(1, proc.returncode, proc.stdout + proc.stderr)
+        self.assertIn("result: FAIL", proc.stdout)
+        self.assertIn("was not delivered", proc.stdout)
+
+    def test_no_request_exits_incomplete(self):
+        proc = subprocess.run([sys.executable, str(VERIFY_PY), str(BIN_DIR / "wdm_sample.sys"), "--no-sweep", "--no-discover",
+                               "--box", "verify-noreq"],
+                              capture_output=True, text=True, timeout=300)
+        self.assertEqual(3, proc.returncode, proc.stdout + proc.stderr)
+        self.assertIn("result: INCOMPLETE", proc.stdout)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,8 @@
  *   VFBUG_TAG_ZERO         the scratch buffer is allocated with pool tag 0
  *   VFBUG_HANDLE_LEAK      DriverEntry opens its registry key and never closes it
  *   VFBUG_PENDING_NO_MARK  the buffered IOCTL returns STATUS_PENDING without IoMarkIrpPending
+ *   VFBUG_PROBE_FIRST_BYTE METHOD_NEITHER output probed for its first byte only, then written whole
+ *   VFBUG_SKIP_INPUT_PROBE METHOD_NEITHER input read without ProbeForRead
  *
  * SAMPLE_NAME names the device (\Device\SAMPLE_NAME, \DosDevices\SAMPLE_NAME). */
 #include <ntddk.h>
@@ -68,9 +70,22 @@ static NTSTATUS SampleCreateClose(PDEVICE_OBJECT DeviceObject, PIRP Irp)
 static __declspec(noinline) NTSTATUS SampleNeither(PIRP Irp, ULONG outLength, ULONG_PTR *information)
 {
     NTSTATUS status = STATUS_SUCCESS;
+    PIO_STACK_LOCATION stack = IoGetCurrentIrpStackLocation(Irp);
+    const UCHAR *input = (const UCHAR *)stack->Parameters.DeviceIoControl.Type3InputBuffer;
+    ULONG inLength = stack->Parameters.DeviceIoControl.InputBufferLength, i;
+    volatile UCHAR sum = 0;
     if (outLength < sizeof(g_answer) || Irp->UserBuffer == NULL) return STATUS_BUFFER_TOO_SMALL;
     __try {
-#ifndef VFBUG_SKIP_PROBE
+        if (input != NULL && inLength != 0) {
+#ifndef VFBUG_SKIP_INPUT_PROBE
+            if (Irp->RequestorMode != KernelMode) ProbeForRead((PVOID)input, inLength, 1);
+#endif
+            for (i = 0; i < inLength; ++i) sum += input[i]; /* the input is read: a checksum nobody needs */
+            (void)sum;
+        }
+#if defined(VFBUG_PROBE_FIRST_BYTE)
+        if (Irp->RequestorMode != KernelMode) ProbeForWrite(Irp->UserBuffer, 1, 1);
+#elif !defined(VFBUG_SKIP_PROBE)
         if (Irp->RequestorMode != KernelMode) ProbeForWrite(Irp->UserBuffer, outLength, 1);
 #endif
         RtlCopyMemory(Irp->UserBuffer, g_answer, sizeof(g_answer));
