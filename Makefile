@@ -8,7 +8,7 @@ X86ROOT := kit/x86/x86root.sh
 
 DEBUG_DIR ?= build-debug
 
-.PHONY: all deps configure build debug debug-test demo test bench bench-profile loop-bench soak verify clean
+.PHONY: all deps configure build debug debug-test demo test realkernel bench bench-profile loop-bench soak verify clean
 
 all: build
 
@@ -47,6 +47,16 @@ endif
 # (docs/performance.md): two boxes under ctest -j2 finished in 31-50 s pinned against 56-62 s not.
 test: build
 	KMD_BOX_PIN=auto ctest --test-dir $(BUILD_DIR) --output-on-failure -j 2
+
+# The x86 drivers, kmdctl and device tests in ring 0 of a real NT kernel (ReactOS) under QEMU:
+#   make realkernel NT_ISO=path/to/reactos-bootcd.iso [RUNS=seed,device_tests,crash] [ACCEL=kvm]
+# Installs the ISO unattended once (cached in build/realkernel/), then one boot per run
+# (kit/realkernel, docs/realkernel.md). Without NT_ISO it says why it is skipped.
+RUNS ?= seed,device_tests,crash
+ACCEL ?= tcg
+realkernel: build
+	$(PYTHON) kit/realkernel/realkernel.py lane $(if $(NT_ISO),--iso $(NT_ISO)) --accel $(ACCEL) --runs $(RUNS) \
+	  --bin-dir $(BUILD_DIR)/bin/x86 --cache $(BUILD_DIR)/realkernel
 
 # What a request costs under Wine: skeleton.sys against baseline.sys (tests/drivers/baseline.c) in
 # one prefix, one table (figures only; not part of `make test`; docs/performance.md).

@@ -1,0 +1,145 @@
+#!/usr/bin/python3
+"""vm - one bounded QEMU run with COM1 answered live.
+
+COM1 is a Unix socket this process listens on and QEMU connects to (so not a byte is lost before
+anyone reads); every byte is appended to the run's com1.log as it comes and fed to
+serial_log.Responder, whose answers (the assertion prompt, the debugger's prompt and pager, the
+terminal queries) are written back. The run ends when the guest powers off (QEMU exits), or it is
+ended - QEMU killed by its own PID, never by name - when:
+
+  - the time limit passes (a hung kernel or payload),
+  - the serial line has been silent for `silence` seconds after the debugger was entered (a kernel
+    stopped at a prompt nobody can answer),
+  - the responder says the kernel keeps asking (stuck) or a bug check's frames are in (fatal).
+
+The outcome says which, with the log.
+"""
+from __future__ import annotations
+
+import os
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from serial_log import Responder  # noqa: E402
+
+
+@dataclass
+class Outcome:
+    how: str            # "poweroff" | "timeout" | "bugcheck" | "stuck" | "silent" | "qemu-error"
+    seconds: float
+    log: str
+    qemu_stderr: str
+    accel: str
+
+
+def kvm_usable() -> bool:
+    return os.access("/dev/kvm", os.R_OK | os.W_OK)
+
+
+def qemu_binary() -> str:
+    tool = shutil.which("qemu-system-i386")
+    if not tool:
+        raise RuntimeError("qemu-system-i386 is not installed (apt-get install qemu-system-x86)")
+    return tool
+
+
+def run(disks: list[tuple[Path, str]], workdir: Path, *, cdrom: Path | None = None, boot_cd_once: bool = False,
+        memory_mb: int = 768, accel: str = "tcg", timeout: float = 900, silence: float = 120,
+        snapshot: bool = False, progress=None) -> Outcome:
+    """disks: (path, format) on IDE 0, 1, ...; cdrom on the secondary master."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    sock_path = workdir / "com1.sock"
+    log_path = workdir / "com1.log"
+    sock_path.unlink(missing_ok=True)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(sock_path))
+    listener.listen(1)
+    cmd = [qemu_binary(), "-machine", "pc", "-accel", accel, "-m", str(memory_mb), "-smp", "1",
+           "-display", "none", "-nic", "none", "-monitor", "none", "-name", "kmdlane",
+           "-chardev", f"socket,id=com1,path={sock_path}", "-serial", "chardev:com1",
+           "-rtc", "base=utc"]
+    for i, (path, fmt) in enumerate(disks):
+        cmd += ["-drive", f"file={path},if=ide,index={i},format={fmt},media=disk,cache=unsafe"]
+    if cdrom is not None:
+        cmd += ["-drive", f"file={cdrom},if=ide,index=2,media=cdrom,readonly=on"]
+    cmd += ["-boot", "order=c,once=d" if boot_cd_once else "order=c"]
+    if snapshot:
+        cmd.append("-snapshot")
+    stderr_path = workdir / "qemu.stderr"
+    start = time.monotonic()
+    with open(stderr_path, "wb") as err:
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=err, stderr=err, start_new_session=True)
+    (workdir / "qemu.pid").write_text(f"{proc.pid}\n")
+    (workdir / "qemu.cmd").write_text(" ".join(cmd) + "\n")
+    responder = Responder()
+    how = None
+    conn = None
+    last_byte = time.monotonic()
+    try:
+        listener.settimeout(30)
+        try:
+            conn, _ = listener.accept()
+        except socket.timeout:
+            how = "qemu-error"
+        with open(log_path, "ab") as log:
+            while how is None:
+                if proc.poll() is not None:
+                    how = "poweroff" if proc.returncode == 0 else "qemu-error"
+                    break
+                now = time.monotonic()
+                if now - start > timeout:
+                    how = "timeout"
+                    break
+                ready, _, _ = select.select([conn], [], [], 1.0)
+                if ready:
+                    data = conn.recv(65536)
+                    if not data:
+                        proc.wait(timeout=30)
+                        how = "poweroff" if proc.returncode == 0 else "qemu-error"
+                        break
+                    last_byte = now
+                    log.write(data)
+                    log.flush()
+                    reply = responder.feed(data.decode("latin-1"))
+                    if reply:
+                        conn.sendall(reply)
+                    if progress:
+                        progress(data.decode("latin-1"))
+                    if responder.fatal:
+                        # let the last frames arrive, then end it
+                        t_end = time.monotonic() + 5
+                        while time.monotonic() < t_end:
+                            r, _, _ = select.select([conn], [], [], 0.5)
+                            if r:
+                                more = conn.recv(65536)
+                                if not more:
+                                    break
+                                log.write(more)
+                                responder.feed(more.decode("latin-1"))
+                        how = "bugcheck"
+                    elif responder.stuck:
+                        how = "stuck"
+                elif responder.answers and now - last_byte > silence and "kdb:> " in responder.log[-200:]:
+                    how = "silent"
+    finally:
+        if proc.poll() is None:
+            try:
+                os.kill(proc.pid, signal.SIGKILL)  # by its PID, never by name
+            except ProcessLookupError:
+                pass
+            proc.wait(timeout=30)
+        if conn is not None:
+            conn.close()
+        listener.close()
+        sock_path.unlink(missing_ok=True)
+        (workdir / "qemu.pid").unlink(missing_ok=True)
+    return Outcome(how, time.monotonic() - start, log_path.read_text("latin-1") if log_path.exists() else "",
+                   stderr_path.read_text(errors="replace"), accel)

@@ -1,0 +1,256 @@
+#!/usr/bin/python3
+"""The real-kernel lane's logic, without a real kernel: the COM1 parser and responder on serial
+logs recorded from ReactOS runs (tests/realkernel/data), the ISO remaster on a small fake bootcd,
+freeldr.ini, the payload disk round trip, and the lane's skip without an image."""
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+import unittest
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+sys.path.insert(0, str(ROOT / "kit" / "realkernel"))
+import image  # noqa: E402
+import payload  # noqa: E402
+import serial_log  # noqa: E402
+
+DATA = HERE / "data"
+HAVE_XORRISO = shutil.which("xorriso") is not None
+HAVE_MTOOLS = shutil.which("mcopy") is not None and shutil.which("mformat") is not None
+
+
+def data(name: str) -> str:
+    return (DATA / name).read_text("latin-1")
+
+
+class ResponderTests(unittest.TestCase):
+    def test_assertion_prompt_breaks_once_then_backtrace_then_continues(self):
+        r = serial_log.Responder()
+        self.assertEqual(r.feed("\n*** Assertion failed: x == 0\n***   Source File: /a.c, line 3\n\n"
+                                "Break repeatedly, break Once, Ignore, terminate Process or terminate Thread (boipt)? "), b"o")
+        self.assertEqual(r.feed("o\nExecute '.cxr 8F1C2B3C' to dump context\n\nEntered debugger on embedded INT3 at 0x0008:0x80412345.\n"
+                                "kdb:> "), b"bt\r")
+        self.assertEqual(r.feed("bt\nEip:\n<ntoskrnl.exe:12345>\nFrames:\n<x.sys:100>\nkdb:> "), b"cont\r")
+        self.assertFalse(r.fatal)
+        self.assertEqual(r.answers, 3)
+
+    def test_bug_check_takes_the_frames_then_is_fatal(self):
+        r = serial_log.Responder()
+        self.assertEqual(r.feed("\n*** Fatal System Error: 0x0000007f\n                       (0x00000008,0x803FB000,0x00000000,0x00000000)\n\n"
+                                "Entered debugger on embedded INT3 at 0x0008:0x80412345.\nkdb:> "), b"bt\r")
+        self.assertFalse(r.fatal)
+        self.assertEqual(r.feed("bt\nEip:\n<ntoskrnl.exe:1>\nFrames:\nkdb:> "), b"")
+        self.assertTrue(r.fatal)
+
+    def test_prompt_split_across_reads_is_answered_once(self):
+        r = serial_log.Responder()
+        self.assertEqual(r.feed("... (boi"), b"")
+        self.assertEqual(r.feed("pt)? "), b"o")
+        self.assertEqual(r.feed("o\n"), b"")
+
+    def test_terminal_queries_and_pager_are_answered(self):
+        r = serial_log.Responder()
+        self.assertEqual(r.feed("\x1b[?7h\x1b[c"), b"\x1b[?1;0c")
+        self.assertEqual(r.feed("\x1b[18t"), b"\x1b[8;500;200t")
+        self.assertEqual(r.feed("line\n--- Press q to abort, any other key to continue ---"), b" ")
+
+    def test_a_kernel_that_keeps_asking_is_stuck(self):
+        r = serial_log.Responder(max_answers=5)
+        for _ in range(10):
+            r.feed("(boipt)? ")
+        self.assertTrue(r.stuck)
+        self.assertEqual(r.answers, 5)
+
+
+class ParseTests(unittest.TestCase):
+    def test_bug_check_code_parameters_driver_and_frames(self):
+        log = ("(ntoskrnl/mm/ARM3/sysldr.c:170) Loading: \\??\\E:\\BIN\\crash_on_ioctl.sys at F7A1B000 with 6 pages\n"
+               "\nEntered debugger on last-chance exception (Exception Code: 0xc0000005) (Page Fault)\n"
+               "Memory at 0x00000010 could not be accessed\nkdb:> bt\nEip:\n<crash_on_ioctl.sys:1010>\nFrames:\n"
+               "<crash_on_ioctl.sys:1080>\n<ntoskrnl.exe:2a1b3 (ntoskrnl/io/iomgr/irp.c:1201 (IofCallDriver))>\n<F7A1C0FF>\nkdb:> cont\n"
+               "\n*** Fatal System Error: 0x0000008e\n                       (0xC0000005,0xF7A1C010,0xF5B2FB7C,0x00000000)\n\n"
+               "Driver at fault: crash_on_ioctl.sys.\nEntered debugger on embedded INT3 at 0x0008:0x80412345.\nkdb:> bt\n"
+               "Eip:\n<ntoskrnl.exe:1234>\nFrames:\n<ntoskrnl.exe:5678>\n<crash_on_ioctl.sys:1010>\nkdb:> ")
+        rep = serial_log.parse(log, ["crash_on_ioctl.sys"])
+        self.assertEqual(rep.loads, {"crash_on_ioctl.sys": 0xF7A1B000})
+        self.assertEqual([s.kind for s in rep.stops], ["exception", "bugcheck"])
+        exc, bc = rep.stops
+        self.assertEqual(exc.code, 0xC0000005)
+        self.assertEqual([f.where() for f in exc.frames],
+                         ["crash_on_ioctl.sys+0x1010", "crash_on_ioctl.sys+0x1080",
+                          "ntoskrnl.exe+0x2a1b3  IofCallDriver  ntoskrnl/io/iomgr/irp.c:1201", "crash_on_ioctl.sys+0x10ff"])
+        self.assertEqual(exc.frames[0].address, 0xF7A1C010)
+        self.assertEqual(bc.code, 0x8E)
+        self.assertEqual(bc.params, [0xC0000005, 0xF7A1C010, 0xF5B2FB7C, 0])
+        self.assertEqual(bc.driver_at_fault, "crash_on_ioctl.sys")
+        self.assertEqual(bc.frames[-1].module, "crash_on_ioctl.sys")
+
+    def test_driver_lines_only_the_payloads(self):
+        log = "(ntoskrnl/io/iomgr/driver.c:12) noise\nskeleton: DriverEntry: hi\r\nother: no\nSKELETON: IRP_MJ_CREATE -> status=0x00000000\n"
+        self.assertEqual(serial_log.parse(log, ["skeleton.sys"]).driver_lines,
+                         ["skeleton: DriverEntry: hi", "SKELETON: IRP_MJ_CREATE -> status=0x00000000"])
+
+    def test_recorded_logs(self):
+        """Every recorded ReactOS log in data/ parses to what its .expect file says."""
+        logs = sorted(DATA.glob("*.log"))
+        if not logs:
+            self.skipTest("no recorded logs")
+        for log in logs:
+            with self.subTest(log.name):
+                expect = {}
+                for line in (log.with_suffix(".expect")).read_text().splitlines():
+                    key, _, value = line.partition("=")
+                    expect.setdefault(key.strip(), []).append(value.strip())
+                rep = serial_log.parse(data(log.name), expect.get("drivers", [""])[0].split(","))
+                for want in expect.get("driver_line", []):
+                    self.assertIn(want, rep.driver_lines)
+                self.assertEqual([s.summary for s in rep.stops], expect.get("stop", []))
+                for want in expect.get("frame", []):
+                    self.assertIn(want, [f.where() for s in rep.stops for f in s.frames])
+                # the responder answers every prompt in the log and is not stuck
+                r = serial_log.Responder()
+                r.feed(data(log.name))
+                self.assertFalse(r.stuck)
+
+
+class FreeldrTests(unittest.TestCase):
+    INI = ("[FREELOADER]\r\nDefaultOS=ReactOS_KdSerial\r\nTimeOut=0\r\n\r\n[Display]\r\nTitleText=ReactOS Boot Manager\r\n\r\n"
+           "[Operating Systems]\r\nReactOS=\"ReactOS\"\r\nReactOS_Debug=\"ReactOS (Debug)\"\r\n\r\n"
+           "[ReactOS]\r\nBootType=Windows2003\r\nSystemPath=multi(0)disk(0)rdisk(0)partition(1)\\ReactOS\r\nOptions=/FASTDETECT\r\n\r\n"
+           "[ReactOS_Debug]\r\nBootType=Windows2003\r\nSystemPath=multi(0)disk(0)rdisk(0)partition(1)\\ReactOS\r\n"
+           "Options=/DEBUG /DEBUGPORT=COM1 /BAUDRATE=115200 /SOS\r\n")
+
+    def test_lane_entry_is_default_with_the_debugger_on_com1(self):
+        out = image.patch_freeldr_ini(self.INI)
+        self.assertIn("DefaultOS=KmdLane\r\nTimeOut=0", out)
+        self.assertIn('KmdLane="ReactOS (Skeleton KMD lane)"', out)
+        self.assertIn("[KmdLane]\r\nBootType=Windows2003\r\nSystemPath=multi(0)disk(0)rdisk(0)partition(1)\\ReactOS\r\n"
+                      "Options=/DEBUG /DEBUGPORT=COM1 /BAUDRATE=115200 /SOS /KDSERIAL", out)
+        self.assertIn("[ReactOS]\r\nBootType=Windows2003", out)  # the others stay
+        self.assertEqual(out.count("DefaultOS="), 1)
+        self.assertEqual(image.patch_freeldr_ini(out), out)  # idempotent
+
+    def test_not_a_freeldr_ini(self):
+        with self.assertRaises(ValueError):
+            image.patch_freeldr_ini("[boot loader]\ntimeout=30\n")
+
+
+class TxtsetupTests(unittest.TestCase):
+    def test_import_added_once_after_the_isos_own(self):
+        sif = "[Version]\r\n\r\n[HiveInfs.Install]\r\n; comment\r\nAddReg = registry.inf,AddReg\r\n\r\n[HiveInfs.Upgrade]\r\nAddReg = registry.inf,AddReg\r\n"
+        out = image.patch_txtsetup(sif)
+        self.assertIn("[HiveInfs.Install]\r\n; comment\r\nAddReg = registry.inf,AddReg\r\nAddReg = kmdlane.inf,AddReg\r\n\r\n[HiveInfs.Upgrade]", out)
+        self.assertEqual(image.patch_txtsetup(out), out)
+        with self.assertRaises(ValueError):
+            image.patch_txtsetup("[Version]\n")
+
+    def test_lane_inf_sets_the_debug_print_filter_and_the_runner(self):
+        self.assertIn(r'"SYSTEM\CurrentControlSet\Control\Session Manager\Debug Print Filter","IHVDRIVER",0x00010001,0xffffffff',
+                      image.KMDLANE_INF)
+        self.assertIn(r'"SOFTWARE\Microsoft\Windows\CurrentVersion\Run","KmdLane"', image.KMDLANE_INF)
+        self.assertIn("DisableGeckoInst = yes", image.UNATTEND_INF)
+        self.assertIn("UnattendSetupEnabled = yes", image.UNATTEND_INF)
+
+
+@unittest.skipUnless(HAVE_XORRISO, "xorriso not installed")
+class RemasterTests(unittest.TestCase):
+    def test_fake_bootcd_remastered_bootable_with_the_lanes_files(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            t = Path(tmp)
+            tree = t / "tree"
+            (tree / "reactos").mkdir(parents=True)
+            (tree / "loader").mkdir()
+            (tree / "reactos" / "txtsetup.sif").write_bytes(b"[Version]\r\n\r\n[HiveInfs.Install]\r\nAddReg = registry.inf,AddReg\r\n")
+            (tree / "reactos" / "unattend.inf").write_bytes(b"[Unattend]\r\nUnattendSetupEnabled = no\r\n")
+            (tree / "reactos" / "reactos.cab").write_bytes(os.urandom(300000))
+            (tree / "loader" / "isoboot.bin").write_bytes(b"\xeb\xfe" + bytes(2046))
+            src = t / "fake.iso"
+            subprocess.run(["xorriso", "-as", "mkisofs", "-quiet", "-J", "-V", "FAKEROS", "-b", "loader/isoboot.bin",
+                            "-no-emul-boot", "-boot-load-size", "4", "-boot-info-table", "-o", str(src), str(tree)], check=True)
+            dst = t / "lane.iso"
+            image.remaster(src, dst)
+            self.assertIn(b"UnattendSetupEnabled = yes", image.iso_read(dst, "/reactos/unattend.inf"))
+            self.assertIn(b"IHVDRIVER", image.iso_read(dst, "/reactos/kmdlane.inf"))
+            self.assertIn(b"AddReg = kmdlane.inf,AddReg", image.iso_read(dst, "/reactos/txtsetup.sif"))
+            self.assertEqual(image.iso_read(dst, "/reactos/reactos.cab"), (tree / "reactos" / "reactos.cab").read_bytes())
+            rep = subprocess.run(["xorriso", "-indev", str(dst), "-report_el_torito", "as_mkisofs"],
+                                 capture_output=True, text=True).stdout
+            self.assertIn("-b '/loader/isoboot.bin'", rep)
+            self.assertIn("-no-emul-boot", rep)
+            self.assertIn("-boot-info-table", rep)
+
+    def test_not_a_bootcd(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            t = Path(tmp)
+            (t / "tree").mkdir()
+            (t / "tree" / "readme.txt").write_text("hi")
+            subprocess.run(["xorriso", "-as", "mkisofs", "-quiet", "-o", str(t / "x.iso"), str(t / "tree")], check=True)
+            with self.assertRaisesRegex(ValueError, "not a ReactOS bootcd"):
+                image.remaster(t / "x.iso", t / "y.iso")
+
+
+@unittest.skipUnless(HAVE_MTOOLS, "mtools not installed")
+class PayloadTests(unittest.TestCase):
+    def test_disk_round_trip(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            t = Path(tmp)
+            (t / "kmdctl.exe").write_bytes(b"MZ" + os.urandom(5000))
+            steps = [payload.Step("seed", r"%P%\BIN\kmdctl.exe run %P%\BIN\skeleton.sys"),
+                     payload.Step("tests", r"%P%\BIN\t.exe", {"KMD_DRIVERS": r"skeleton=%P%\BIN\skeleton.sys"})]
+            disk = t / "p.img"
+            payload.make(disk, {"kmdctl.exe": t / "kmdctl.exe"}, steps, size_mb=32)
+            mbr = disk.read_bytes()[:512]
+            self.assertEqual(mbr[510:], b"\x55\xaa")
+            self.assertEqual(struct.unpack_from("<I", mbr, 446 + 8)[0] * 512, payload.PART_OFFSET)
+            self.assertEqual(image.first_partition_offset(disk), payload.PART_OFFSET)
+            self.assertEqual(image.fat_read(disk, payload.PART_OFFSET, "/BIN/kmdctl.exe"), (t / "kmdctl.exe").read_bytes())
+            script = image.fat_read(disk, payload.PART_OFFSET, "/RUN.CMD").decode()
+            self.assertIn("%P%\\BIN\\kmdctl.exe run %P%\\BIN\\skeleton.sys > %P%\\OUT\\01.TXT 2>&1\r\n"
+                          "echo %ERRORLEVEL%> %P%\\OUT\\01.RC", script)
+            self.assertIn("set KMD_DRIVERS=skeleton=%P%\\BIN\\skeleton.sys\r\n", script)
+            self.assertTrue(script.rstrip().endswith("shutdown -s -t 0"))
+            self.assertIsNotNone(image.fat_read(disk, payload.PART_OFFSET, "/" + payload.TAG))
+            # what the guest writes: step 1 finished, step 2 never did
+            image.fat_write(disk, payload.PART_OFFSET, "/OUT/01.TXT", b"[1/7] OpenSCManager\r\n")
+            image.fat_write(disk, payload.PART_OFFSET, "/OUT/01.RC", b"0 \r\n")
+            image.fat_write(disk, payload.PART_OFFSET, "/OUT/02.TXT", b"[ RUN      ] A.B\r\n")
+            image.fat_write(disk, payload.PART_OFFSET, "/OUT/CURRENT.TXT", b"02 tests\r\n")
+            results, markers = payload.read_results(disk, steps)
+            self.assertEqual([(r.name, r.exit_code) for r in results], [("seed", 0), ("tests", None)])
+            self.assertEqual(results[0].output, "[1/7] OpenSCManager\n")
+            self.assertEqual(markers["CURRENT.TXT"], "02 tests")
+            self.assertEqual(markers["DONE.TXT"], "")
+
+    def test_runner_on_the_installed_disk_finds_the_payload_by_its_tag(self):
+        self.assertIn(r"if exist %%d:\KMDLANE.TAG %%d:\RUN.CMD %%d:", image.KMDLANE_CMD)
+
+
+class SkipTests(unittest.TestCase):
+    def test_no_image_is_a_visible_skip(self):
+        env = {k: v for k, v in os.environ.items() if k != "NT_ISO"}
+        r = subprocess.run([sys.executable, str(ROOT / "kit" / "realkernel" / "realkernel.py"), "lane"],
+                           capture_output=True, text=True, env=env, timeout=60)
+        self.assertEqual(r.returncode, 77, r.stdout + r.stderr)
+        self.assertIn("SKIPPED - no NT image given", r.stdout)
+
+
+class GtestSummaryTests(unittest.TestCase):
+    def test_summary(self):
+        sys.path.insert(0, str(ROOT / "kit" / "realkernel"))
+        import realkernel
+        text = ("[==========] 30 tests from 8 test suites ran. (5000 ms total)\n[  PASSED  ] 27 tests.\n"
+                "[  FAILED  ] 3 tests, listed below:\n[  FAILED  ] DelayPending.CancelIoExCancelsOnlyThatRequest\n"
+                "[  FAILED  ] DeviceSecurity.DaclAdmitsOnlySystemAndAdministrators\n")
+        s = realkernel.gtest_summary(text)
+        self.assertEqual(s["ran"], 30)
+        self.assertEqual(s["passed"], 27)
+        self.assertEqual(s["failed"], ["DelayPending.CancelIoExCancelsOnlyThatRequest",
+                                       "DeviceSecurity.DaclAdmitsOnlySystemAndAdministrators"])
+
+
+if __name__ == "__main__":
+    unittest.main()
