@@ -10,6 +10,7 @@ Nothing here knows how ReactOS is built; it only edits what is on the user's ISO
   (registry: the Debug Print Filter so DbgPrintEx(DPFLTR_IHVDRIVER_ID, ...) reaches the debugger,
   and a Run value that starts C:\\kmdlane.cmd at every logon) and /reactos/txtsetup.sif told to
   import it with the other hive INFs ([HiveInfs.Install] AddReg = kmdlane.inf,AddReg).
+  The CD's own /freeldr.ini boots setup with the same debugger options (patch_bootcd_ini).
 - prepare_installed(): on the installed raw disk (FAT, read with mtools), freeldr.ini's default entry
   becomes "ReactOS (Skeleton KMD lane)" with /DEBUG /DEBUGPORT=COM1 /BAUDRATE=115200 /SOS /KDSERIAL
   and no timeout, whatever the ISO's build made the default; and C:\\kmdlane.cmd is written: it
@@ -49,7 +50,7 @@ ProductOption = 0
 
 ; the first logon after setup: power off, so the lane knows the install is complete
 [GuiRunOnce]
-%SystemRoot%\system32\shutdown.exe -s -t 0
+%SystemRoot%\system32\shutdown.exe -s -f -t 0
 """
 
 # Imported by text-mode setup into the new system's hives, like the ISO's own registry.inf.
@@ -114,22 +115,40 @@ def patch_txtsetup(text: str) -> str:
     return text[:m.end()] + body + nl + "AddReg = kmdlane.inf,AddReg" + nl + (nl if end < len(text) else "") + text[end:]
 
 
+def patch_bootcd_ini(text: str) -> str:
+    """The CD's freeldr.ini booting setup itself with the debugger on COM1 (so setup's own log and
+    any assertion prompt reach the lane), no menu timeout."""
+    nl = "\r\n" if "\r\n" in text else "\n"
+    if f"[{LANE_ENTRY}Setup]" in text:
+        return text
+    text = re.sub(r"(?im)^(DefaultOS|TimeOut)=.*\r?\n", "", text)
+    text = re.sub(r"(?im)^\[FREELOADER\][^\n]*\n", lambda m: m.group(0) + f"DefaultOS={LANE_ENTRY}Setup{nl}TimeOut=0{nl}", text, count=1)
+    text = re.sub(r"(?im)^\[Operating Systems\][^\n]*\n",
+                  lambda m: m.group(0) + f'{LANE_ENTRY}Setup="Setup (Skeleton KMD lane)"{nl}', text, count=1)
+    return text.rstrip("\r\n") + nl + nl + f"[{LANE_ENTRY}Setup]{nl}BootType=ReactOSSetup{nl}Options={DEBUG_OPTIONS}{nl}"
+
+
 def remaster(src: Path, dst: Path) -> None:
     """dst: src with the lane's answer file, registry INF and txtsetup.sif (see the module doc)."""
     txtsetup = iso_read(src, "/reactos/txtsetup.sif")
     if txtsetup is None:
         raise ValueError(f"{src}: no /reactos/txtsetup.sif - not a ReactOS bootcd ISO")
     patched = patch_txtsetup(txtsetup.decode("latin-1")).encode("latin-1")
+    bootcd_ini = iso_read(src, "/freeldr.ini")
+    extra = []
     with tempfile.TemporaryDirectory() as tmp:
         t = Path(tmp)
         (t / "unattend.inf").write_bytes(UNATTEND_INF.replace("\n", "\r\n").encode("ascii"))
         (t / "kmdlane.inf").write_bytes(KMDLANE_INF.replace("\n", "\r\n").encode("ascii"))
         (t / "txtsetup.sif").write_bytes(patched)
+        if bootcd_ini is not None and b"[FREELOADER]" in bootcd_ini.upper():
+            (t / "freeldr.ini").write_bytes(patch_bootcd_ini(bootcd_ini.decode("latin-1")).encode("latin-1"))
+            extra = ["-map", str(t / "freeldr.ini"), "/freeldr.ini"]
         dst.unlink(missing_ok=True)
         r = _xorriso("-indev", str(src), "-outdev", str(dst), "-joliet", "on",
                      "-map", str(t / "unattend.inf"), "/reactos/unattend.inf",
                      "-map", str(t / "kmdlane.inf"), "/reactos/kmdlane.inf",
-                     "-map", str(t / "txtsetup.sif"), "/reactos/txtsetup.sif",
+                     "-map", str(t / "txtsetup.sif"), "/reactos/txtsetup.sif", *extra,
                      "-boot_image", "any", "replay", timeout=600)
         if r.returncode != 0 or not dst.is_file():
             raise RuntimeError(f"xorriso failed ({r.returncode}):\n{r.stderr[-2000:]}")

@@ -134,6 +134,15 @@ class FreeldrTests(unittest.TestCase):
         self.assertEqual(out.count("DefaultOS="), 1)
         self.assertEqual(image.patch_freeldr_ini(out), out)  # idempotent
 
+    def test_bootcd_setup_boots_with_the_debugger_on_com1(self):
+        ini = ("[FREELOADER]\r\nDefaultOS=Setup\r\nTimeOut=5\r\n\r\n[Display]\r\nMinimalUI=Yes\r\n\r\n[Operating Systems]\r\n"
+               "Setup=\"Setup\"\r\n\r\n[Setup]\r\nBootType=ReactOSSetup\r\n")
+        out = image.patch_bootcd_ini(ini)
+        self.assertIn("[FREELOADER]\r\nDefaultOS=KmdLaneSetup\r\nTimeOut=0\r\n\r\n[Display]", out)
+        self.assertIn('[Operating Systems]\r\nKmdLaneSetup="Setup (Skeleton KMD lane)"\r\nSetup="Setup"', out)
+        self.assertTrue(out.endswith("[KmdLaneSetup]\r\nBootType=ReactOSSetup\r\nOptions=/DEBUG /DEBUGPORT=COM1 /BAUDRATE=115200 /SOS /KDSERIAL\r\n"))
+        self.assertEqual(image.patch_bootcd_ini(out), out)
+
     def test_not_a_freeldr_ini(self):
         with self.assertRaises(ValueError):
             image.patch_freeldr_ini("[boot loader]\ntimeout=30\n")
@@ -168,6 +177,7 @@ class RemasterTests(unittest.TestCase):
             (tree / "reactos" / "unattend.inf").write_bytes(b"[Unattend]\r\nUnattendSetupEnabled = no\r\n")
             (tree / "reactos" / "reactos.cab").write_bytes(os.urandom(300000))
             (tree / "loader" / "isoboot.bin").write_bytes(b"\xeb\xfe" + bytes(2046))
+            (tree / "freeldr.ini").write_bytes(b"[FREELOADER]\r\nDefaultOS=Setup\r\n\r\n[Operating Systems]\r\nSetup=\"Setup\"\r\n")
             src = t / "fake.iso"
             subprocess.run(["xorriso", "-as", "mkisofs", "-quiet", "-J", "-V", "FAKEROS", "-b", "loader/isoboot.bin",
                             "-no-emul-boot", "-boot-load-size", "4", "-boot-info-table", "-o", str(src), str(tree)], check=True)
@@ -176,6 +186,7 @@ class RemasterTests(unittest.TestCase):
             self.assertIn(b"UnattendSetupEnabled = yes", image.iso_read(dst, "/reactos/unattend.inf"))
             self.assertIn(b"IHVDRIVER", image.iso_read(dst, "/reactos/kmdlane.inf"))
             self.assertIn(b"AddReg = kmdlane.inf,AddReg", image.iso_read(dst, "/reactos/txtsetup.sif"))
+            self.assertIn(b"DefaultOS=KmdLaneSetup", image.iso_read(dst, "/freeldr.ini"))
             self.assertEqual(image.iso_read(dst, "/reactos/reactos.cab"), (tree / "reactos" / "reactos.cab").read_bytes())
             rep = subprocess.run(["xorriso", "-indev", str(dst), "-report_el_torito", "as_mkisofs"],
                                  capture_output=True, text=True).stdout
@@ -212,7 +223,7 @@ class PayloadTests(unittest.TestCase):
             self.assertIn("%P%\\BIN\\kmdctl.exe run %P%\\BIN\\skeleton.sys > %P%\\OUT\\01.TXT 2>&1\r\n"
                           "echo %ERRORLEVEL%> %P%\\OUT\\01.RC", script)
             self.assertIn("set KMD_DRIVERS=skeleton=%P%\\BIN\\skeleton.sys\r\n", script)
-            self.assertTrue(script.rstrip().endswith("shutdown -s -t 0"))
+            self.assertTrue(script.rstrip().endswith("shutdown -s -f -t 0"))
             self.assertIsNotNone(image.fat_read(disk, payload.PART_OFFSET, "/" + payload.TAG))
             # what the guest writes: step 1 finished, step 2 never did
             image.fat_write(disk, payload.PART_OFFSET, "/OUT/01.TXT", b"[1/7] OpenSCManager\r\n")
