@@ -270,6 +270,9 @@ def main(argv: list[str]) -> int:
     lane.add_argument("--runs", default="seed,device_tests,crash")
     lane.add_argument("--gtest-filter", default=None)
     lane.add_argument("--out", type=Path, default=None)
+    lane.add_argument("--base-disk", type=Path, default=os.environ.get("NT_DISK") or None,
+                      help="a prepared, installed system disk (qcow2) to boot instead of installing NT_ISO: "
+                           "e.g. a Windows test VM (docs/realkernel.md; untested here)")
     rem = sub.add_parser("remaster")
     rem.add_argument("src", type=Path)
     rem.add_argument("dst", type=Path)
@@ -279,6 +282,9 @@ def main(argv: list[str]) -> int:
         image.remaster(a.src, a.dst)
         say(f"realkernel: {a.dst} written")
         return 0
+    if a.cmd == "lane" and a.base_disk:
+        base, info = Path(a.base_disk).resolve(), {"install_seconds": 0, "accel": a.accel, "iso": None}
+        return lane(a, base, info, Path(a.base_disk).name)
     if not a.iso:
         say("realkernel: SKIPPED - no NT image given. Set NT_ISO=/path/to/reactos-bootcd.iso (make realkernel "
             "NT_ISO=..., or NT_ISO in the environment of ctest) to run the drivers in a real NT kernel under QEMU "
@@ -296,6 +302,10 @@ def main(argv: list[str]) -> int:
     if a.cmd == "install":
         say(json.dumps({k: v for k, v in info.items() if k != "freeldr_ini"}, indent=2))
         return 0
+    return lane(a, base, info, iso.name)
+
+
+def lane(a, base: Path, info: dict, label: str) -> int:
     specs = run_specs(a.gtest_filter)
     wanted = [n.strip() for n in a.runs.split(",") if n.strip()]
     unknown = [n for n in wanted if n not in specs]
@@ -303,7 +313,7 @@ def main(argv: list[str]) -> int:
         say(f"realkernel: unknown run(s) {', '.join(unknown)}; known: {', '.join(specs)}")
         return 2
     out_root = a.out or (a.cache / "runs" / time.strftime("%Y%m%d-%H%M%S"))
-    say(f"realkernel: {iso.name} installed ({info['install_seconds']} s, {info['accel']}, cached {base}); runs in {out_root}")
+    say(f"realkernel: {label} installed ({info['install_seconds']} s, {info['accel']}, cached {base}); runs in {out_root}")
     symbol_dirs = [a.bin_dir, a.bin_dir.parent]
     results = []
     for name in wanted:

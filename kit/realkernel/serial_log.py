@@ -197,13 +197,13 @@ def symbolize(report: Report, image_dirs: list[Path], symbolizer: str | None = N
             except (OSError, subprocess.TimeoutExpired):
                 continue
             lines = [l for l in out.splitlines() if l.strip()]
-            if len(lines) >= 2 and lines[0] != "??":
+            # Only with line information (DWARF): without it llvm-symbolizer names the nearest export
+            # or import thunk, which would be a wrong function name (release images have no symbols).
+            if len(lines) >= 2 and lines[0] != "??" and not lines[1].startswith("??"):
                 f.function = lines[0]
-                loc = lines[1]
-                if not loc.startswith("??"):
-                    path, _, rest = loc.partition(":")
-                    f.file = path
-                    f.line = int(rest.split(":")[0]) if rest.split(":")[0].isdigit() else None
+                path, _, rest = lines[1].partition(":")
+                f.file = path
+                f.line = int(rest.split(":")[0]) if rest.split(":")[0].isdigit() else None
 
 
 class Responder:
