@@ -178,6 +178,17 @@ def _name_raw(frame: Frame, loads: dict[str, int], max_size: int = 16 << 20) -> 
         frame.module, frame.rva = best[0], frame.address - best[1]
 
 
+def _demangle(name: str) -> str:
+    """llvm-symbolizer 14 leaves Itanium names mangled in i386 COFF images."""
+    tool = shutil.which("llvm-cxxfilt") or shutil.which("llvm-cxxfilt-14") or shutil.which("c++filt")
+    if not name.startswith("_Z") or not tool:
+        return name
+    try:
+        return subprocess.run([tool, name], capture_output=True, text=True, timeout=10).stdout.strip() or name
+    except (OSError, subprocess.TimeoutExpired):
+        return name
+
+
 def symbolize(report: Report, image_dirs: list[Path], symbolizer: str | None = None) -> None:
     """Function and line for frames in the kit's own images (found by name in image_dirs), with
     llvm-symbolizer (the image's DWARF where it has it, its COFF symbols otherwise)."""
@@ -200,7 +211,7 @@ def symbolize(report: Report, image_dirs: list[Path], symbolizer: str | None = N
             # Only with line information (DWARF): without it llvm-symbolizer names the nearest export
             # or import thunk, which would be a wrong function name (release images have no symbols).
             if len(lines) >= 2 and lines[0] != "??" and not lines[1].startswith("??"):
-                f.function = lines[0]
+                f.function = _demangle(lines[0])
                 path, _, rest = lines[1].partition(":")
                 f.file = path
                 f.line = int(rest.split(":")[0]) if rest.split(":")[0].isdigit() else None

@@ -117,6 +117,26 @@ class ParseTests(unittest.TestCase):
                 self.assertFalse(r.stuck)
 
 
+X86_BIN = Path(os.environ.get("KMD_X86_BIN_DIR") or ROOT / "build" / "bin" / "x86")
+
+
+@unittest.skipUnless((X86_BIN / "crash_on_ioctl.sys").is_file() and shutil.which("llvm-dwarfdump-14"), "x86 build absent")
+class SymbolizeTests(unittest.TestCase):
+    def test_a_frame_in_the_crashing_driver_is_named_with_file_and_line(self):
+        dump = subprocess.run(["llvm-dwarfdump-14", "--name=record_request", str(X86_BIN / "crash_on_ioctl.sys")],
+                              capture_output=True, text=True).stdout
+        low = int(dump.split("DW_AT_low_pc")[1].split("(")[1].split(")")[0], 16)
+        rva = low - 0x400000 + 2  # inside record_request, as KDBG prints it (relative to the image base)
+        rep = serial_log.parse("\n*** Fatal System Error: 0x0000008e\n   (0xC0000005,0xF7A1C010,0xF5B2FB7C,0x00000000)\n"
+                               f"kdb:> bt\nEip:\n<crash_on_ioctl.sys:{rva:x}>\nFrames:\n<ntoskrnl.exe:1234>\n<skeleton.sys:3463>\nkdb:> ", [])
+        serial_log.symbolize(rep, [X86_BIN])
+        frames = rep.stops[0].frames
+        self.assertEqual(frames[0].function, "(anonymous namespace)::record_request((anonymous namespace)::Counters*, unsigned long)")
+        self.assertTrue(frames[0].file.endswith("crash_on_ioctl.cpp"), frames[0].file)
+        self.assertIsNone(frames[1].function)  # not a kit image
+        self.assertIsNone(frames[2].function)  # a release image: no line information, so no name
+
+
 class FreeldrTests(unittest.TestCase):
     INI = ("[FREELOADER]\r\nDefaultOS=ReactOS_KdSerial\r\nTimeOut=0\r\n\r\n[Display]\r\nTitleText=ReactOS Boot Manager\r\n\r\n"
            "[Operating Systems]\r\nReactOS=\"ReactOS\"\r\nReactOS_Debug=\"ReactOS (Debug)\"\r\n\r\n"
