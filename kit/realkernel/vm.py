@@ -38,6 +38,7 @@ class Outcome:
     log: str
     qemu_stderr: str
     accel: str
+    pid: int = 0        # QEMU's, dead by the time the outcome is returned
 
 
 def kvm_usable() -> bool:
@@ -142,4 +143,4 @@ def run(disks: list[tuple[Path, str]], workdir: Path, *, cdrom: Path | None = No
         sock_path.unlink(missing_ok=True)
         (workdir / "qemu.pid").unlink(missing_ok=True)
     return Outcome(how, time.monotonic() - start, log_path.read_text("latin-1") if log_path.exists() else "",
-                   stderr_path.read_text(errors="replace"), accel)
+                   stderr_path.read_text(errors="replace"), accel, proc.pid)

@@ -260,6 +260,47 @@ class PayloadTests(unittest.TestCase):
         self.assertIn(r"if exist %%d:\KMDLANE.TAG %%d:\RUN.CMD %%d:", image.KMDLANE_CMD)
 
 
+# A 68-byte boot sector (GNU as, .code16): prints "KMDLANE-BOOT (boipt)? " on COM1, waits for a byte
+# there, and powers the VM off (PIIX4 ACPI, port 0x604) if it is "o"; otherwise it halts for ever.
+BOOT_SECTOR = bytes.fromhex(
+    "fa31c08ed8baf803be2d7cac84c07403eeebf8bafd03eca80174fbbaf803ec3c6f7507b80020ba0406eff4ebfd"
+    "4b4d444c414e452d424f4f542028626f697074293f2000")
+
+
+@unittest.skipUnless(shutil.which("qemu-system-i386"), "qemu-system-i386 not installed")
+class VmTests(unittest.TestCase):
+    """vm.run against a boot sector that talks on COM1 as the kernel debugger does."""
+
+    def disk(self, tmp: Path, message: bytes | None = None) -> Path:
+        code = BOOT_SECTOR if message is None else BOOT_SECTOR.replace(b"(boipt)? ", message)
+        image = bytearray(512 * 64)
+        image[:len(code)] = code
+        image[510:512] = b"\x55\xaa"
+        path = tmp / "boot.img"
+        path.write_bytes(bytes(image))
+        return path
+
+    def test_the_prompt_is_answered_over_com1_and_the_power_off_ends_the_run(self):
+        import vm
+        with tempfile.TemporaryDirectory() as tmp:
+            out = vm.run([(self.disk(Path(tmp)), "raw")], Path(tmp) / "run", timeout=60)
+            self.assertEqual(out.how, "poweroff", out.qemu_stderr)
+            self.assertIn("KMDLANE-BOOT (boipt)? ", out.log)
+            self.assertEqual((Path(tmp) / "run" / "com1.log").read_text(), out.log)
+            self.assertFalse((Path(tmp) / "run" / "qemu.pid").exists())
+
+    def test_a_guest_that_never_ends_is_killed_by_pid_at_the_limit(self):
+        import vm
+        with tempfile.TemporaryDirectory() as tmp:
+            out = vm.run([(self.disk(Path(tmp), b"waiting.."), "raw")], Path(tmp) / "run", timeout=4)
+            self.assertEqual(out.how, "timeout")
+            self.assertLess(out.seconds, 30)
+            with self.assertRaises(ProcessLookupError):
+                os.kill(out.pid, 0)  # killed and reaped
+            self.assertFalse((Path(tmp) / "run" / "qemu.pid").exists())
+            self.assertIn("KMDLANE-BOOT waiting..", out.log)
+
+
 class SkipTests(unittest.TestCase):
     def test_no_image_is_a_visible_skip(self):
         env = {k: v for k, v in os.environ.items() if k != "NT_ISO"}
