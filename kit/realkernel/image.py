@@ -60,6 +60,13 @@ Signature = "$Windows NT$"
 [AddReg]
 ; DbgPrintEx(DPFLTR_IHVDRIVER_ID, <any level>, ...) reaches the kernel debugger (NT filters it otherwise)
 HKLM,"SYSTEM\CurrentControlSet\Control\Session Manager\Debug Print Filter","IHVDRIVER",0x00010001,0xffffffff
+;  no hard-error popups (a missing import, an unhandled exception): nobody is there to press OK;
+; logged instead, and the program ends as if OK had been pressed
+HKLM,"SYSTEM\CurrentControlSet\Control\Windows","ErrorMode",0x00010001,0x00000002
+; a user-mode program that crashes is ended at once (its "debugger" is a cmd that exits), and
+; kernel32 says so on COM1 ("Starting debugger: ... kmdlane: a user-mode program crashed")
+HKLM,"SOFTWARE\Microsoft\Windows NT\CurrentVersion\AeDebug","Auto",0x00000000,"1"
+HKLM,"SOFTWARE\Microsoft\Windows NT\CurrentVersion\AeDebug","Debugger",0x00000000,"cmd.exe /c rem kmdlane: a user-mode program crashed (pid %ld, event %ld)"
 ; the lane's payload runner, at every logon (C:\kmdlane.cmd does nothing unless a payload disk is attached)
 HKLM,"SOFTWARE\Microsoft\Windows\CurrentVersion\Run","KmdLane",0x00000000,"C:\kmdlane.cmd"
 """
