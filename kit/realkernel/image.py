@@ -60,7 +60,7 @@ Signature = "$Windows NT$"
 [AddReg]
 ; DbgPrintEx(DPFLTR_IHVDRIVER_ID, <any level>, ...) reaches the kernel debugger (NT filters it otherwise)
 HKLM,"SYSTEM\CurrentControlSet\Control\Session Manager\Debug Print Filter","IHVDRIVER",0x00010001,0xffffffff
-;  no hard-error popups (a missing import, an unhandled exception): nobody is there to press OK;
+; no hard-error popups (a missing import, an unhandled exception): nobody is there to press OK;
 ; logged instead, and the program ends as if OK had been pressed
 HKLM,"SYSTEM\CurrentControlSet\Control\Windows","ErrorMode",0x00010001,0x00000002
 ; a user-mode program that crashes is ended at once (its "debugger" is a cmd that exits), and

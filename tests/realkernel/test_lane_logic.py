@@ -183,7 +183,7 @@ class TxtsetupTests(unittest.TestCase):
         self.assertIn(r'"SOFTWARE\Microsoft\Windows\CurrentVersion\Run","KmdLane"', image.KMDLANE_INF)
         # nobody is there to press OK: no hard-error popups, a crashing program is ended at once
         self.assertIn(r'"SYSTEM\CurrentControlSet\Control\Windows","ErrorMode",0x00010001,0x00000002', image.KMDLANE_INF)
-        self.assertIn(r'"AeDebug","Auto",0x00000000,"1"', image.KMDLANE_INF)
+        self.assertIn(r'CurrentVersion\AeDebug","Auto",0x00000000,"1"', image.KMDLANE_INF)
         self.assertIn("DisableGeckoInst = yes", image.UNATTEND_INF)
         self.assertIn("UnattendSetupEnabled = yes", image.UNATTEND_INF)
 
