@@ -152,7 +152,9 @@ def remaster(src: Path, dst: Path) -> None:
             (t / "freeldr.ini").write_bytes(patch_bootcd_ini(bootcd_ini.decode("latin-1")).encode("latin-1"))
             extra = ["-map", str(t / "freeldr.ini"), "/freeldr.ini"]
         dst.unlink(missing_ok=True)
+        # names as ReactOS writes them (lowercase, no ";1", long): FreeLoader reads the plain ISO 9660 tree
         r = _xorriso("-indev", str(src), "-outdev", str(dst), "-joliet", "on",
+                     "-compliance", "lowercase:omit_version:no_force_dots:long_names:long_paths:deep_paths",
                      "-map", str(t / "unattend.inf"), "/reactos/unattend.inf",
                      "-map", str(t / "kmdlane.inf"), "/reactos/kmdlane.inf",
                      "-map", str(t / "txtsetup.sif"), "/reactos/txtsetup.sif", *extra,
