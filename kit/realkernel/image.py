@@ -50,7 +50,7 @@ ProductOption = 0
 
 ; the first logon after setup: power off, so the lane knows the install is complete
 [GuiRunOnce]
-%SystemRoot%\system32\shutdown.exe -s -f -t 0
+%SystemRoot%\system32\shutdown.exe -s -t 0
 """
 
 # Imported by text-mode setup into the new system's hives, like the ISO's own registry.inf.

@@ -66,7 +66,7 @@ def run_cmd(steps: list[Step]) -> str:
     lines += ["echo done> %P%\\OUT\\DONE.TXT",
               # let the lazy writer put everything on the disk before the power goes
               "ping -n 3 127.0.0.1 > nul",
-              "shutdown -s -f -t 0", ""]
+              "shutdown -s -t 0", ""]
     return "\r\n".join(lines)
 
 

@@ -6,11 +6,12 @@ Two jobs, both pure functions of text (so they are tested on recorded real logs,
 
 - ``Responder``: the kernel debugger stops and waits for input on the serial line at an
   assertion ("Break repeatedly, break Once, Ignore, terminate Process or terminate Thread
-  (boipt)?"), at its own prompt ("kdb:> "), and when a long output fills its screen ("--- Press q
-  to abort, any other key to continue ---"). Fed the log as it grows, it returns what to type: at
-  an assertion "o" (break once: into the debugger, so the frames can be had), at the debugger's
-  prompt "bt" (the frames) and then "cont" (go on) - except after a bug check, where there is
-  nothing to go on to: the lane then reports and kills the VM. Every answer is counted, so a kernel
+  (boipt)?"), when a critical process is terminating ("Break, or Ignore (bi)?"), at its own
+  prompt ("kdb:> "), and when a long output fills its screen ("--- Press q to abort, any other key
+  to continue ---"). Fed the log as it grows, it returns what to type: at an assertion "o" (break
+  once: into the debugger, which prints the frames), at a critical process "i", at the debugger's
+  prompt "cont" (go on) - except after a bug check, where there is nothing to go on to: the lane
+  then reports and kills the VM. Every answer is counted, so a kernel
   that keeps asking is reported as stuck, not answered for ever.
 - ``parse``: the whole log as a ``Report``: the drivers' own DbgPrint lines, the images the kernel
   loaded (and where: "Loading: \\??\\C:\\...\\skeleton.sys at 0xF7A1B000 with 9 pages"), every
@@ -29,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ASSERT_PROMPT = "(boipt)? "
+CRITICAL_PROMPT = "(bi)? "   # ntoskrnl/ps/kill.c: a critical process (winlogon, csrss) is terminating
 KDB_PROMPT = "kdb:> "
 # KDBG asks a serial terminal what it is (ESC [ c) and how big it is (ESC [ 18 t) each time it is
 # entered (ntoskrnl/kd/kdterminal.c); answered, it pages at 500 rows instead of 24.
@@ -39,6 +41,7 @@ PAGER_PROMPTS = ("--- Press q to abort, any other key to continue ---",
 _ASSERT_RE = re.compile(r"\*\*\* Assertion failed: (?P<expr>.*?)\r?\n\*\*\*\s+Source File: (?P<file>.*?), line (?P<line>\d+)")
 _BUGCHECK_RE = re.compile(r"\*\*\* Fatal System Error: 0x(?P<code>[0-9A-Fa-f]{8})\s*\r?\n\s*"
                           r"\((?P<params>0x[0-9A-Fa-f]+\s*,\s*0x[0-9A-Fa-f]+\s*,\s*0x[0-9A-Fa-f]+\s*,\s*0x[0-9A-Fa-f]+)\)")
+_CRITICAL_RE = re.compile(r"Terminating critical (?:process|thread) (?P<what>0x[0-9A-Fa-f]+ \([^)]*\))")
 _AT_FAULT_RE = re.compile(r"Driver at fault: (?P<driver>\S+?)\.?\r?$", re.M)
 _ENTERED_RE = re.compile(r"Entered debugger on (?:(?P<chance>first|last)-chance exception \(Exception Code: 0x(?P<code>[0-9A-Fa-f]+)\) "
                          r"\((?P<what>[^)]*)\)|embedded INT3 at (?P<int3>\S+?)\.?$|(?P<other>[^\r\n]*))", re.M)
@@ -140,6 +143,8 @@ def parse(log: str, driver_names: list[str] = ()) -> Report:
     for m in _ASSERT_RE.finditer(log):
         events.append((m.start(), Stop("assertion", f"Assertion failed: {m.group('expr')}",
                                        source=f"{m.group('file')}:{m.group('line')}", offset=m.start())))
+    for m in _CRITICAL_RE.finditer(log):
+        events.append((m.start(), Stop("break", f"Terminating critical process {m.group('what')}", offset=m.start())))
     for m in _BUGCHECK_RE.finditer(log):
         code = int(m.group("code"), 16)
         params = [int(p, 16) for p in re.findall(r"0x[0-9A-Fa-f]+", m.group("params"))]
@@ -219,25 +224,32 @@ def symbolize(report: Report, image_dirs: list[Path], symbolizer: str | None = N
 
 class Responder:
     """What to type at each prompt, fed the log as it grows. feed() returns the bytes to send now;
-    `fatal` is set once a bug check's backtrace is in (the lane then reports and kills the VM),
-    `stuck` once the kernel has asked more than max_answers times."""
+    `fatal` is set once a bug check has reached the debugger's prompt (its frames are in: KDBG
+    prints a backtrace each time it is entered; the lane then reports and kills the VM), `stuck`
+    once the kernel has asked more than max_answers times.
+
+    KDBG reads every answer as a line after its own "kdb:> ": a question (DbgPrompt) is
+    "<question> \r\nkdb:> ", answered on that prompt; any other "kdb:> " is the debugger's main loop,
+    answered "cont". The questions: an assertion's "(boipt)? " gets "o" (break once: into the
+    debugger for the frames, then on), a critical process's termination "(bi)? " gets "i"."""
+
+    QUESTIONS = {ASSERT_PROMPT: b"o\r", CRITICAL_PROMPT: b"i\r"}
 
     def __init__(self, max_answers: int = 200):
         self.log = ""
-        self._seen = 0            # how far prompts have been answered
+        self._seen = 0            # how far the log has been answered
         self.answers = 0
         self.max_answers = max_answers
         self.fatal = False
         self.stuck = False
-        self._pending_cont = False
-        self._bt_done_for_bugcheck = False
+        self._question: bytes | None = None   # the answer owed at the next "kdb:> "
 
     def feed(self, text: str) -> bytes:
         self.log += text
         out = b""
         while True:
             tail = self.log[self._seen:]
-            hits = [(tail.find(p), p) for p in (ASSERT_PROMPT, KDB_PROMPT, *PAGER_PROMPTS, *TERMINAL_QUERIES)
+            hits = [(tail.find(p), p) for p in (*self.QUESTIONS, KDB_PROMPT, *PAGER_PROMPTS, *TERMINAL_QUERIES)
                     if tail.find(p) >= 0]
             if not hits:
                 return out
@@ -247,22 +259,20 @@ class Responder:
             if prompt in TERMINAL_QUERIES:
                 out += TERMINAL_QUERIES[prompt]
                 continue
+            if prompt in self.QUESTIONS:
+                self._question = self.QUESTIONS[prompt]
+                continue
             if self.answers >= self.max_answers:
                 self.stuck = True
                 return out
             self.answers += 1
-            if prompt == ASSERT_PROMPT:
-                out += b"o"          # break once: into kdb for the frames, then on
-            elif prompt in PAGER_PROMPTS:
+            if prompt in PAGER_PROMPTS:
                 out += b" "
-            else:  # kdb:>
-                bugcheck = "*** Fatal System Error:" in before
-                if self._pending_cont:
-                    self._pending_cont = False
-                    if bugcheck:
-                        self.fatal = True
-                        return out
-                    out += b"cont\r"
-                else:
-                    self._pending_cont = True
-                    out += b"bt\r"
+            elif self._question is not None:   # the prompt of a question
+                out += self._question
+                self._question = None
+            elif "*** Fatal System Error:" in before:
+                self.fatal = True
+                return out
+            else:                               # the main loop, its backtrace printed: go on
+                out += b"cont\r"

@@ -28,29 +28,39 @@ def data(name: str) -> str:
 
 
 class ResponderTests(unittest.TestCase):
-    def test_assertion_prompt_breaks_once_then_backtrace_then_continues(self):
-        r = serial_log.Responder()
-        self.assertEqual(r.feed("\n*** Assertion failed: x == 0\n***   Source File: /a.c, line 3\n\n"
-                                "Break repeatedly, break Once, Ignore, terminate Process or terminate Thread (boipt)? "), b"o")
-        self.assertEqual(r.feed("o\nExecute '.cxr 8F1C2B3C' to dump context\n\nEntered debugger on embedded INT3 at 0x0008:0x80412345.\n"
-                                "kdb:> "), b"bt\r")
-        self.assertEqual(r.feed("bt\nEip:\n<ntoskrnl.exe:12345>\nFrames:\n<x.sys:100>\nkdb:> "), b"cont\r")
-        self.assertFalse(r.fatal)
-        self.assertEqual(r.answers, 3)
+    # KDBG asks each question through DbgPrompt: the question, then its own "kdb:> " on the next line
+    ASSERTION = ("\n*** Assertion failed: x == 0\n***   Source File: /a.c, line 3\n\n"
+                 "Break repeatedly, break Once, Ignore, terminate Process or terminate Thread (boipt)? \r\nkdb:> ")
+    ENTERED = ("o\r\nExecute '.cxr 8F1C2B3C' to dump context\r\n\r\nEntered debugger on embedded INT3 at 0x0008:0x80412345.\r\n"
+               "\x1b[?7h\x1b[c\x1b[18tEip:\r\n<ntoskrnl.exe:18df8c (sdk/lib/rtl/i386/debug_asm.S:22 (DbgBreakPoint))>\r\nFrames:\r\n"
+               "<skeleton.sys:3463>\r\n\r\nType \"help\" for a list of commands.\r\n\r\nkdb:> ")
 
-    def test_bug_check_takes_the_frames_then_is_fatal(self):
+    def test_assertion_breaks_once_then_continues_after_the_backtrace(self):
+        r = serial_log.Responder()
+        self.assertEqual(r.feed(self.ASSERTION), b"o\r")
+        self.assertEqual(r.feed(self.ENTERED), b"\x1b[?1;0c\x1b[8;500;200tcont\r")
+        self.assertFalse(r.fatal)
+        self.assertEqual(r.answers, 2)
+
+    def test_critical_process_termination_is_ignored(self):
+        r = serial_log.Responder()
+        self.assertEqual(r.feed("Terminating critical process 0xB110CD88 (winlogon.exe)\r\nBreak, or Ignore (bi)? \r\nkdb:> "), b"i\r")
+        rep = serial_log.parse("Terminating critical process 0xB110CD88 (winlogon.exe)\r\nBreak, or Ignore (bi)? \r\nkdb:> i\r\n")
+        self.assertEqual([(s.kind, s.summary) for s in rep.stops], [("break", "Terminating critical process 0xB110CD88 (winlogon.exe)")])
+
+    def test_bug_check_is_fatal_once_the_debugger_has_printed_its_frames(self):
         r = serial_log.Responder()
         self.assertEqual(r.feed("\n*** Fatal System Error: 0x0000007f\n                       (0x00000008,0x803FB000,0x00000000,0x00000000)\n\n"
-                                "Entered debugger on embedded INT3 at 0x0008:0x80412345.\nkdb:> "), b"bt\r")
-        self.assertFalse(r.fatal)
-        self.assertEqual(r.feed("bt\nEip:\n<ntoskrnl.exe:1>\nFrames:\nkdb:> "), b"")
+                                "Entered debugger on embedded INT3 at 0x0008:0x80412345.\nEip:\n<ntoskrnl.exe:1>\nFrames:\n"
+                                "\nType \"help\" for a list of commands.\n\nkdb:> "), b"")
         self.assertTrue(r.fatal)
 
     def test_prompt_split_across_reads_is_answered_once(self):
         r = serial_log.Responder()
         self.assertEqual(r.feed("... (boi"), b"")
-        self.assertEqual(r.feed("pt)? "), b"o")
-        self.assertEqual(r.feed("o\n"), b"")
+        self.assertEqual(r.feed("pt)? \r\nkdb"), b"")
+        self.assertEqual(r.feed(":> "), b"o\r")
+        self.assertEqual(r.feed("o\r\n"), b"")
 
     def test_terminal_queries_and_pager_are_answered(self):
         r = serial_log.Responder()
@@ -61,7 +71,7 @@ class ResponderTests(unittest.TestCase):
     def test_a_kernel_that_keeps_asking_is_stuck(self):
         r = serial_log.Responder(max_answers=5)
         for _ in range(10):
-            r.feed("(boipt)? ")
+            r.feed("(boipt)? \r\nkdb:> ")
         self.assertTrue(r.stuck)
         self.assertEqual(r.answers, 5)
 
@@ -246,7 +256,7 @@ class PayloadTests(unittest.TestCase):
             self.assertIn("%P%\\BIN\\kmdctl.exe run %P%\\BIN\\skeleton.sys > %P%\\OUT\\01.TXT 2>&1\r\n"
                           "echo %ERRORLEVEL%> %P%\\OUT\\01.RC", script)
             self.assertIn("set KMD_DRIVERS=skeleton=%P%\\BIN\\skeleton.sys\r\n", script)
-            self.assertTrue(script.rstrip().endswith("shutdown -s -f -t 0"))
+            self.assertTrue(script.rstrip().endswith("shutdown -s -t 0"))
             self.assertIsNotNone(image.fat_read(disk, payload.PART_OFFSET, "/" + payload.TAG))
             # what the guest writes: step 1 finished, step 2 never did
             image.fat_write(disk, payload.PART_OFFSET, "/OUT/01.TXT", b"[1/7] OpenSCManager\r\n")
@@ -263,11 +273,12 @@ class PayloadTests(unittest.TestCase):
         self.assertIn(r"if exist %%d:\KMDLANE.TAG %%d:\RUN.CMD %%d:", image.KMDLANE_CMD)
 
 
-# A 68-byte boot sector (GNU as, .code16): prints "KMDLANE-BOOT (boipt)? " on COM1, waits for a byte
-# there, and powers the VM off (PIIX4 ACPI, port 0x604) if it is "o"; otherwise it halts for ever.
+# A boot sector (GNU as, .code16, 45 bytes of code): prints its message on COM1 as KDBG asks a
+# question ("... (boipt)? " and its "kdb:> "), waits for a byte there, and powers the VM off (PIIX4
+# ACPI, port 0x604) if it is "o"; otherwise it halts for ever.
 BOOT_SECTOR = bytes.fromhex(
     "fa31c08ed8baf803be2d7cac84c07403eeebf8bafd03eca80174fbbaf803ec3c6f7507b80020ba0406eff4ebfd"
-    "4b4d444c414e452d424f4f542028626f697074293f2000")
+) + b"KMDLANE-BOOT (boipt)? \r\nkdb:> \0"
 
 
 @unittest.skipUnless(shutil.which("qemu-system-i386"), "qemu-system-i386 not installed")
