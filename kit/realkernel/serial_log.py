@@ -130,7 +130,7 @@ def parse(log: str, driver_names: list[str] = ()) -> Report:
     own lines ("skeleton: DriverEntry: ...") are the DbgPrint lines wanted."""
     log = log.replace("\r\n", "\n").replace("\r", "\n")
     report = Report()
-    names = {n.lower().removesuffix(".sys") for n in driver_names}
+    names = {n.lower().removesuffix(".sys") for n in driver_names if n}
     if names:
         line_re = re.compile(r"^(?:%s): .*$" % "|".join(re.escape(n) for n in sorted(names)), re.M | re.I)
         report.driver_lines = [m.group(0) for m in line_re.finditer(log)]
