@@ -12,6 +12,10 @@ ended - QEMU killed by its own PID, never by name - when:
     stopped at a prompt nobody can answer),
   - the responder says the kernel keeps asking (stuck) or a bug check's frames are in (fatal).
 
+An answer after which nothing at all comes back (not even KDBG's echo) for 3 s is typed again, up
+to 5 times: under TCG the kernel was seen to flush its input after printing a prompt, after the
+answer had already arrived.
+
 The outcome says which, with the log.
 """
 from __future__ import annotations
@@ -31,9 +35,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from serial_log import Responder  # noqa: E402
 
 
+RESEND_AFTER = 3.0   # seconds of total silence after an answer before it is typed again
+RESENDS = 5
+
+
 @dataclass
 class Outcome:
-    how: str            # "poweroff" | "timeout" | "bugcheck" | "stuck" | "silent" | "qemu-error"
+    how: str            # "poweroff" | "timeout" | "bugcheck" | "stuck" | "silent" | "qemu-error" | "killed"
     seconds: float
     log: str
     qemu_stderr: str
@@ -84,6 +92,7 @@ def run(disks: list[tuple[Path, str]], workdir: Path, *, cdrom: Path | None = No
     how = None
     conn = None
     last_byte = time.monotonic()
+    unanswered = None   # (bytes, when sent, times re-sent): an answer nothing has come back after
     try:
         listener.settimeout(30)
         try:
@@ -112,6 +121,9 @@ def run(disks: list[tuple[Path, str]], workdir: Path, *, cdrom: Path | None = No
                     reply = responder.feed(data.decode("latin-1"))
                     if reply:
                         conn.sendall(reply)
+                        unanswered = (reply, now, 0)
+                    else:
+                        unanswered = None
                     if progress:
                         progress(data.decode("latin-1"))
                     if responder.fatal:
@@ -128,6 +140,11 @@ def run(disks: list[tuple[Path, str]], workdir: Path, *, cdrom: Path | None = No
                         how = "bugcheck"
                     elif responder.stuck:
                         how = "stuck"
+                elif unanswered and now - unanswered[1] > RESEND_AFTER and unanswered[2] < RESENDS:
+                    # Not even an echo: the kernel flushed its input after printing the prompt, before
+                    # our answer came back (seen under TCG). Type it again.
+                    conn.sendall(unanswered[0])
+                    unanswered = (unanswered[0], now, unanswered[2] + 1)
                 elif responder.answers and now - last_byte > silence and "kdb:> " in responder.log[-200:]:
                     how = "silent"
     finally:
@@ -142,5 +159,8 @@ def run(disks: list[tuple[Path, str]], workdir: Path, *, cdrom: Path | None = No
         listener.close()
         sock_path.unlink(missing_ok=True)
         (workdir / "qemu.pid").unlink(missing_ok=True)
+    qemu_err = stderr_path.read_text(errors="replace")
+    if how == "poweroff" and "terminating on signal" in qemu_err:
+        how = "killed"  # QEMU exits 0 on SIGTERM: someone else ended it, the guest did not power off
     return Outcome(how, time.monotonic() - start, log_path.read_text("latin-1") if log_path.exists() else "",
-                   stderr_path.read_text(errors="replace"), accel, proc.pid)
+                   qemu_err, accel, proc.pid)
