@@ -5,10 +5,9 @@ installed disk into one that boots with the kernel debugger on COM1 and runs the
 Nothing here knows how ReactOS is built; it only edits what is on the user's ISO and disk:
 
 - remaster(): a copy of the ISO (xorriso, boot records replayed as they were) with
-  /reactos/unattend.inf replaced (unattended setup on disk 0 partition 1, FAT, no Gecko prompt,
-  power off at the first logon so the lane knows the install is over), /reactos/kmdlane.inf added
+  /reactos/unattend.inf replaced (unattended setup on disk 0 partition 1, FAT, no Gecko prompt), /reactos/kmdlane.inf added
   (registry: the Debug Print Filter so DbgPrintEx(DPFLTR_IHVDRIVER_ID, ...) reaches the debugger,
-  and a Run value that starts C:\\kmdlane.cmd at every logon) and /reactos/txtsetup.sif told to
+  no hard-error popups, an AeDebug that ends a crashing program, and a Run value that starts C:\\kmdlane.cmd at every logon) and /reactos/txtsetup.sif told to
   import it with the other hive INFs ([HiveInfs.Install] AddReg = kmdlane.inf,AddReg).
   The CD's own /freeldr.ini boots setup with the same debugger options (patch_bootcd_ini).
 - prepare_installed(): on the installed raw disk (FAT, read with mtools), freeldr.ini's default entry
@@ -26,7 +25,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-LANE_IMAGE_VERSION = "1"  # part of the install cache key: bump when what is put into the image changes
+LANE_IMAGE_VERSION = "2"  # part of the install cache key: bump when what is put into the image changes
 DEBUG_OPTIONS = "/DEBUG /DEBUGPORT=COM1 /BAUDRATE=115200 /SOS /KDSERIAL"
 LANE_ENTRY = "KmdLane"
 FILTER_KEY = r"SYSTEM\CurrentControlSet\Control\Session Manager\Debug Print Filter"
@@ -48,9 +47,6 @@ DisableGeckoInst = yes
 LocaleID = 409
 ProductOption = 0
 
-; the first logon after setup: power off, so the lane knows the install is complete
-[GuiRunOnce]
-%SystemRoot%\system32\shutdown.exe -s -t 0
 """
 
 # Imported by text-mode setup into the new system's hives, like the ISO's own registry.inf.
@@ -161,6 +157,20 @@ def remaster(src: Path, dst: Path) -> None:
                      "-boot_image", "any", "replay", timeout=600)
         if r.returncode != 0 or not dst.is_file():
             raise RuntimeError(f"xorriso failed ({r.returncode}):\n{r.stderr[-2000:]}")
+
+
+# The install is over when the installed system starts its first logon boot: text-mode setup's
+# boot, GUI setup's boot, then this one - the kernel's banner (kd64/kdinit.c) for the third time.
+# The lane stops the VM there, before anything of that boot is written: a first logon that is
+# shut down (GuiRunOnce) left a profile ReactOS could not load again ("WL: LoadUserProfileW()
+# failed"), as its shutdown ends in bug check 0xC000021A. Each run then makes its own first logon
+# on a throw-away overlay.
+_KERNEL_BANNER = re.compile(r"kdinit\.c:\d+\) ReactOS ")
+INSTALL_BOOTS = 3
+
+
+def install_complete(log: str) -> bool:
+    return len(_KERNEL_BANNER.findall(log)) >= INSTALL_BOOTS
 
 
 # --- the installed disk (raw), through mtools ------------------------------------------------------

@@ -119,7 +119,8 @@ def ensure_installed(iso: Path, cache: Path, accel: str, timeout: float) -> tupl
         with open(raw, "wb") as f:
             f.truncate(3 << 30)  # sparse, 3 GiB
         t1 = time.monotonic()
-        out = vm.run([(raw, "raw")], d / "install", cdrom=lane_iso, boot_cd_once=True, accel=accel, timeout=timeout)
+        out = vm.run([(raw, "raw")], d / "install", cdrom=lane_iso, boot_cd_once=True, accel=accel, timeout=timeout,
+                     stop_when=image.install_complete)
         t2 = time.monotonic()
         end = install_end(out)
         if end is None:
@@ -140,6 +141,8 @@ def install_end(out: vm.Outcome) -> str | None:
     winlogon is terminated as a critical process and smss stops the system with bug check
     0xC000021A - after every process but winlogon has been ended and well after setup wrote its
     last file. That is taken as the end of the install (reported as such), not as a failure."""
+    if out.how == "stopped":
+        return "stopped at the installed system's first boot after setup"
     if out.how == "poweroff":
         return "powered off"
     if out.how == "bugcheck" and "SrvExitWindowsEx" in out.log:
@@ -293,12 +296,12 @@ def main(argv: list[str]) -> int:
         p.add_argument("--cache", type=Path, default=Path(os.environ.get("KMD_REALKERNEL_CACHE", ROOT / "build" / "realkernel")))
         p.add_argument("--accel", choices=("tcg", "kvm"), default=os.environ.get("KMD_REALKERNEL_ACCEL", "tcg"))
         p.add_argument("--install-timeout", type=float, default=3600)
-    lane = sub.choices["lane"]
-    lane.add_argument("--bin-dir", type=Path, default=Path(os.environ.get("KMD_X86_BIN_DIR", ROOT / "build" / "bin" / "x86")))
-    lane.add_argument("--runs", default="seed,device_tests,crash")
-    lane.add_argument("--gtest-filter", default=None)
-    lane.add_argument("--out", type=Path, default=None)
-    lane.add_argument("--base-disk", type=Path, default=os.environ.get("NT_DISK") or None,
+    lane_p = sub.choices["lane"]
+    lane_p.add_argument("--bin-dir", type=Path, default=Path(os.environ.get("KMD_X86_BIN_DIR", ROOT / "build" / "bin" / "x86")))
+    lane_p.add_argument("--runs", default="seed,device_tests,crash")
+    lane_p.add_argument("--gtest-filter", default=None)
+    lane_p.add_argument("--out", type=Path, default=None)
+    lane_p.add_argument("--base-disk", type=Path, default=os.environ.get("NT_DISK") or None,
                       help="a prepared, installed system disk (qcow2) to boot instead of installing NT_ISO: "
                            "e.g. a Windows test VM (docs/realkernel.md; untested here)")
     rem = sub.add_parser("remaster")

@@ -41,7 +41,7 @@ RESENDS = 5
 
 @dataclass
 class Outcome:
-    how: str            # "poweroff" | "timeout" | "bugcheck" | "stuck" | "silent" | "qemu-error" | "killed"
+    how: str            # "poweroff" | "stopped" (stop_when) | "timeout" | "bugcheck" | "stuck" | "silent" | "qemu-error" | "killed"
     seconds: float
     log: str
     qemu_stderr: str
@@ -62,7 +62,7 @@ def qemu_binary() -> str:
 
 def run(disks: list[tuple[Path, str]], workdir: Path, *, cdrom: Path | None = None, boot_cd_once: bool = False,
         memory_mb: int = 768, accel: str = "tcg", timeout: float = 900, silence: float = 120,
-        snapshot: bool = False, progress=None) -> Outcome:
+        snapshot: bool = False, progress=None, stop_when=None) -> Outcome:
     """disks: (path, format) on IDE 0, 1, ...; cdrom on the secondary master."""
     workdir.mkdir(parents=True, exist_ok=True)
     sock_path = workdir / "com1.sock"
@@ -126,7 +126,9 @@ def run(disks: list[tuple[Path, str]], workdir: Path, *, cdrom: Path | None = No
                         unanswered = None
                     if progress:
                         progress(data.decode("latin-1"))
-                    if responder.fatal:
+                    if stop_when is not None and stop_when(responder.log):
+                        how = "stopped"   # what the caller waited for has come
+                    elif responder.fatal:
                         # let the last frames arrive, then end it
                         t_end = time.monotonic() + 5
                         while time.monotonic() < t_end:
