@@ -178,6 +178,15 @@ class FreeldrTests(unittest.TestCase):
             image.patch_freeldr_ini("[boot loader]\ntimeout=30\n")
 
 
+class InstallEndTests(unittest.TestCase):
+    BANNER = "(/ntoskrnl/kd64/kdinit.c:95) ReactOS 0.4.16-x86-dev (Build 20261202-unknown-revision) (Commit unknown-hash)\r\n"
+
+    def test_over_at_the_third_kernel_start(self):
+        # text-mode setup, GUI setup, then the installed system's own first boot
+        self.assertFalse(image.install_complete(self.BANNER + "setup...\r\n" + self.BANNER))
+        self.assertTrue(image.install_complete(self.BANNER * 2 + "...\r\n" + self.BANNER))
+
+
 class TxtsetupTests(unittest.TestCase):
     def test_import_added_once_after_the_isos_own(self):
         sif = "[Version]\r\n\r\n[HiveInfs.Install]\r\n; comment\r\nAddReg = registry.inf,AddReg\r\n\r\n[HiveInfs.Upgrade]\r\nAddReg = registry.inf,AddReg\r\n"
