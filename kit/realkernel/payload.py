@@ -52,22 +52,41 @@ def _mt(tool: str, *args: str, check: bool = True) -> subprocess.CompletedProces
 
 
 def run_cmd(steps: list[Step]) -> str:
-    """RUN.CMD for these steps (CRLF; called with the payload drive as %1)."""
-    lines = ["@echo off", "set P=%1", "cd /d %P%\\", "mkdir %P%\\OUT", "echo started> %P%\\OUT\\STARTED.TXT"]
+    """RUN.CMD for these steps (CRLF; called with the payload drive as %1).
+
+    Each step's start and exit code also go to the kernel debugger as they happen (`dbgprint`,
+    a ReactOS command-line tool that calls OutputDebugString): "KMDLANE-STEP 01 seed begin" /
+    "KMDLANE-STEP 01 seed exit=0", so they reach COM1 even when the kernel stops before the file
+    cache reaches the disk. At the end `fsutil volume dismount` writes the payload volume out (a
+    FAT volume's last files otherwise sat in the cache when the power-off came), then power-off.
+    On a Windows without dbgprint the markers are simply absent."""
+    lines = ["@echo off", "set P=%1", "cd /d %P%\\", "mkdir %P%\\OUT", "echo started> %P%\\OUT\\STARTED.TXT",
+             "dbgprint KMDLANE-BEGIN %P%"]
     for n, step in enumerate(steps, 1):
         for k, v in step.env.items():
             lines.append(f"set {k}={v}")
         cmd = step.command
         lines.append(f"echo {n:02d} {step.name}> %P%\\OUT\\CURRENT.TXT")
+        lines.append(f"dbgprint KMDLANE-STEP {n:02d} {step.name} begin")
         lines.append(f"{cmd} > %P%\\OUT\\{n:02d}.TXT 2>&1")
-        lines.append(f"echo %ERRORLEVEL%> %P%\\OUT\\{n:02d}.RC")
+        lines.append("set KMDLANE_RC=%ERRORLEVEL%")
+        lines.append(f"echo %KMDLANE_RC%> %P%\\OUT\\{n:02d}.RC")
+        lines.append(f"dbgprint KMDLANE-STEP {n:02d} {step.name} exit=%KMDLANE_RC%")
         for k in step.env:
             lines.append(f"set {k}=")
     lines += ["echo done> %P%\\OUT\\DONE.TXT",
-              # let the lazy writer put everything on the disk before the power goes
-              "ping -n 3 127.0.0.1 > nul",
-              "shutdown -s -t 0", ""]
+              "cd /d C:\\",
+              # one line: cmd reads a batch file line by line, and this one is on the volume dismounted here
+              "fsutil volume dismount %P% & dbgprint KMDLANE-DONE & shutdown -s -t 0", ""]
     return "\r\n".join(lines)
+
+
+STEP_RE = re.compile(r"KMDLANE-STEP (\d+) (\S+) exit=(-?\d+)")
+
+
+def live_exit_codes(log: str) -> dict[int, int]:
+    """Exit codes the guest announced on COM1 (run_cmd's markers), by step number."""
+    return {int(m.group(1)): int(m.group(3)) for m in STEP_RE.finditer(log)}
 
 
 def make(image: Path, files: dict[str, Path], steps: list[Step], size_mb: int = 96) -> None:
@@ -98,8 +117,9 @@ def make(image: Path, files: dict[str, Path], steps: list[Step], size_mb: int = 
         _mt("mcopy", "-i", dev, str(path), f"::/BIN/{name}")
 
 
-def read_results(image: Path, steps: list[Step]) -> tuple[list[StepResult], dict[str, str]]:
-    """Each step's output and exit code from the disk after the run, and the marker files."""
+def read_results(image: Path, steps: list[Step], log: str = "") -> tuple[list[StepResult], dict[str, str]]:
+    """Each step's output and exit code from the disk after the run (an exit code missing there is
+    taken from the COM1 markers), and the marker files."""
     dev = f"{image}@@{PART_OFFSET}"
 
     def read(name: str) -> str | None:
@@ -112,6 +132,10 @@ def read_results(image: Path, steps: list[Step]) -> tuple[list[StepResult], dict
         rc = None
         if rc_text is not None and re.match(r"\s*-?\d+", rc_text):
             rc = int(rc_text.split()[0])
+        if rc is None:
+            rc = live_exit_codes(log).get(n)
         results.append(StepResult(n, step.name, step.command, read(f"{n:02d}.TXT"), rc))
     markers = {name: (read(name) or "").strip() for name in ("STARTED.TXT", "CURRENT.TXT", "DONE.TXT")}
+    if not markers["DONE.TXT"] and "KMDLANE-DONE" in log:
+        markers["DONE.TXT"] = "done (COM1)"
     return results, markers

@@ -203,7 +203,7 @@ def do_run(spec: RunSpec, base: Path, bin_dir: Path, out_dir: Path, accel: str, 
     say(f"realkernel: run {spec.name}: booting ({accel}), {len(spec.steps)} step(s), limit {spec.timeout:.0f} s")
     outcome = vm.run([(overlay, "qcow2"), (disk, "raw")], out_dir, accel=accel, timeout=spec.timeout)
     overlay.unlink(missing_ok=True)
-    steps, markers = payload.read_results(disk, spec.steps)
+    steps, markers = payload.read_results(disk, spec.steps, outcome.log)
     report = serial_log.parse(outcome.log, [f for f in spec.files if f.endswith(".sys")])
     serial_log.symbolize(report, symbol_dirs)
     result = RunResult(spec, outcome, steps, markers, report)
@@ -256,6 +256,9 @@ def print_result(r: RunResult) -> None:
                 say(f"    | {line}")
     if r.markers.get("CURRENT.TXT") and not r.markers.get("DONE.TXT"):
         say(f"--- the payload was in step {r.markers['CURRENT.TXT']} when the run ended")
+    live = [l.strip() for l in r.outcome.log.splitlines() if "KMDLANE-" in l]
+    if live:
+        say("--- the payload's own markers (COM1, live): " + " | ".join(live))
     if r.report.driver_lines:
         say("--- the drivers' DbgPrint lines (COM1)")
         for line in r.report.driver_lines:

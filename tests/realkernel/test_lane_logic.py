@@ -263,9 +263,10 @@ class PayloadTests(unittest.TestCase):
             self.assertEqual(image.fat_read(disk, payload.PART_OFFSET, "/BIN/kmdctl.exe"), (t / "kmdctl.exe").read_bytes())
             script = image.fat_read(disk, payload.PART_OFFSET, "/RUN.CMD").decode()
             self.assertIn("%P%\\BIN\\kmdctl.exe run %P%\\BIN\\skeleton.sys > %P%\\OUT\\01.TXT 2>&1\r\n"
-                          "echo %ERRORLEVEL%> %P%\\OUT\\01.RC", script)
+                          "set KMDLANE_RC=%ERRORLEVEL%\r\necho %KMDLANE_RC%> %P%\\OUT\\01.RC\r\n"
+                          "dbgprint KMDLANE-STEP 01 seed exit=%KMDLANE_RC%\r\n", script)
             self.assertIn("set KMD_DRIVERS=skeleton=%P%\\BIN\\skeleton.sys\r\n", script)
-            self.assertTrue(script.rstrip().endswith("shutdown -s -t 0"))
+            self.assertTrue(script.rstrip().endswith("fsutil volume dismount %P% & dbgprint KMDLANE-DONE & shutdown -s -t 0"))
             self.assertIsNotNone(image.fat_read(disk, payload.PART_OFFSET, "/" + payload.TAG))
             # what the guest writes: step 1 finished, step 2 never did
             image.fat_write(disk, payload.PART_OFFSET, "/OUT/01.TXT", b"[1/7] OpenSCManager\r\n")
@@ -274,6 +275,9 @@ class PayloadTests(unittest.TestCase):
             image.fat_write(disk, payload.PART_OFFSET, "/OUT/CURRENT.TXT", b"02 tests\r\n")
             results, markers = payload.read_results(disk, steps)
             self.assertEqual([(r.name, r.exit_code) for r in results], [("seed", 0), ("tests", None)])
+            # an exit code the cache never wrote out comes from COM1's live markers
+            results, _ = payload.read_results(disk, steps, "KMDLANE-STEP 02 tests begin\r\nKMDLANE-STEP 02 tests exit=1\r\n")
+            self.assertEqual([(r.name, r.exit_code) for r in results], [("seed", 0), ("tests", 1)])
             self.assertEqual(results[0].output, "[1/7] OpenSCManager\n")
             self.assertEqual(markers["CURRENT.TXT"], "02 tests")
             self.assertEqual(markers["DONE.TXT"], "")
