@@ -219,6 +219,7 @@ def check(r: RunResult) -> None:
             f.append(f"expected a bug check, got none (run ended: {r.outcome.how})")
         else:
             frames = [fr for s in r.report.stops for fr in s.frames]
+            frames += [s.fault for s in bugchecks if s.fault]
             if not any(fr.module and fr.module.lower().startswith("crash_on_ioctl") and fr.function for fr in frames):
                 f.append("the bug check's frames do not name a function in crash_on_ioctl.sys")
         return
@@ -269,6 +270,8 @@ def print_result(r: RunResult) -> None:
     for s in r.report.stops:
         say(f"--- kernel stop: {s.summary}" + (f"  [{s.source}]" if s.source else "")
             + (f"  driver at fault: {s.driver_at_fault}" if s.driver_at_fault else ""))
+        if s.fault:
+            say(f"      faulting instruction: {s.fault.where()}")
         for n, fr in enumerate(s.frames[:16]):
             say(f"      #{n} {fr.where()}")
     say(f"--- COM1 log: {r.outcome.log and 'com1.log in the run directory'}")
@@ -285,7 +288,8 @@ def result_json(r: RunResult) -> dict:
         "gtest": gtest_summary(next((s.output for s in r.steps if s.name == "device_tests"), None)),
         "driver_lines": r.report.driver_lines,
         "stops": [{"kind": s.kind, "summary": s.summary, "code": s.code, "params": s.params, "source": s.source,
-                   "driver_at_fault": s.driver_at_fault, "frames": [f.where() for f in s.frames]} for s in r.report.stops],
+                   "driver_at_fault": s.driver_at_fault, "fault": s.fault.where() if s.fault else None,
+                   "frames": [f.where() for f in s.frames]} for s in r.report.stops],
         "failures": r.failures,
     }
 

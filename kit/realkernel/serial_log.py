@@ -47,6 +47,8 @@ _ENTERED_RE = re.compile(r"Entered debugger on (?:(?P<chance>first|last)-chance 
                          r"\((?P<what>[^)]*)\)|embedded INT3 at (?P<int3>\S+?)\.?$|(?P<other>[^\r\n]*))", re.M)
 _LOADING_RE = re.compile(r"Loading: (?P<path>\S+) at (?P<base>0x[0-9A-Fa-f]+|[0-9A-Fa-f]{8}) with (?P<pages>[0-9a-fA-F]+) pages")
 # KDBG's frame forms (ntoskrnl/kdbg/kdb_symbols.c, KdbSymPrintAddress; kdb_cli.c, bt)
+# bug check code -> which parameter is the faulting instruction's address
+FAULT_PARAM = {0x1E: 1, 0x7E: 1, 0x8E: 1, 0x50: 2}
 _FRAME_RE = re.compile(r"<(?P<module>[^:<>\s]+):(?P<rva>[0-9A-Fa-f]+)(?: \((?P<file>[^:()]+):(?P<line>\d+) \((?P<func>[^()]*)\)\))?>"
                        r"|<(?P<raw>[0-9A-Fa-f]{8})>")
 _KD_NOISE_RE = re.compile(r"^\(\S+:\d+\) |^\s*$|^kdb:>|^Entered debugger|^Frames:|^Eip:|^<")
@@ -83,6 +85,7 @@ class Stop:
     source: str | None = None  # assertion: file:line
     frames: list[Frame] = field(default_factory=list)
     offset: int = 0            # where in the log
+    fault: Frame | None = None  # bug checks 0x1E/0x7E/0x8E/0x50: the faulting address, named
 
 
 @dataclass
@@ -170,6 +173,9 @@ def parse(log: str, driver_names: list[str] = ()) -> Report:
         for f in stop.frames:
             if f.module is None and f.address is not None:
                 _name_raw(f, report.loads)
+        if stop.kind == "bugcheck" and len(stop.params) == 4 and stop.code in FAULT_PARAM:
+            stop.fault = Frame(None, None, address=stop.params[FAULT_PARAM[stop.code]])
+            _name_raw(stop.fault, report.loads)
         report.stops.append(stop)
     return report
 
@@ -201,7 +207,7 @@ def symbolize(report: Report, image_dirs: list[Path], symbolizer: str | None = N
     if not tool:
         return
     for stop in report.stops:
-        for f in stop.frames:
+        for f in stop.frames + ([stop.fault] if stop.fault else []):
             if f.module is None or f.function:
                 continue
             image = next((d / f.module for d in image_dirs if (d / f.module).is_file()), None)

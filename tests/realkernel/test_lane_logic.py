@@ -119,6 +119,8 @@ class ParseTests(unittest.TestCase):
                 for want in expect.get("driver_line", []):
                     self.assertIn(want, rep.driver_lines)
                 self.assertEqual([s.summary for s in rep.stops], expect.get("stop", []))
+                for want in expect.get("fault", []):
+                    self.assertIn(want, [s.fault.where() for s in rep.stops if s.fault])
                 for want in expect.get("frame", []):
                     self.assertIn(want, [f.where() for s in rep.stops for f in s.frames])
                 # the responder answers every prompt in the log and is not stuck
