@@ -185,6 +185,8 @@ def gtest_summary(text: str | None) -> dict:
     if m:
         s["passed"] = int(m.group(1))
     s["failed"] = sorted(set(re.findall(r"^\[  FAILED  \] (\w+\.[\w/]+)", text, re.M)))
+    # marked in the test (GTEST_SKIP with the reason: Vista-only, Wine-only, needs the verifier)
+    s["skipped"] = sorted(set(re.findall(r"^\[  SKIPPED \] (\w+\.[\w/]+)", text, re.M)))
     return s
 
 
@@ -251,8 +253,11 @@ def print_result(r: RunResult) -> None:
             lines = st.output.rstrip("\n").splitlines()
             if st.name == "device_tests":
                 g = gtest_summary(st.output)
-                say(f"    gtest: ran {g.get('ran')}, passed {g.get('passed')}, failed {len(g.get('failed', []))}: {', '.join(g.get('failed', []))}")
-                lines = [l for l in lines if l.startswith(("[  FAILED", "[  PASSED", "[==========]"))] + lines[-3:]
+                say(f"    gtest: ran {g.get('ran')}, passed {g.get('passed')}, failed {len(g.get('failed', []))}"
+                    f"{': ' + ', '.join(g['failed']) if g.get('failed') else ''}, skipped {len(g.get('skipped', []))}")
+                reasons = [l for l in lines if not l.startswith("[") and l.strip() and not l.startswith(("Running main", "/"))]
+                lines = [l for l in lines if l.startswith(("[  FAILED", "[  PASSED", "[  SKIPPED", "[=========="))] + \
+                        [f"  (skip reason) {r}" for r in reasons]
             for line in lines[-60:]:
                 say(f"    | {line}")
     if r.markers.get("CURRENT.TXT") and not r.markers.get("DONE.TXT"):

@@ -110,7 +110,10 @@ def run(disks: list[tuple[Path, str]], workdir: Path, *, cdrom: Path | None = No
                     break
                 ready, _, _ = select.select([conn], [], [], 1.0)
                 if ready:
-                    data = conn.recv(65536)
+                    try:
+                        data = conn.recv(65536)
+                    except (ConnectionResetError, BrokenPipeError):
+                        data = b""   # QEMU closed COM1 as the guest powered off
                     if not data:
                         proc.wait(timeout=30)
                         how = "poweroff" if proc.returncode == 0 else "qemu-error"
@@ -120,7 +123,10 @@ def run(disks: list[tuple[Path, str]], workdir: Path, *, cdrom: Path | None = No
                     log.flush()
                     reply = responder.feed(data.decode("latin-1"))
                     if reply:
-                        conn.sendall(reply)
+                        try:
+                            conn.sendall(reply)
+                        except (ConnectionResetError, BrokenPipeError):
+                            pass     # gone: the next recv says so
                         unanswered = (reply, now, 0)
                     else:
                         unanswered = None
@@ -145,7 +151,10 @@ def run(disks: list[tuple[Path, str]], workdir: Path, *, cdrom: Path | None = No
                 elif unanswered and now - unanswered[1] > RESEND_AFTER and unanswered[2] < RESENDS:
                     # Not even an echo: the kernel flushed its input after printing the prompt, before
                     # our answer came back (seen under TCG). Type it again.
-                    conn.sendall(unanswered[0])
+                    try:
+                        conn.sendall(unanswered[0])
+                    except (ConnectionResetError, BrokenPipeError):
+                        pass
                     unanswered = (unanswered[0], now, unanswered[2] + 1)
                 elif responder.answers and now - last_byte > silence and "kdb:> " in responder.log[-200:]:
                     how = "silent"

@@ -345,12 +345,14 @@ class GtestSummaryTests(unittest.TestCase):
         import realkernel
         text = ("[==========] 30 tests from 8 test suites ran. (5000 ms total)\n[  PASSED  ] 27 tests.\n"
                 "[  FAILED  ] 3 tests, listed below:\n[  FAILED  ] DelayPending.CancelIoExCancelsOnlyThatRequest\n"
-                "[  FAILED  ] DeviceSecurity.DaclAdmitsOnlySystemAndAdministrators\n")
+                "[  FAILED  ] DeviceSecurity.DaclAdmitsOnlySystemAndAdministrators\n"
+                "[  SKIPPED ] 1 test, listed below:\n[  SKIPPED ] DelayPending.CancelIoExCancelsOnlyThatRequest\n")
         s = realkernel.gtest_summary(text)
         self.assertEqual(s["ran"], 30)
         self.assertEqual(s["passed"], 27)
         self.assertEqual(s["failed"], ["DelayPending.CancelIoExCancelsOnlyThatRequest",
                                        "DeviceSecurity.DaclAdmitsOnlySystemAndAdministrators"])
+        self.assertEqual(s["skipped"], ["DelayPending.CancelIoExCancelsOnlyThatRequest"])
 
 
 if __name__ == "__main__":
