@@ -172,6 +172,7 @@ class RunResult:
     markers: dict[str, str]
     report: serial_log.Report
     failures: list[str] = field(default_factory=list)
+    end: str = ""
 
 
 def gtest_summary(text: str | None) -> dict:
@@ -229,6 +230,7 @@ def check(r: RunResult) -> None:
     if r.outcome.how != "poweroff":
         if r.markers.get("DONE.TXT") and install_end(r.outcome):
             shutdown_stop = r.report.bugchecks[-1]   # after the last step, at the power-off: ReactOS's, not ours
+            r.end = "shut down (after the last step; ReactOS's shutdown ended in bug check 0xC000021A)"
         else:
             f.append(f"the run did not end by itself: {r.outcome.how} after {r.outcome.seconds:.0f} s")
     for s in r.report.stops:
@@ -245,7 +247,7 @@ def check(r: RunResult) -> None:
 
 def print_result(r: RunResult) -> None:
     o = r.outcome
-    say(f"\n=== run {r.spec.name}: {o.how} after {o.seconds:.0f} s ({o.accel}) ===")
+    say(f"\n=== run {r.spec.name}: {r.end or o.how} after {o.seconds:.0f} s ({o.accel}) ===")
     for st in r.steps:
         say(f"--- step {st.index} {st.name}: exit code {st.exit_code if st.exit_code is not None else 'none (did not finish)'}")
         say(f"    > {st.command}")
@@ -288,7 +290,7 @@ def print_result(r: RunResult) -> None:
 
 def result_json(r: RunResult) -> dict:
     return {
-        "run": r.spec.name, "how": r.outcome.how, "seconds": round(r.outcome.seconds, 1), "accel": r.outcome.accel,
+        "run": r.spec.name, "how": r.outcome.how, "end": r.end, "seconds": round(r.outcome.seconds, 1), "accel": r.outcome.accel,
         "steps": [{"name": s.name, "command": s.command, "exit_code": s.exit_code, "output": s.output} for s in r.steps],
         "gtest": gtest_summary(next((s.output for s in r.steps if s.name == "device_tests"), None)),
         "driver_lines": r.report.driver_lines,

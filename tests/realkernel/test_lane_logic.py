@@ -339,6 +339,44 @@ class SkipTests(unittest.TestCase):
         self.assertIn("SKIPPED - no NT image given", r.stdout)
 
 
+class CheckTests(unittest.TestCase):
+    """A run's verdict (realkernel.check)."""
+    SHUTDOWN = ("(/win32ss/user/winsrv/usersrv/shutdown.c:618) SrvExitWindowsEx(ClientId: 9c.338, Flags: 0x200)\r\n"
+                "Terminating critical process 0xB110C020 (winlogon.exe)\r\n"
+                "\r\n*** Fatal System Error: 0xc000021a\r\n                       (0x0031FF58,0x00000080,0x00000000,0x00000000)\r\n")
+
+    def result(self, how, log, markers, codes, spec="seed"):
+        import realkernel
+        import vm
+        rs = realkernel.run_specs(None)[spec]
+        steps = [payload.StepResult(n, s.name, s.command, "", c) for n, (s, c) in enumerate(zip(rs.steps, codes), 1)]
+        r = realkernel.RunResult(rs, vm.Outcome(how, 40, log, "", "tcg"), steps, markers, serial_log.parse(log, ["skeleton.sys"]))
+        realkernel.check(r)
+        return r
+
+    def test_reactos_shutdown_bug_check_after_the_last_step_is_a_shutdown(self):
+        r = self.result("bugcheck", self.SHUTDOWN, {"DONE.TXT": "done"}, [0])
+        self.assertEqual(r.failures, [])
+        self.assertIn("0xC000021A", r.end)
+
+    def test_the_same_bug_check_before_the_steps_are_done_is_a_failure(self):
+        r = self.result("bugcheck", self.SHUTDOWN, {"DONE.TXT": ""}, [None])
+        self.assertIn("step 1 (seed) did not finish", r.failures)
+        self.assertTrue(any("0xC000021A" in f for f in r.failures), r.failures)
+
+    def test_an_assertion_fails_the_run(self):
+        log = "\n*** Assertion failed: (DriverObject->Flags & DRVO_UNLOAD_INVOKED) == 0\n***   Source File: /ntoskrnl/io/iomgr/device.c, line 1227\n"
+        r = self.result("poweroff", log, {"DONE.TXT": "done"}, [0])
+        self.assertEqual(r.failures, ["kernel: Assertion failed: (DriverObject->Flags & DRVO_UNLOAD_INVOKED) == 0"
+                                      " at /ntoskrnl/io/iomgr/device.c:1227"])
+
+    def test_crash_run_needs_a_bug_check_naming_the_driver(self):
+        r = self.result("poweroff", "", {}, [0, 0, 0], spec="crash")
+        self.assertEqual(r.failures, ["expected a bug check, got none (run ended: poweroff)"])
+        r = self.result("bugcheck", data("reactos-crash.log"), {}, [0, 0, None], spec="crash")
+        self.assertEqual(r.failures, ["the bug check's frames do not name a function in crash_on_ioctl.sys"])  # not symbolized here
+
+
 class GtestSummaryTests(unittest.TestCase):
     def test_summary(self):
         sys.path.insert(0, str(ROOT / "kit" / "realkernel"))
