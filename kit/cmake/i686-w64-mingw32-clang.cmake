@@ -22,6 +22,11 @@ include("${CMAKE_CURRENT_LIST_DIR}/mingw-clang-common.cmake")
 set(KMD_DRIVER_ENTRY _KmdDriverEntry@8) # the kit's (kmd/stack_cookie.cpp), which calls DriverEntry
 # The image claims Windows XP (5.01), where x86 drivers are meant to load; lld's default is 6.0.
 set(KMD_SUBSYSTEM_VERSION :5.01)
+# The x86 user-mode programs (kmdctl, the device tests, ...) declare XP's version too: lld's default
+# 6.0 made ReactOS (NT 5.2) warn "Accepting image version 6.0" and XP would refuse them; the Vista
+# calls they make are resolved at run time (kit/loader/nt5_compat.hpp). Drivers get theirs above.
+string(APPEND CMAKE_EXE_LINKER_FLAGS_INIT
+       " -Wl,--major-subsystem-version,5 -Wl,--minor-subsystem-version,1 -Wl,--major-os-version,5 -Wl,--minor-os-version,1")
 # The x86 kernel keeps no FPU/SSE state for drivers: general registers only (a driver that needs
 # floating point saves it itself, KeSaveFloatingPointState). The C headers the DDK pulls in then
 # come straight from mingw-w64, not through libstdc++'s C++ wrappers, whose std::abs(long double)

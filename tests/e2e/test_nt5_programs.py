@@ -2,7 +2,8 @@
 NT 5.x: every import they take from a system DLL with a Windows XP SP3 export list
 (kit/lint/xp_sp3_exports, what pe_lint's x86-xp-imports rule reads) is in that list. The first run
 on a real NT 5.2 kernel found kmdctl.exe failing to load on CompareStringOrdinal and the device
-tests on CancelIoEx (kit/loader/nt5_compat.hpp resolves those at run time now). msvcrt.dll and
+tests on CancelIoEx (kit/loader/nt5_compat.hpp resolves those at run time now), and ReactOS
+warning "Accepting image version 6.0, although ReactOS is an NT 5.2 OS!" for each of them. msvcrt.dll and
 shell32.dll have no list yet: their imports are not judged here. Host only: no Wine."""
 import os
 import unittest
@@ -34,6 +35,10 @@ class Nt5Programs(unittest.TestCase):
                 self.assertEqual([], missing, f"{program} imports from {dll} what XP SP3 lacks")
                 checked += len(entry.imports)
             self.assertGreater(checked, 50, f"{program}: too few imports checked")
+            # The version the image asks for: XP's (5.01), so NT 5.x starts it without a word.
+            opt = pe.OPTIONAL_HEADER
+            self.assertEqual((5, 1), (opt.MajorSubsystemVersion, opt.MinorSubsystemVersion), f"{program}: subsystem version")
+            self.assertEqual((5, 1), (opt.MajorOperatingSystemVersion, opt.MinorOperatingSystemVersion), f"{program}: OS version")
 
 
 if __name__ == "__main__":
