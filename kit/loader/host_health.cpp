@@ -335,20 +335,6 @@ HostDeath why_host_died(const std::string& image)
 
 namespace {
 
-// The file a service's ImagePath names: "\\??\\C:\\x.sys", "C:\\x.sys", or "system32\\drivers\\x.sys".
-std::wstring image_file_of(const std::wstring& image_path)
-{
-    std::wstring p = image_path;
-    if (p.rfind(L"\\??\\", 0) == 0) p = p.substr(4);
-    if (p.rfind(L"\\SystemRoot\\", 0) == 0) p = p.substr(12);
-    if (p.find(L':') == std::wstring::npos) {
-        wchar_t root[MAX_PATH] = {};
-        const UINT n = GetWindowsDirectoryW(root, MAX_PATH);
-        p = std::wstring(root, n) + L"\\" + p;
-    }
-    return p;
-}
-
 // The function at the crash from the image's own data (exports, COFF symbols, .pdata), for a
 // driver winedbg found no debug information for.
 std::string function_of(const std::wstring& image_path, const CrashReport& r)
@@ -359,7 +345,7 @@ std::string function_of(const std::wstring& image_path, const CrashReport& r)
         return t;
     };
     if (!r.has_offset || r.offset > 0xffffffffULL || lower(r.module) != lower(image_file_name(image_path))) return {};
-    const std::string bytes = read_text_file(image_file_of(image_path));
+    const std::string bytes = read_text_file(image_file(image_path));
     return function_in_image(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), static_cast<uint32_t>(r.offset));
 }
 

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <map>
 
+#include "scm.hpp"
 #include "win32.hpp"
 
 namespace kmd {
@@ -77,19 +78,6 @@ HMODULE map_module(const std::string& module, const std::wstring& driver_dir)
     return nullptr;
 }
 
-std::wstring file_of_image_path(const std::wstring& image_path)
-{
-    std::wstring p = image_path;
-    if (p.rfind(L"\\??\\", 0) == 0) p = p.substr(4);
-    if (p.rfind(L"\\SystemRoot\\", 0) == 0) p = p.substr(12);
-    if (p.find(L':') == std::wstring::npos) {
-        wchar_t root[MAX_PATH] = {};
-        const UINT n = GetWindowsDirectoryW(root, MAX_PATH);
-        p = std::wstring(root, n) + L"\\" + p;
-    }
-    return p;
-}
-
 } // namespace
 
 size_t ImportsReport::count(ImportState s) const
@@ -150,7 +138,7 @@ ImportsReport check_imports(const std::wstring& path)
 
 bool explain_missing_imports(std::FILE* out, const std::string& service, const std::wstring& image_path, bool loaded)
 {
-    const ImportsReport r = check_imports(file_of_image_path(image_path));
+    const ImportsReport r = check_imports(image_file(image_path));
     if (!r.ok || r.count(ImportState::missing) == 0) return false;
     if (loaded)
         std::fprintf(out, "kmdctl: %s loaded, but it imports %zu routine(s) %s does not have: the loader bound each to a\n"

@@ -272,6 +272,19 @@ Failure list_driver_services(SC_HANDLE scm, std::vector<ServiceEntry>& services)
     }
 }
 
+std::wstring image_file(const std::wstring& image_path)
+{
+    std::wstring p = image_path;
+    if (p.rfind(L"\\??\\", 0) == 0) p = p.substr(4);
+    if (p.rfind(L"\\SystemRoot\\", 0) == 0) p = p.substr(12);
+    if (p.find(L':') == std::wstring::npos) {
+        wchar_t root[MAX_PATH] = {};
+        const UINT n = GetWindowsDirectoryW(root, MAX_PATH);
+        p = std::wstring(root, n) + L"\\" + p;
+    }
+    return p;
+}
+
 bool same_image_path(const std::wstring& a, const std::wstring& b)
 {
     const std::wstring x = strip_nt_prefix(a), y = strip_nt_prefix(b);

@@ -90,5 +90,8 @@ Failure full_path(const std::wstring& path, std::wstring& full);
 // True when two image paths name the same file as the SCM stores them ("\??\C:\x.sys",
 // "C:\x.sys", case differences).
 bool same_image_path(const std::wstring& a, const std::wstring& b);
+// The file a service's ImagePath names: "\\??\\C:\\x.sys", "C:\\x.sys", or "system32\\drivers\\x.sys"
+// (relative to the Windows directory, as the kernel reads it).
+std::wstring image_file(const std::wstring& image_path);
 
 } // namespace kmd
