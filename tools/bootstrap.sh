@@ -15,6 +15,7 @@ PACKAGES=(
   osslsigncode openssl                            # test-signing the driver
   xvfb x11-utils imagemagick                      # GUI screenshot test (kmdctl hello --gui)
   strace linux-perf bc llvm                       # make bench-profile / loop-bench, tools/show_vectorised.sh
+  qemu-system-x86 qemu-utils xorriso mtools      # the real-kernel lane (kit/realkernel): its logic tests run in every make test
 )
 
 missing=()
