@@ -18,7 +18,7 @@ Step step_of_call(const char* call)
     return Step::Other;
 }
 
-const char* error_hint(uint32_t error, Step step, bool under_wine)
+const char* error_hint(uint32_t error, Step step)
 {
     switch (error) {
     case 2: // ERROR_FILE_NOT_FOUND
@@ -36,9 +36,6 @@ const char* error_hint(uint32_t error, Step step, bool under_wine)
             return "the device's security refuses this caller: the kit's drivers admit only SYSTEM and Administrators "
                    "(run from an elevated prompt)";
         return "loading a driver needs an Administrator: run from an elevated command prompt (Run as administrator)";
-    case 6: // ERROR_INVALID_HANDLE
-        if (step == Step::StartService && under_wine) return nullptr; // explain_start_failure says more
-        return nullptr;
     case 193: // ERROR_BAD_EXE_FORMAT
         return "not a driver image: a driver is a PE file with the native subsystem (a .sys built as a kernel driver), "
                "not a program, a DLL or another kind of file";

@@ -14,10 +14,9 @@ enum class Step { ServiceManager, CreateService, OpenService, StartService, Stop
 // ("StartService", "CreateFile(\\.\skeleton)", "OpenSCManager(...)").
 Step step_of_call(const char* call);
 
-// The hint for `error` at `step`, or nullptr where the error's own words say enough. `under_wine`
-// picks the Wine reading where it differs (error 6 at StartService has its own, longer explanation:
-// host_health.hpp's explain_start_failure).
-const char* error_hint(uint32_t error, Step step, bool under_wine);
+// The hint for `error` at `step`, or nullptr where the error's own words say enough. (Error 6 at
+// StartService under Wine has its own, longer explanation: host_health.hpp's explain_start_failure.)
+const char* error_hint(uint32_t error, Step step);
 
 // For a driver's DbgPrintEx lines on Windows Vista and later: they are filtered out unless the
 // Debug Print Filter lets the component's level through. The one line kmdctl prints when the

@@ -64,7 +64,7 @@ int usage_error(const std::string& verb, const std::string& message)
 // The likely cause and what to do, under the error, for the errors beginners meet (error_hints.hpp).
 void say_hint(const Failure& f)
 {
-    if (const char* hint = kmd::error_hint(f.error, kmd::step_of_call(f.call.c_str()), kmd::running_under_wine()))
+    if (const char* hint = kmd::error_hint(f.error, kmd::step_of_call(f.call.c_str())))
         std::fprintf(stderr, "  hint: %s\n", hint);
 }
 

@@ -274,8 +274,7 @@ Failure list_driver_services(SC_HANDLE scm, std::vector<ServiceEntry>& services)
 
 std::wstring image_file(const std::wstring& image_path)
 {
-    std::wstring p = image_path;
-    if (p.rfind(L"\\??\\", 0) == 0) p = p.substr(4);
+    std::wstring p = strip_nt_prefix(image_path);
     if (p.rfind(L"\\SystemRoot\\", 0) == 0) p = p.substr(12);
     if (p.find(L':') == std::wstring::npos) {
         wchar_t root[MAX_PATH] = {};

@@ -10,9 +10,9 @@ namespace {
 
 using kmd::Step;
 
-std::string hint(uint32_t error, Step step = Step::Other, bool wine = false)
+std::string hint(uint32_t error, Step step = Step::Other)
 {
-    const char* h = kmd::error_hint(error, step, wine);
+    const char* h = kmd::error_hint(error, step);
     return h != nullptr ? h : "";
 }
 
@@ -51,9 +51,9 @@ TEST(ErrorHints, TheStepComesFromTheFailedCall)
 
 TEST(ErrorHints, WhatTheErrorsOwnWordsSayIsNotRepeated)
 {
-    EXPECT_EQ(nullptr, kmd::error_hint(0, Step::Other, false));
-    EXPECT_EQ(nullptr, kmd::error_hint(87, Step::Other, false));        // ERROR_INVALID_PARAMETER
-    EXPECT_EQ(nullptr, kmd::error_hint(6, Step::StartService, true));   // explain_start_failure's
+    EXPECT_EQ(nullptr, kmd::error_hint(0, Step::Other));
+    EXPECT_EQ(nullptr, kmd::error_hint(87, Step::Other));        // ERROR_INVALID_PARAMETER
+    EXPECT_EQ(nullptr, kmd::error_hint(6, Step::StartService));          // explain_start_failure's, under Wine
 }
 
 TEST(ErrorHints, NoDbgPrintOutputIsExplainedWhereWindowsFiltersIt)
