@@ -37,10 +37,10 @@ ifeq ($(ARCH),x86)
 demo: build
 	@$(X86ROOT) ensure $(BUILD_DIR)/x86root >/dev/null
 	$(X86ROOT) run $(BUILD_DIR)/x86root --share $(abspath $(BUILD_DIR)) -- env SKELETON_WINE_DIR=$(abspath $(BUILD_DIR))/wine-x86 \
-	  $(PYTHON) kit/harness/winebox.py run --box demo --kernel-log -- $(abspath $(BUILD_DIR))/bin/x86/kmdctl.exe run $(abspath $(BUILD_DIR))/bin/x86/skeleton.sys
+	  $(PYTHON) kit/harness/winebox.py run --box demo --kernel-log -- $(abspath $(BUILD_DIR))/bin/x86/kmdctl.exe run $(abspath $(BUILD_DIR))/bin/x86/skeleton.sys --header $(abspath $(BUILD_DIR))/bin/x86/skeleton_ioctl.h
 else
 demo: build
-	$(PYTHON) kit/harness/winebox.py run --box demo --kernel-log -- $(BUILD_DIR)/bin/kmdctl.exe run $(BUILD_DIR)/bin/skeleton.sys
+	$(PYTHON) kit/harness/winebox.py run --box demo --kernel-log -- $(BUILD_DIR)/bin/kmdctl.exe run $(BUILD_DIR)/bin/skeleton.sys --header $(BUILD_DIR)/bin/skeleton_ioctl.h
 endif
 
 # KMD_BOX_PIN=auto: each Wine box on its own CPU, round robin (kit/harness/winebox.py). Measured

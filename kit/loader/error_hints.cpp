@@ -65,9 +65,11 @@ const char* error_hint(uint32_t error, Step step)
     }
 }
 
-const char* debug_print_hint(bool under_wine, bool ihvdriver_mask_present)
+bool kernel_filters_debug_print(bool under_wine, uint32_t nt_major_version) { return !under_wine && nt_major_version >= 6; }
+
+const char* debug_print_hint(bool kernel_filters, bool ihvdriver_mask_present)
 {
-    if (under_wine || ihvdriver_mask_present) return nullptr;
+    if (!kernel_filters || ihvdriver_mask_present) return nullptr;
     return "the driver's DbgPrintEx lines (DPFLTR_IHVDRIVER_ID, INFO level) are filtered out by Windows Vista and later "
            "unless the Debug Print Filter lets them through: reg add \"HKLM\\SYSTEM\\CurrentControlSet\\Control\\Session "
            "Manager\\Debug Print Filter\" /v IHVDRIVER /t REG_DWORD /d 0xf, reboot, and watch with a kernel debugger "
