@@ -190,8 +190,9 @@ int cmd_status(const Args& a)
     std::printf("SERVICE_NAME: %s\n", n.c_str());
     std::printf("        TYPE               : %-4lx %s\n", static_cast<unsigned long>(status.dwServiceType),
                 kmd::type_name(status.dwServiceType));
-    std::printf("        STATE              : %-4lu %s\n", static_cast<unsigned long>(status.dwCurrentState),
-                kmd::state_name(status.dwCurrentState));
+    // sc query's layout, but never a bare RUNNING over a dead host: the SCM's number and word, marked as its.
+    std::printf("        STATE              : %-4lu %s%s\n", static_cast<unsigned long>(status.dwCurrentState),
+                kmd::state_name(status.dwCurrentState), host.dead ? " (the SCM's word; the driver host is dead: see HOST)" : "");
     std::printf("        START_TYPE         : %-4lu %s\n", static_cast<unsigned long>(config.start_type),
                 kmd::start_type_name(config.start_type));
     std::printf("        WIN32_EXIT_CODE    : %lu\n", static_cast<unsigned long>(status.dwWin32ExitCode));
