@@ -213,8 +213,63 @@ class Lesson4(Lesson):
                        "to catch it the driver brings down the machine (under Wine: its host process)")
 
 
-LESSONS = {1: Lesson1, 3: Lesson3, 4: Lesson4}
-VERIFIER_LESSONS = {4}  # run under verify.py, which makes a box of its own per run
+class Lesson6(Lesson):
+    """A crash, read from its report: SAY_HELLO without an output buffer must fail, not crash."""
+
+    def check(self) -> None:
+        self.box.expect_crash = True  # the starting point crashes on purpose: no need to keep the prefix
+        run, out = self.kmdctl("install", str(self.driver), "--name", self.name)
+        if run.returncode == 0:
+            run, out = self.kmdctl("start", self.name)
+        if run.returncode != 0:
+            self.wrong(f"the driver does not start: {out.strip()}")
+            self.remove()
+            return
+        crashes = self.box.crash_count()
+        run, out = self.kmdctl("ioctl", SAY_HELLO, "--device", self.device, "--out-size", "0")
+        if self.box.crash_count() > crashes:
+            report = self.box.crash_report.read_text(errors="replace")
+            what = re.findall(r"^Unhandled exception: (.*?) in \d+-bit code", report, re.M)[-1:]
+            frame = re.findall(rf"^\s*\d+ 0x[0-9a-f]+ (\w+)\+0x[0-9a-f]+\(.*?\) \[[^\]]*?([^\\\]]+:\d+)\] in {re.escape(self.name)}\.sys",
+                               report, re.M)
+            where = f" in {frame[0][0]} ({frame[0][1]})" if frame else ""
+            self.wrong(f"SAY_HELLO without an output buffer (OutputBufferLength 0, Irp->UserBuffer NULL) crashed the "
+                       f"driver: {what[0] if what else 'an exception'}{where}. Look at that line: check the room the "
+                       "caller gave before writing there (STATUS_BUFFER_TOO_SMALL)")
+            self.box.restart_session("the lesson's driver crashed its host, as its starting point does")
+            return
+        error = win32_error(out) if run.returncode != 0 else None
+        if error != 122:
+            self.wrong(f"SAY_HELLO without an output buffer should fail with error 122 (STATUS_BUFFER_TOO_SMALL); "
+                       f"it gave: {out.strip().splitlines()[-1] if out.strip() else run.returncode}")
+        run, out = self.kmdctl("ioctl", SAY_HELLO, "--device", self.device, "--out-size", "256")
+        if not dumped_bytes(out).startswith(b"Hello from ring 0!"):
+            self.wrong("SAY_HELLO with room for the greeting no longer answers it")
+        self.remove()
+
+
+class Lesson7(Lesson):
+    """Fault injection: every failed DriverEntry leaves nothing behind."""
+
+    def check(self) -> None:
+        verify = subprocess.run([PYTHON, str(ROOT / "kit" / "verifier" / "verify.py"), str(self.driver),
+                                 "--name", self.name, "--device", self.name, "--ioctl", f"{SAY_HELLO},out=256",
+                                 "--box", f"{self.box.name}-verify-{self.name}"],
+                                capture_output=True, text=True, timeout=400)
+        out = verify.stdout + verify.stderr
+        for m in re.finditer(r"VIOLATION (?P<what>\w+) .*?call=(?P<call>\w+)\(.*?\[(?P<where>[^\]]+)\] \((?P<when>[^)]*)\)", out):
+            if m["what"] == "DEVICE_LEAK" and "DriverEntry failed" in m["when"]:
+                self.wrong(f"when a later step of DriverEntry fails, the device object it made is left behind "
+                           f"({m['call']} at {m['where']}; the verifier made the next failable call fail on purpose "
+                           "and found it after DriverEntry failed: DEVICE_LEAK): IoDeleteDevice before returning the error")
+            else:
+                self.wrong(f"the verifier names {m['what']} ({m['call']} at {m['where']}; {m['when']})")
+        if verify.returncode != 0 and not self.problems:
+            self.wrong("the verifier fails the driver: " + out.strip()[-600:])
+
+
+LESSONS = {1: Lesson1, 3: Lesson3, 4: Lesson4, 6: Lesson6, 7: Lesson7}
+VERIFIER_LESSONS = {4, 7}  # run under verify.py, which makes a box of its own per run
 
 
 def check(lesson: int, driver: Path, source: Path, name: str, box: Box) -> list[str]:

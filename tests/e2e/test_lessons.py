@@ -29,6 +29,8 @@ START_SAYS = {
     1: "never calls IoCompleteRequest",
     3: "came back with error 1 (STATUS_NOT_IMPLEMENTED): its handler is still the stub",
     4: "UNPROBED_USER_BUFFER",
+    6: "without an output buffer (OutputBufferLength 0, Irp->UserBuffer NULL) crashed the driver",
+    7: "the device object it made is left behind",
 }
 QUOTE = re.compile(r"<!-- output: (?P<id>[\w-]+) as (?P<name>\w+) -->\n```[a-z]*\n(?P<body>.*?)```", re.S)
 
