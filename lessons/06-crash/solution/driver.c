@@ -8,7 +8,7 @@
 
 static UNICODE_STRING g_device_name = RTL_CONSTANT_STRING(L"\\Device\\@NAME@");
 static UNICODE_STRING g_link_name = RTL_CONSTANT_STRING(L"\\DosDevices\\@NAME@");
-static const char k_hello[] = "Hello from ring 0! @NAME@ answers SERVICE_SAY_HELLO.";
+static const char k_hello[] = "Hello from ring 0! The skeleton KMD answers SERVICE_SAY_HELLO.";
 
 DRIVER_INITIALIZE DriverEntry;
 static DRIVER_DISPATCH DriverDispatcher;
