@@ -135,6 +135,42 @@ class Lesson1(Lesson):
             return
 
 
+class Lesson2(Lesson):
+    """The seven steps one at a time: the service key DriverEntry is given, and a driver that stops."""
+
+    def check(self) -> None:
+        if not calls(self.source, "IoCompleteRequest"):
+            self.wrong("DriverDispatcher never calls IoCompleteRequest: every request would hang (lesson 1, exercise 2)")
+            return
+        self.box.start_session()
+        mark = self.box.kernel_log_size()
+        run, out = self.kmdctl("install", str(self.driver), "--name", self.name)  # steps 1, 2
+        if run.returncode == 0:
+            run, out = self.kmdctl("start", self.name)  # steps 1, 3, 4
+        if run.returncode != 0:
+            self.wrong(f"steps 1-4 (install, start) failed: {out.strip()}")
+            self.remove()
+            return
+        run, out = self.kmdctl("ioctl", SAY_HELLO, "--device", self.device, "--out-size", "256")  # step 5
+        if not dumped_bytes(out).startswith(b"Hello from ring 0!"):
+            self.wrong(f"step 5: SAY_HELLO does not answer the greeting (lesson 1's exercises): {out.strip()}")
+        key = rf"\Registry\Machine\System\CurrentControlSet\Services\{self.name}"
+        if not re.search(rf"{re.escape(self.name)}: DriverEntry: service key {re.escape(key)}\s*$",
+                         self.box.kernel_log_since(mark), re.I | re.M):
+            self.wrong(f"DriverEntry does not print its service key: the line '{self.name}: DriverEntry: service key "
+                       f"{key}' is not in the driver's debug output (exercise 2: registry_path, which step 2's "
+                       "CreateService made)")
+        run, out = self.kmdctl("stop", self.name, "--timeout", "2000")  # step 6
+        if run.returncode != 0:
+            self.wrong(f"step 6, ControlService(SERVICE_CONTROL_STOP), did not stop the driver "
+                       f"({out.strip().splitlines()[0] if out.strip() else run.returncode}): the kernel stops a driver "
+                       "only through DriverObject->DriverUnload, which DriverEntry does not set (exercise 1)")
+            return  # a driver that cannot stop cannot be deleted either: the box ends with it
+        run, out = self.kmdctl("remove", self.name)  # step 7
+        if run.returncode != 0:
+            self.wrong(f"step 7, DeleteService, failed: {out.strip()}")
+
+
 class Lesson3(Lesson):
     """One IOCTL per transfer method the I/O manager makes safe: who copies what, where."""
 
@@ -236,8 +272,7 @@ class Lesson6(Lesson):
             self.wrong(f"SAY_HELLO without an output buffer (OutputBufferLength 0, Irp->UserBuffer NULL) crashed the "
                        f"driver: {what[0] if what else 'an exception'}{where}. Look at that line: check the room the "
                        "caller gave before writing there (STATUS_BUFFER_TOO_SMALL)")
-            self.box.restart_session("the lesson's driver crashed its host, as its starting point does")
-            return
+            return  # the box gives the next program a fresh session by itself (winebox: auto_recover)
         error = win32_error(out) if run.returncode != 0 else None
         if error != 122:
             self.wrong(f"SAY_HELLO without an output buffer should fail with error 122 (STATUS_BUFFER_TOO_SMALL); "
@@ -268,7 +303,7 @@ class Lesson7(Lesson):
             self.wrong("the verifier fails the driver: " + out.strip()[-600:])
 
 
-LESSONS = {1: Lesson1, 3: Lesson3, 4: Lesson4, 6: Lesson6, 7: Lesson7}
+LESSONS = {1: Lesson1, 2: Lesson2, 3: Lesson3, 4: Lesson4, 6: Lesson6, 7: Lesson7}
 VERIFIER_LESSONS = {4, 7}  # run under verify.py, which makes a box of its own per run
 
 

@@ -27,6 +27,7 @@ LESSON_DOCS = ROOT / "docs" / "lessons"
 # The words each starting point's check must say: the first thing a learner has to fix.
 START_SAYS = {
     1: "never calls IoCompleteRequest",
+    2: "which DriverEntry does not set (exercise 1)",
     3: "came back with error 1 (STATUS_NOT_IMPLEMENTED): its handler is still the stub",
     4: "UNPROBED_USER_BUFFER",
     6: "without an output buffer (OutputBufferLength 0, Irp->UserBuffer NULL) crashed the driver",
@@ -74,6 +75,9 @@ def run_everything() -> Outputs:
         outputs.add(f"check-{lesson}-{part}", check.report(lesson, name, problems), name)
 
     with Box("lessons") as box, ThreadPoolExecutor(max_workers=2) as pool:
+        # The verifier's lesson runs in boxes of its own (verify.py), beside the shared one.
+        verified = [pool.submit(one, lesson, part, box) for lesson in sorted(check.VERIFIER_LESSONS)
+                    for part in ("start", "solution")]
         # Lesson 1's `winebox.py run --kernel-log -- kmdctl.exe run ...`, first in the box as in a
         # fresh one (the host shim's "ready" line comes with the first driver host).
         name = "lesson01_solution"
@@ -84,10 +88,10 @@ def run_everything() -> Outputs:
         kernel = "".join(line + "\n" for line in dbgprint_lines(box.kernel_log_since(mark)))
         outputs.add("run-1-solution", run.stdout + run.stderr + "\n--- kernel debug output (the driver's DbgPrint, via "
                     "Wine's debugstr channel) ---\n" + kernel, name)
-        # The verifier's lesson runs in boxes of its own (verify.py), beside the shared one.
-        verified = [pool.submit(one, lesson, part, box) for lesson in sorted(check.VERIFIER_LESSONS)
-                    for part in ("start", "solution")]
-        for lesson in sorted(set(check.LESSONS) - check.VERIFIER_LESSONS):
+        # The crash lesson last, its starting point after its solution: nothing runs after the
+        # crash, so the box need not restart its session.
+        shared = sorted(set(check.LESSONS) - check.VERIFIER_LESSONS - {6})
+        for lesson in shared:
             for part in ("start", "solution"):
                 one(lesson, part, box)
         name = "lesson03_solution"
@@ -99,6 +103,8 @@ def run_everything() -> Outputs:
              "--in", "01 02 03 04 05", "--out-size", "8"],
             ["remove", name])]
         outputs.add("ioctl-3-solution", runs[2].stdout + runs[2].stderr, name)
+        for part in ("solution", "start"):
+            one(6, part, box)
         for job in verified:
             job.result()
     return outputs
