@@ -12,8 +12,13 @@ runs its own (kit/verifier/verify.py makes one per run).
 """
 from __future__ import annotations
 
+import contextlib
+import importlib.machinery
+import importlib.util
+import io
 import re
 import sys
+import tempfile
 import unittest
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -142,6 +147,42 @@ class Lessons(unittest.TestCase):
             self.assertEqual(normalise(m["body"]), self.outputs.quoted(m["id"], m["name"]),
                              f"{doc.name}: the block `{m['id']}` is not what a run prints now "
                              "(/usr/bin/python3 tests/e2e/test_lessons.py --write)")
+
+
+def load_new_driver():
+    """tools/new-driver as a module (it is a script without .py)."""
+    loader = importlib.machinery.SourceFileLoader("new_driver", str(ROOT / "tools" / "new-driver"))
+    module = importlib.util.module_from_spec(importlib.util.spec_from_loader("new_driver", loader))
+    loader.exec_module(module)
+    return module
+
+
+class StartingPoints(unittest.TestCase):
+    """`tools/new-driver NAME --lesson N` writes lesson N's starting point under NAME, which the
+    check then finds by itself (no Wine: drivers/ of a scratch root, not this tree's)."""
+
+    def test_each_lesson_start_is_copied_under_the_learners_name_and_found_by_its_check(self):
+        new_driver = load_new_driver()
+        with tempfile.TemporaryDirectory() as scratch:
+            new_driver.ROOT = Path(scratch)
+            for lesson in sorted(check.LESSONS):
+                name = f"learner{lesson}"
+                with contextlib.redirect_stdout(io.StringIO()) as said:
+                    self.assertEqual(0, new_driver.main([name, "--lesson", str(lesson)]))
+                self.assertIn(f"make lesson {lesson} DIR=drivers/{name}", said.getvalue())
+                made = Path(scratch) / "drivers" / name
+                start = next((ROOT / "lessons").glob(f"{lesson:02d}-*/start"))
+                for source in start.iterdir():
+                    expected = source.read_text().replace("@NAME@", name).replace("@UPPER@", name.upper())
+                    self.assertEqual(expected, (made / source.name).read_text(), f"lesson {lesson}: {source.name}")
+                cmake = (made / "CMakeLists.txt").read_text()
+                self.assertIn(f"kmd_add_driver({name} SOURCES driver.c", cmake)
+                self.assertIn(f"lesson {lesson}'s driver", cmake, "the marker check.py finds it by")
+            # A lesson without a starting point, and --dir with --lesson, are refused; nothing written.
+            with contextlib.redirect_stderr(io.StringIO()) as said:
+                self.assertEqual(2, new_driver.main(["other", "--lesson", "5"]))
+            self.assertIn("lesson 5 has no starting point", said.getvalue())
+            self.assertFalse((Path(scratch) / "drivers" / "other").exists())
 
 
 def write() -> int:
