@@ -44,7 +44,7 @@ const char* error_hint(uint32_t error, Step step)
                "Windows x86 drivers only (build/bin/x86/), with the kmdctl.exe of the same architecture";
     case 577: // ERROR_INVALID_IMAGE_HASH
         return "Windows refused the driver's signature: a test-signed driver loads only with test signing on "
-               "('bcdedit /set testsigning on', reboot, Secure Boot off) and its certificate trusted (README, "
+               "('bcdedit /set testsigning on', reboot, Secure Boot off) and its certificate trusted (docs/windows.md, "
                "'Test signing'); a driver for other people's machines needs a real signature";
     case 1058: // ERROR_SERVICE_DISABLED
         return "the service's start type is 'disabled': 'kmdctl install <file.sys> --start demand --force' makes it "
