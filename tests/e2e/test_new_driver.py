@@ -156,11 +156,13 @@ class ProjectOfItsOwn(unittest.TestCase):
         box.symbol_dirs = [bin_dir]
         self.addCleanup(box.close)
         kmdctl = bin_dir / "kmdctl.exe"
-        self.assertEqual(0, box.run([kmdctl, "install", bin_dir / "mydrv.sys", "--name", "mydrv"]).returncode)
-        self.assertEqual(0, box.run([kmdctl, "start", "mydrv"]).returncode)
-        header = windows_path(project / "mydrv" / "include" / "mydrv" / "ioctl.h")
-        crash = box.run([kmdctl, "ioctl", "IOCTL_MYDRV_ADD", "--header", header,
-                         "--device", r"\\.\mydrv", "--in-u32", "57005,1", "--out-size", "4"])
+        # The generated contract names the service and the device (KMD_CONTRACT_SERVICE_W/DEVICE_W), so
+        # with it kmdctl needs neither --name nor --device, as with the sample's (docs/kmdctl.md).
+        contract = {"KMD_CONTRACT": windows_path(project / "mydrv" / "include" / "mydrv" / "ioctl.h")}
+        self.assertEqual(0, box.run([kmdctl, "install", bin_dir / "mydrv.sys"], env=contract).returncode)
+        started = box.run([kmdctl, "start"], env=contract)
+        self.assertIn("mydrv: RUNNING", started.stdout, started.describe())
+        crash = box.run([kmdctl, "ioctl", "IOCTL_MYDRV_ADD", "--in-u32", "57005,1", "--out-size", "4"], env=contract)
         self.assertEqual(1, crash.returncode, crash.describe())
         # kmdctl's own report (winedbg's frame, from the image's DWARF): the handler, file and line.
         self.assertRegex(crash.stderr, r"in        : .*\badd\b.*requests\.cpp:%d\]" % line, crash.describe())

@@ -22,6 +22,12 @@
 #define @UPPER@_DOS_DEVICE_NAME_W L"\\DosDevices\\@NAME@"
 #define @UPPER@_WIN32_DEVICE_PATH_W L"\\\\.\\@NAME@"
 
+/* What kmdctl takes from this header when told to (--header, or KMD_CONTRACT naming this file):
+ * the service start/stop/status/remove act on and the device ioctl opens when none is named.
+ * kmdctl knows no driver of its own (docs/kmdctl.md, "Contracts"). */
+#define KMD_CONTRACT_SERVICE_W L"@NAME@"
+#define KMD_CONTRACT_DEVICE_W @UPPER@_WIN32_DEVICE_PATH_W
+
 /* CTL_CODE(DeviceType, Function, Method, Access), spelled out as the skeleton's contract does
  * (this header includes nothing, so the platform's CTL_CODE is not visible here):
  *  31           16 15  14 13          2 1    0
