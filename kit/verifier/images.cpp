@@ -97,26 +97,26 @@ ULONG wrapped_call_count()
     return n;
 }
 
-ULONG read_param(const WCHAR* name)
+ULONG read_param(const WCHAR* name, ULONG absent)
 {
     UNICODE_STRING key_name;
     RtlInitUnicodeString(&key_name, g_params_key);
     OBJECT_ATTRIBUTES oa;
     InitializeObjectAttributes(&oa, &key_name, OBJ_CASE_INSENSITIVE | OBJ_KERNEL_HANDLE, nullptr, nullptr);
     HANDLE key = nullptr;
-    if (!NT_SUCCESS(ZwOpenKey(&key, KEY_QUERY_VALUE, &oa))) return 0;
+    if (!NT_SUCCESS(ZwOpenKey(&key, KEY_QUERY_VALUE, &oa))) return absent;
     UNICODE_STRING value_name;
     RtlInitUnicodeString(&value_name, name);
     union {
         KEY_VALUE_PARTIAL_INFORMATION info;
         UCHAR bytes[sizeof(KEY_VALUE_PARTIAL_INFORMATION) + 8];
     } buffer{};
-    ULONG got = 0, fault_at = 0;
+    ULONG got = 0, value = absent;
     if (NT_SUCCESS(ZwQueryValueKey(key, &value_name, KeyValuePartialInformation, &buffer, sizeof buffer, &got)) &&
         buffer.info.Type == REG_DWORD && buffer.info.DataLength == sizeof(ULONG))
-        RtlCopyMemory(&fault_at, buffer.info.Data, sizeof fault_at);
+        RtlCopyMemory(&value, buffer.info.Data, sizeof value);
     ZwClose(key);
-    return fault_at;
+    return value;
 }
 
 VOID NTAPI on_image_load(PUNICODE_STRING full_name, HANDLE, PIMAGE_INFO info)
@@ -158,6 +158,10 @@ VOID NTAPI on_image_load(PUNICODE_STRING full_name, HANDLE, PIMAGE_INFO info)
         return;
     }
     image->fault_at = read_param(L"FaultAt");
+    // Special pool is on unless the front end says otherwise (verify.py --special-pool).
+    const ULONG special = read_param(L"SpecialPool", static_cast<ULONG>(SpecialPool::overrun));
+    image->special_pool = special == 2 ? SpecialPool::underrun : special == 0 ? SpecialPool::off : SpecialPool::overrun;
+    if (!special_pool_ready()) image->special_pool = SpecialPool::off;
     configure_irp_checks();
 
     ULONG imports = 0;
@@ -167,8 +171,9 @@ VOID NTAPI on_image_load(PUNICODE_STRING full_name, HANDLE, PIMAGE_INFO info)
                  image->name);
         image->real_entry = nullptr;
     }
-    DbgPrint("kmdverify: VERIFYING driver=%ws base=%p size=0x%lx imports=%lu wrapped=%lu fault_at=%lu\n", image->name, base,
-             static_cast<ULONG>(image->size), imports, patched, image->fault_at);
+    static const char* const kSpecialNames[] = {"off", "overrun", "underrun"};
+    DbgPrint("kmdverify: VERIFYING driver=%ws base=%p size=0x%lx imports=%lu wrapped=%lu fault_at=%lu special_pool=%s\n", image->name, base,
+             static_cast<ULONG>(image->size), imports, patched, image->fault_at, kSpecialNames[static_cast<ULONG>(image->special_pool)]);
 }
 
 } // namespace kmdverify

@@ -49,6 +49,8 @@ extern "C" NTSTATUS NTAPI DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING reg
     UNICODE_STRING pool2;
     RtlInitUnicodeString(&pool2, L"ExAllocatePool2");
     g_pool2_exists = MmGetSystemRoutineAddress(&pool2) != nullptr;
+    // Without a vectored exception handler special pool cannot report a fault: it is then off.
+    if (!init_special_pool()) DbgPrint("kmdverify: ERROR no vectored exception handler (ntdll's RtlAddVectoredExceptionHandler): special pool off\n");
     const NTSTATUS status = PsSetLoadImageNotifyRoutine(on_image_load);
     if (!NT_SUCCESS(status)) return status;
     driver->DriverUnload = VerifierUnload;

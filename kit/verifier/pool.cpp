@@ -12,18 +12,39 @@ namespace {
 void* g_freed[kMaxFreed];
 unsigned g_freed_next;
 
-void track_allocation(Image* image, void* p, SIZE_T size, ULONG tag, POOL_TYPE type, void* site)
+// false: the table is full (the block is then not tracked; counted as untracked).
+bool track(const PoolEntry& e)
 {
-    if (p == nullptr || image == nullptr) return;
+    if (e.p == nullptr || e.image == nullptr) return false;
     Locked lock;
-    ++image->c.allocations;
     for (void*& f : g_freed)
-        if (f == p) f = nullptr; // the address is live again
+        if (f == e.p) f = nullptr; // the address is live again
     if (g_pool_count == kMaxPool) {
         ++g_pool_untracked;
-        return;
+        return false;
     }
-    g_pool[g_pool_count++] = {p, size, tag, type, site, image};
+    ++e.image->c.allocations;
+    if (e.region != nullptr) ++e.image->c.special;
+    g_pool[g_pool_count++] = e;
+    return true;
+}
+
+// A block from special pool (special_pool.cpp) when the image has it on and the table has room
+// for it, else from Wine's pool through `real`.
+template <typename Real>
+PVOID allocate(Image* image, POOL_TYPE type, SIZE_T size, ULONG tag, void* site, Real real)
+{
+    PoolEntry e{nullptr, size, tag, type, site, image, nullptr, 0, SpecialPool::off};
+    if (image != nullptr && special_allocate(image->special_pool, size, e)) {
+        if (track(e)) return e.p;
+        special_release(e);
+    }
+    e = PoolEntry{real(), size, tag, type, site, image, nullptr, 0, SpecialPool::off};
+    if (!track(e) && e.p != nullptr && image != nullptr) {
+        Locked lock;
+        ++image->c.allocations; // counted, as before, even when the table is full
+    }
+    return e.p;
 }
 
 void check_pool_type(Image* image, POOL_TYPE type, ULONG tag, SIZE_T size, const char* call, void* site)
@@ -43,9 +64,7 @@ PVOID NTAPI vf_ExAllocatePoolWithTag(POOL_TYPE type, SIZE_T size, ULONG tag)
     check_pool_type(image, type, tag, size, "ExAllocatePoolWithTag", RA);
     if (g_pool2_exists) warning(image, "DEPRECATED_CALL", "ExAllocatePoolWithTag", RA, "(ExAllocatePool2 exists on this kernel)");
     if (inject(image, "ExAllocatePoolWithTag")) return nullptr;
-    PVOID p = ExAllocatePoolWithTag(type, size, tag);
-    track_allocation(image, p, size, tag, type, RA);
-    return p;
+    return allocate(image, type, size, tag, RA, [&] { return ExAllocatePoolWithTag(type, size, tag); });
 }
 
 PVOID NTAPI vf_ExAllocatePoolWithQuotaTag(POOL_TYPE type, SIZE_T size, ULONG tag)
@@ -53,9 +72,7 @@ PVOID NTAPI vf_ExAllocatePoolWithQuotaTag(POOL_TYPE type, SIZE_T size, ULONG tag
     Image* image = caller_image(RA);
     check_pool_type(image, type, tag, size, "ExAllocatePoolWithQuotaTag", RA);
     if (inject(image, "ExAllocatePoolWithQuotaTag")) return nullptr;
-    PVOID p = ExAllocatePoolWithQuotaTag(type, size, tag);
-    track_allocation(image, p, size, tag, type, RA);
-    return p;
+    return allocate(image, type, size, tag, RA, [&] { return ExAllocatePoolWithQuotaTag(type, size, tag); });
 }
 
 PVOID NTAPI vf_ExAllocatePool(POOL_TYPE type, SIZE_T size)
@@ -64,14 +81,13 @@ PVOID NTAPI vf_ExAllocatePool(POOL_TYPE type, SIZE_T size)
     check_pool_type(image, type, kNoneTag, size, "ExAllocatePool", RA); // Windows tags these 'None'
     warning(image, "DEPRECATED_CALL", "ExAllocatePool", RA, "(untagged; use ExAllocatePoolWithTag or ExAllocatePool2)");
     if (inject(image, "ExAllocatePool")) return nullptr;
-    PVOID p = ExAllocatePool(type, size);
-    track_allocation(image, p, size, kNoneTag, type, RA);
-    return p;
+    return allocate(image, type, size, kNoneTag, RA, [&] { return ExAllocatePool(type, size); });
 }
 
-// true: forward the free. A second free of the same block is reported and dropped (forwarding it
-// would corrupt Wine's heap and end the host).
-bool untrack_free(Image* image, void* p, ULONG tag, bool tagged, const char* call, void* site)
+// true: free it (`freed` is its entry, or has no region when the block was not tracked). A second
+// free of the same block is reported and dropped (forwarding it would corrupt Wine's heap and end
+// the host).
+bool untrack_free(Image* image, void* p, ULONG tag, bool tagged, const char* call, void* site, PoolEntry& freed)
 {
     if (p == nullptr) {
         violation(image, "POOL_FREE_NULL", call, "NULL", site);
@@ -86,6 +102,7 @@ bool untrack_free(Image* image, void* p, ULONG tag, bool tagged, const char* cal
                 had_tag = g_pool[i].tag;
                 wrong_tag = tagged && had_tag != tag;
                 if (g_pool[i].image != nullptr) ++g_pool[i].image->c.frees;
+                freed = g_pool[i];
                 g_pool[i] = g_pool[--g_pool_count];
                 g_freed[g_freed_next++ % kMaxFreed] = p;
                 goto done;
@@ -111,13 +128,23 @@ bool untrack_free(Image* image, void* p, ULONG tag, bool tagged, const char* cal
 VOID NTAPI vf_ExFreePoolWithTag(PVOID p, ULONG tag)
 {
     Image* image = caller_image(RA);
-    if (untrack_free(image, p, tag, true, "ExFreePoolWithTag", RA)) ExFreePoolWithTag(p, tag);
+    PoolEntry e{};
+    if (!untrack_free(image, p, tag, true, "ExFreePoolWithTag", RA, e)) return;
+    if (e.region != nullptr)
+        special_free(e, RA);
+    else
+        ExFreePoolWithTag(p, tag);
 }
 
 VOID NTAPI vf_ExFreePool(PVOID p)
 {
     Image* image = caller_image(RA);
-    if (untrack_free(image, p, 0, false, "ExFreePool", RA)) ExFreePool(p);
+    PoolEntry e{};
+    if (!untrack_free(image, p, 0, false, "ExFreePool", RA, e)) return;
+    if (e.region != nullptr)
+        special_free(e, RA);
+    else
+        ExFreePool(p);
 }
 
 } // namespace
@@ -142,7 +169,10 @@ ULONG pool_leftovers(Image& image, const char* phase)
                            static_cast<int>(e.type));
         violation(&image, "POOL_LEAK", "ExAllocatePool*", args, e.site, phase);
         g_pool[i] = g_pool[--g_pool_count];
-        ExFreePool(e.p);
+        if (e.region != nullptr)
+            special_release(e);
+        else
+            ExFreePool(e.p);
         ++found;
     }
     return found;

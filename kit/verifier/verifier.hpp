@@ -9,6 +9,7 @@
 //   images.cpp     getting in: the load notify, the import table, the entry stub, the registry
 //   lifecycle.cpp  DriverEntry / DriverUnload under the verifier, leftovers after them
 //   pool.cpp       pool: leaks, double frees, tags, executable pool
+//   special_pool.cpp  guard pages against every block, freed blocks kept inaccessible
 //   probes.cpp     ProbeForRead / ProbeForWrite and user buffers
 //   irps.cpp       IRPs: completion, pending, forwarding, the dispatch wrapper
 //   objects.cpp    devices, links, handles, object references
@@ -52,13 +53,16 @@ constexpr ULONG_PTR kUserProbeAddress = 0x7FFFFFFF0000ull; // x64 MmUserProbeAdd
 constexpr kmd::winehost::EntryStub kStub{0xFE0, 0x5946564B /* 'KVFY' */}; // entry stub in the header page's tail
 constexpr ULONG kNoneTag = 0x656E6F4E;   // "None": the tag Windows gives untagged ExAllocatePool blocks
 
+// Special pool (special_pool.cpp): where a verified driver's blocks get their guard page.
+enum class SpecialPool : ULONG { off = 0, overrun = 1, underrun = 2 };
+
 struct Device { PDEVICE_OBJECT object; void* site; };
 struct Link { WCHAR name[96]; USHORT length; void* site; };
 struct Handle { HANDLE handle; const char* call; void* site; };
 struct Reference { PVOID object; LONG count; void* site; };
 
 struct Counters {
-    ULONG calls, failable, allocations, frees, probes, probes_rejected, irps, violations, warnings;
+    ULONG calls, failable, allocations, frees, probes, probes_rejected, irps, violations, warnings, special;
 };
 
 struct Image {
@@ -74,6 +78,7 @@ struct Image {
     ULONG fault_at;        // 0: none; k: fail the k-th failable call of DriverEntry
     ULONG failable_seen;   // failable calls made by the current DriverEntry
     const char* injected;  // the call that was made to fail, or nullptr
+    SpecialPool special_pool; // Parameters\SpecialPool at its load (absent: overrun)
     Counters c;
     Device devices[kMaxPerImage];
     Link links[kMaxPerImage];
@@ -82,7 +87,17 @@ struct Image {
     struct { const char* kind; void* site; } warned[kMaxWarnSites];
 };
 
-struct PoolEntry { void* p; SIZE_T size; ULONG tag; POOL_TYPE type; void* site; Image* image; };
+struct PoolEntry {
+    void* p;
+    SIZE_T size;
+    ULONG tag;
+    POOL_TYPE type;
+    void* site;
+    Image* image;
+    char* region;             // special pool: the block's own pages and its guard page; nullptr: Wine's pool
+    SIZE_T region_size;
+    SpecialPool special_mode;
+};
 
 struct IrpEntry {
     PIRP irp;
@@ -180,8 +195,15 @@ void summary(Image& image, const char* phase);
 // faults.cpp: true when this failable call is the one to fail.
 bool inject(Image* image, const char* call);
 
+// special_pool.cpp
+bool init_special_pool();  // false: no vectored exception handler, special pool off
+bool special_pool_ready();
+bool special_allocate(SpecialPool mode, SIZE_T size, PoolEntry& e); // fills p, size, region; false: use Wine's pool
+void special_free(const PoolEntry& e, void* free_site);             // checks the slack, keeps the pages inaccessible a while
+void special_release(const PoolEntry& e);                           // gives the pages back at once (leftovers)
+
 // images.cpp
-ULONG read_param(const WCHAR* name);
+ULONG read_param(const WCHAR* name, ULONG absent = 0); // a REG_DWORD of the Parameters key
 VOID NTAPI on_image_load(PUNICODE_STRING full_name, HANDLE, PIMAGE_INFO info);
 ULONG wrapped_call_count();
 

@@ -59,6 +59,9 @@ class StepFailed(RuntimeError):
         super().__init__(f"step {number} failed ({how}): {step.text()}\n{step.output.rstrip()}{extra}")
 
 
+# Parameters\SpecialPool (kit/verifier/special_pool.cpp): where each block's guard page lies.
+SPECIAL_POOL_MODES = {"off": 0, "overrun": 1, "underrun": 2}
+
 STEP_MARK = "@@kmdverify-step "
 RC_MARK = "@@kmdverify-rc "
 
@@ -152,7 +155,8 @@ class Report:
         def name(m: re.Match) -> str:
             function = symbols.name(int(m.group(2), 16))
             return m.group(0) + (f" [{function}]" if function else "")
-        return re.sub(rf"at=({re.escape(self.driver)})\+0x([0-9a-fA-F]+)", name, text)
+        # at= the call or faulting instruction; allocated=/freed= a special-pool block's sites.
+        return re.sub(rf"(?:at|allocated|freed)=({re.escape(self.driver)})\+0x([0-9a-fA-F]+)", name, text)
 
     def of(self, what: str) -> list[Finding]:
         return [f for f in self.findings if f.what == what and f.driver == self.driver]
@@ -190,6 +194,10 @@ class Report:
                  f"  warnings:               {len(self.of('WARNING'))}",
                  f"  violations:             {len(self.violations)}"]
         symbols = Symbols(self.image)
+        special = self.total("special")
+        modes = sorted({f.fields.get("special_pool", "off") for f in self.of("VERIFYING")})
+        if special or modes != ["off"]:
+            lines.append(f"  special pool:           {'/'.join(modes)} ({special} block(s) against a guard page)")
         lines += ["  " + d for d in self.discovered]
         for f in self.violations + self.of("WARNING"):
             lines.append("    " + self.symbolized(f.text.split("kmdverify: ", 1)[-1], symbols))
@@ -219,8 +227,9 @@ def parse_ioctl(spec: str) -> list[str]:
 class Session:
     """A box with kmdverify.sys loaded into the driver host of load-order group `group`."""
 
-    def __init__(self, box: Box, group: str, bin_dir: Path = BIN_DIR):
+    def __init__(self, box: Box, group: str, bin_dir: Path = BIN_DIR, special_pool: str = "overrun"):
         self.box, self.group, self.bin_dir = box, group, bin_dir
+        self.special_pool = special_pool
         self.kmdctl = windows_path(bin_dir / "kmdctl.exe")
         self._log_seen = 0
 
@@ -263,12 +272,16 @@ class Session:
     def fault_at(self, k: int) -> list[str]:
         return ["reg", "add", PARAMS_KEY, "/v", "FaultAt", "/t", "REG_DWORD", "/d", str(k), "/f"]
 
+    def set_special_pool(self, mode: str) -> list[str]:
+        """Special pool for the drivers loaded from now on (read at each image load): overrun, underrun, off."""
+        return ["reg", "add", PARAMS_KEY, "/v", "SpecialPool", "/t", "REG_DWORD", "/d", str(SPECIAL_POOL_MODES[mode]), "/f"]
+
     def kmd(self, *args: str) -> list[str]:
         return [self.kmdctl, *args]
 
     def start(self) -> list[Finding]:
         self.box.start_session()
-        self.batch([self.fault_at(0),
+        self.batch([self.fault_at(0), self.set_special_pool(self.special_pool),
                     self.kmd("install", windows_path(self.bin_dir / "kmdverify.sys"), "--name", VERIFIER_SERVICE, "--group",
                              self.group, "--force"),
                     self.kmd("start", VERIFIER_SERVICE)])
@@ -473,6 +486,9 @@ def main(argv: list[str]) -> int:
     p.add_argument("--no-discover", action="store_true",
                    help="without --ioctl: do not sweep the devices for live IOCTL codes (kmdctl sweep) and exercise them")
     p.add_argument("--max-faults", type=int, default=64)
+    p.add_argument("--special-pool", choices=list(SPECIAL_POOL_MODES), default="overrun",
+                   help="special pool: a guard page after every block (overrun, the default) or before it (underrun), "
+                        "freed blocks kept inaccessible; off: Wine's pool")
     p.add_argument("--box", default="verify")
     p.add_argument("--timeout", type=float, default=600)
     p.add_argument("--keep", action="store_true", help="keep the box (and its kernel.log) afterwards")
@@ -495,7 +511,7 @@ def main(argv: list[str]) -> int:
         env[name] = windows_path(path)
 
     with Box(a.box, keep=a.keep) as box:
-        session = Session(box, a.group)
+        session = Session(box, a.group, special_pool=a.special_pool)
         try:
             session.start()
         except (RuntimeError, StepFailed) as e:

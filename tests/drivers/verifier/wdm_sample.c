@@ -15,6 +15,9 @@
  *   VFBUG_PENDING_NO_MARK  the buffered IOCTL returns STATUS_PENDING without IoMarkIrpPending
  *   VFBUG_PROBE_FIRST_BYTE METHOD_NEITHER output probed for its first byte only, then written whole
  *   VFBUG_SKIP_INPUT_PROBE METHOD_NEITHER input read without ProbeForRead
+ *   VFBUG_POOL_OVERRUN     the buffered IOCTL clears its scratch buffer one byte too far (i <= size)
+ *   VFBUG_POOL_UNDERRUN    the buffered IOCTL clears its scratch buffer from one byte before it
+ *   VFBUG_USE_AFTER_FREE   DriverUnload wipes the scratch buffer after freeing it, not before
  *
  * SAMPLE_NAME names the device (\Device\SAMPLE_NAME, \DosDevices\SAMPLE_NAME). */
 #include <ntddk.h>
@@ -42,6 +45,18 @@
 #endif
 
 static const char g_answer[] = "sample";
+
+#define SAMPLE_SCRATCH_SIZE 64
+#if defined(VFBUG_POOL_OVERRUN)
+#define SAMPLE_SCRATCH_END (SAMPLE_SCRATCH_SIZE + 1)
+#else
+#define SAMPLE_SCRATCH_END SAMPLE_SCRATCH_SIZE
+#endif
+#if defined(VFBUG_POOL_UNDERRUN)
+#define SAMPLE_SCRATCH_START (-1)
+#else
+#define SAMPLE_SCRATCH_START 0
+#endif
 
 typedef struct _SAMPLE_EXTENSION {
     PVOID scratch;
@@ -102,10 +117,14 @@ static NTSTATUS SampleDeviceControl(PDEVICE_OBJECT DeviceObject, PIRP Irp)
     ULONG outLength = stack->Parameters.DeviceIoControl.OutputBufferLength;
     NTSTATUS status = STATUS_SUCCESS;
     ULONG_PTR information = 0;
-    UNREFERENCED_PARAMETER(DeviceObject);
 
     switch (stack->Parameters.DeviceIoControl.IoControlCode) {
-    case IOCTL_SAMPLE_BUFFERED:
+    case IOCTL_SAMPLE_BUFFERED: {
+        /* The scratch buffer is cleared before each request, a byte at a time (volatile: the loop
+         * stays in this function, so a fault names this instruction, not a memset). */
+        volatile UCHAR *scratch = (volatile UCHAR *)((PSAMPLE_EXTENSION)DeviceObject->DeviceExtension)->scratch;
+        int i;
+        for (i = SAMPLE_SCRATCH_START; i < SAMPLE_SCRATCH_END; ++i) scratch[i] = 0;
         if (outLength < sizeof(g_answer)) {
             status = STATUS_BUFFER_TOO_SMALL;
             break;
@@ -122,6 +141,7 @@ static NTSTATUS SampleDeviceControl(PDEVICE_OBJECT DeviceObject, PIRP Irp)
         IoCompleteRequest(Irp, IO_NO_INCREMENT);
 #endif
         break;
+    }
     case IOCTL_SAMPLE_NEITHER:
         status = SampleNeither(Irp, outLength, &information);
         break;
@@ -143,7 +163,13 @@ static VOID SampleUnload(PDRIVER_OBJECT DriverObject)
 {
     PSAMPLE_EXTENSION ext = (PSAMPLE_EXTENSION)DriverObject->DeviceObject->DeviceExtension;
     IoDeleteSymbolicLink(&g_link_name);
+#ifndef VFBUG_USE_AFTER_FREE
+    RtlSecureZeroMemory(ext->scratch, SAMPLE_SCRATCH_SIZE); /* what it held is nobody's business */
+#endif
     ExFreePoolWithTag(ext->scratch, SAMPLE_TAG);
+#ifdef VFBUG_USE_AFTER_FREE
+    RtlSecureZeroMemory(ext->scratch, SAMPLE_SCRATCH_SIZE);
+#endif
 #ifdef VFBUG_DOUBLE_FREE
     ExFreePoolWithTag(ext->scratch, SAMPLE_TAG);
 #endif
@@ -162,7 +188,7 @@ NTSTATUS DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath)
     if (!NT_SUCCESS(status)) return status;
     ext = (PSAMPLE_EXTENSION)device->DeviceExtension;
 
-    ext->scratch = ExAllocatePoolWithTag(SAMPLE_POOL, 64, SAMPLE_TAG);
+    ext->scratch = ExAllocatePoolWithTag(SAMPLE_POOL, SAMPLE_SCRATCH_SIZE, SAMPLE_TAG);
     if (ext->scratch == NULL) {
         IoDeleteDevice(device);
         return STATUS_INSUFFICIENT_RESOURCES;
