@@ -158,6 +158,9 @@ VOID NTAPI on_image_load(PUNICODE_STRING full_name, HANDLE, PIMAGE_INFO info)
         return;
     }
     image->fault_at = read_param(L"FaultAt");
+    image->life_fault_at = read_param(L"FaultAfterEntry");
+    image->seed = read_param(L"LowResourcesSeed");
+    image->random = image->seed;
     // Special pool is on unless the front end says otherwise (verify.py --special-pool).
     const ULONG special = read_param(L"SpecialPool", static_cast<ULONG>(SpecialPool::overrun));
     image->special_pool = special == 2 ? SpecialPool::underrun : special == 0 ? SpecialPool::off : SpecialPool::overrun;
@@ -172,8 +175,10 @@ VOID NTAPI on_image_load(PUNICODE_STRING full_name, HANDLE, PIMAGE_INFO info)
         image->real_entry = nullptr;
     }
     static const char* const kSpecialNames[] = {"off", "overrun", "underrun"};
-    DbgPrint("kmdverify: VERIFYING driver=%ws base=%p size=0x%lx imports=%lu wrapped=%lu fault_at=%lu special_pool=%s\n", image->name, base,
-             static_cast<ULONG>(image->size), imports, patched, image->fault_at, kSpecialNames[static_cast<ULONG>(image->special_pool)]);
+    DbgPrint("kmdverify: VERIFYING driver=%ws base=%p size=0x%lx imports=%lu wrapped=%lu fault_at=%lu special_pool=%s "
+             "fault_after_entry=%lu seed=%lu\n", image->name, base,
+             static_cast<ULONG>(image->size), imports, patched, image->fault_at, kSpecialNames[static_cast<ULONG>(image->special_pool)],
+             image->life_fault_at, image->seed);
 }
 
 } // namespace kmdverify

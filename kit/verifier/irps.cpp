@@ -58,6 +58,17 @@ CompletedIrp* find_completed(PIRP irp)
     return nullptr;
 }
 
+// The innermost IRP this thread is dispatching, if any (probes and faults are charged to it).
+IrpEntry* dispatching_here()
+{
+    const HANDLE thread = PsGetCurrentThreadId();
+    IrpEntry* innermost = nullptr;
+    for (IrpEntry& e : g_irps)
+        if (e.irp != nullptr && e.in_dispatch && e.thread == thread && (innermost == nullptr || e.order > innermost->order))
+            innermost = &e;
+    return innermost;
+}
+
 const char* method_name(ULONG m)
 {
     static const char* const names[] = {"BUFFERED", "IN_DIRECT", "OUT_DIRECT", "NEITHER"};
@@ -147,6 +158,15 @@ VOID FASTCALL vf_IofCompleteRequest(PIRP irp, CCHAR boost)
                 else
                     warning(entry.image, "UNPROBED_INPUT", "IoCompleteRequest", site, detail);
             }
+        }
+        // Low resources: a call failed for this request, yet it reports success. (A driver that can
+        // do without what it failed to get is flagged too: it should then not have asked.)
+        if (entry.injected != nullptr && NT_SUCCESS(status)) {
+            char detail[112];
+            RtlStringCbPrintfA(detail, sizeof detail, "(%s was made to fail during its dispatch; completed with 0x%08lx, Information=%lu)",
+                               entry.injected, static_cast<ULONG>(status), static_cast<ULONG>(irp->IoStatus.Information));
+            RtlStringCbPrintfA(args, sizeof args, "irp=%p, major=0x%x", irp, entry.major);
+            violation(entry.image, "SUCCESS_AFTER_FAILED_CALL", "IoCompleteRequest", args, site, detail);
         }
         if (race_point(entry, 1)) {
             LARGE_INTEGER wait;
@@ -295,6 +315,13 @@ ULONG irp_leftovers(Image& image, const char* phase)
             ++found;
         }
     return found;
+}
+
+void note_injected_fault(const char* call)
+{
+    Locked lock;
+    if (IrpEntry* e = dispatching_here())
+        if (e->injected == nullptr) e->injected = call;
 }
 
 void forget_irps_of(Image& image)

@@ -47,9 +47,9 @@ void summary(Image& image, const char* phase)
 {
     const Counters& c = image.c;
     DbgPrint("kmdverify: SUMMARY driver=%ws phase=%s calls=%lu failable=%lu allocations=%lu frees=%lu probes=%lu rejected=%lu irps=%lu "
-             "violations=%lu warnings=%lu untracked=%lu unmapped=%lu special=%lu\n",
+             "violations=%lu warnings=%lu untracked=%lu unmapped=%lu special=%lu failable_after_entry=%lu injected_after_entry=%lu\n",
              image.name, phase, c.calls, c.failable, c.allocations, c.frees, c.probes, c.probes_rejected, c.irps, c.violations,
-             c.warnings, g_pool_untracked, g_unmapped, c.special);
+             c.warnings, g_pool_untracked, g_unmapped, c.special, c.failable_life, c.injected_life);
 }
 
 } // namespace kmdverify

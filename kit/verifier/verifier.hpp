@@ -63,6 +63,7 @@ struct Reference { PVOID object; LONG count; void* site; };
 
 struct Counters {
     ULONG calls, failable, allocations, frees, probes, probes_rejected, irps, violations, warnings, special;
+    ULONG failable_life, injected_life; // failable calls after DriverEntry (dispatch, unload, workers); faults injected there
 };
 
 struct Image {
@@ -79,6 +80,10 @@ struct Image {
     ULONG failable_seen;   // failable calls made by the current DriverEntry
     const char* injected;  // the call that was made to fail, or nullptr
     SpecialPool special_pool; // Parameters\SpecialPool at its load (absent: overrun)
+    // Low-resources simulation after DriverEntry (faults.cpp), from Parameters at its load:
+    ULONG life_fault_at;   // FaultAfterEntry: 0 none; k: fail the k-th failable call after DriverEntry returned
+    ULONG seed;            // LowResourcesSeed: 0 none; else each failable call after DriverEntry fails with 1 in 4 chance
+    ULONG64 random;        // the seeded generator's state
     Counters c;
     Device devices[kMaxPerImage];
     Link links[kMaxPerImage];
@@ -114,6 +119,7 @@ struct IrpEntry {
     ULONG method;
     void* in; ULONG in_len; ULONG in_probed;    // METHOD_NEITHER buffers, and how many of their bytes,
     void* out; ULONG out_len; ULONG out_probed; // from the start, some probe has covered
+    const char* injected; // a call made to fail (low resources) while its dispatch routine ran
 };
 
 extern Image g_images[kMaxImages];
@@ -212,6 +218,7 @@ NTSTATUS NTAPI verified_entry(PDRIVER_OBJECT driver, PUNICODE_STRING registry_pa
 
 // irps.cpp
 NTSTATUS NTAPI vf_dispatch(PDEVICE_OBJECT device, PIRP irp);
+void note_injected_fault(const char* call); // charges it to the IRP this thread is dispatching
 void init_irp_checks();
 void configure_irp_checks(); // the test interleaving (Parameters\\RaceCode, RaceOrder), read at each image load
 

@@ -5,7 +5,11 @@ which passes. All in one box: one verifier, one driver host (test_verifier.py pr
 
 Special pool (kit/verifier/special_pool.cpp): every block of a verified driver against a guard page
 (after it by default, before it in underrun mode), freed blocks kept inaccessible: an overrun, an
-underrun or a use after free faults at the instruction that does it."""
+underrun or a use after free faults at the instruction that does it.
+
+Low resources (kit/verifier/faults.cpp): failable calls made after DriverEntry (requests, unload)
+fail in turn (the k-th, swept) or by a seeded chance; the driver must fail the request and leak
+nothing."""
 import sys
 import unittest
 
@@ -22,29 +26,39 @@ def report_problems(text):
     return [line for line in text.splitlines() if "PROBLEM" in line]
 
 
-class SpecialPool(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.box = Box("verifier-checks").create()
-        cls.session = Session(cls.box, "kmdverify", BIN_DIR)
-        cls.session.start()
+_box = None
+_session = None
 
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            cls.session.stop()
-        finally:
-            cls.box.close()
 
-    def verify(self, name, mode="overrun", ioctls=(BUFFERED, NEITHER)):
-        self.session.batch([self.session.set_special_pool(mode)])
+def setUpModule():
+    # One box and one verifier for every check here: a box start is most of a run's time.
+    global _box, _session
+    _box = Box("verifier-checks").create()
+    _session = Session(_box, "kmdverify", BIN_DIR)
+    _session.start()
+
+
+def tearDownModule():
+    try:
+        _session.stop()
+    finally:
+        _box.close()
+
+
+class Checks(unittest.TestCase):
+    def verify(self, name, mode="overrun", ioctls=(BUFFERED, NEITHER), **options):
+        if mode != "overrun":  # the session's default: no extra Wine process for it
+            _session.batch([_session.set_special_pool(mode)])
         try:
-            report = self.session.verify_driver(BIN_DIR / f"{name}.sys", name, None, list(ioctls), sweep=False)
+            report = _session.verify_driver(BIN_DIR / f"{name}.sys", name, None, list(ioctls), sweep=False, **options)
         finally:
-            self.session.batch([self.session.set_special_pool("overrun")])
+            if mode != "overrun":
+                _session.batch([_session.set_special_pool("overrun")])
         print(report.text())
         return report
 
+
+class SpecialPool(Checks):
     def caught(self, report, kind):
         self.assertEqual("FAIL", report.result, report.text())
         found = [f for f in report.violations if f.kind == kind]
@@ -55,7 +69,7 @@ class SpecialPool(unittest.TestCase):
         return found[0], report.text()
 
     def test_an_overrun_faults_at_the_instruction_that_did_it(self):
-        # for (i = 0; i <= 64; ++i) scratch[i] = 0; Before (special pool off): PASS.
+        # for (i = 0; i <= 64; ++i) scratch[i] = 0; before special pool (and with --special-pool=off): PASS.
         violation, text = self.caught(self.verify("vf_pool_overrun"), "SPECIAL_POOL_OVERRUN")
         self.assertEqual("write(address", violation.fields.get("call", "").split("=")[0], violation.text)
         self.assertIn("write 1 byte(s) past the end of block", violation.text)
@@ -66,12 +80,6 @@ class SpecialPool(unittest.TestCase):
         # Reported, then recovered: both requests were delivered and the driver unloaded.
         self.assertIn("loads verified:         1 (1 unloads", text)
         self.assertEqual([], [p for p in report_problems(text)], text)
-
-    def test_the_same_overrun_passes_without_special_pool(self):
-        # What the check adds: with Wine's pool the byte lands in the heap silently.
-        report = self.verify("vf_pool_overrun", mode="off")
-        self.assertEqual("PASS", report.result, report.text())
-        self.assertNotIn("special pool:", report.text())
 
     def test_an_underrun_faults_in_underrun_mode(self):
         violation, text = self.caught(self.verify("vf_pool_underrun", mode="underrun"), "SPECIAL_POOL_UNDERRUN")
@@ -95,7 +103,45 @@ class SpecialPool(unittest.TestCase):
         # (In overrun mode, the default, every wdm_sample run of test_verifier.py is its proof.)
         report = self.verify("wdm_sample", mode="underrun")
         self.assertEqual("PASS", report.result, report.text())
-        self.assertIn("special pool:           underrun (1 block(s) against a guard page)", report.text())
+        self.assertRegex(report.text(), r"special pool:           underrun \(\d+ block\(s\) against a guard page\)")
+
+
+class LowResources(Checks):
+    def sweep(self, name):
+        return self.verify(name, ioctls=(BUFFERED,), low_resources_sweep=True)  # NEITHER makes no failable call
+
+    def test_a_request_answered_with_success_after_its_allocation_failed(self):
+        # SampleBuildReply's reply block fails (the 2nd failable call of a request), and the driver
+        # says STATUS_SUCCESS. Before: nothing failed after DriverEntry, so PASS.
+        report = self.sweep("vf_success_on_alloc_failure")
+        self.assertEqual("FAIL", report.result, report.text())
+        found = [f for f in report.violations if f.kind == "SUCCESS_AFTER_FAILED_CALL"]
+        self.assertEqual(1, len(found), report.text())
+        self.assertIn("ExAllocatePoolWithTag was made to fail during its dispatch; completed with 0x00000000", found[0].text)
+        self.assertRegex(found[0].fields.get("at", ""), r"^vf_success_on_alloc_failure\.sys\+0x")
+        self.assertIn("low resources:          2 failable call(s) after DriverEntry, each made to fail in turn (2 reached)",
+                      report.text())
+
+    def test_a_failure_path_that_leaks(self):
+        report = self.sweep("vf_leak_on_alloc_failure")
+        self.assertEqual("FAIL", report.result, report.text())
+        leaks = [f for f in report.violations if f.kind == "POOL_LEAK"]
+        self.assertEqual(1, len(leaks), report.text())
+        self.assertIn("tag='SLog'", leaks[0].text)
+        self.assertIn("(at unload)", leaks[0].text)
+        self.assertRegex(report.text(), r"at=vf_leak_on_alloc_failure\.sys\+0x[0-9a-f]+ \[SampleBuildReply wdm_sample\.c:\d+\]")
+
+    def test_the_correct_twin_keeps_its_contract(self):
+        report = self.sweep("wdm_sample")
+        self.assertEqual("PASS", report.result, report.text())
+        self.assertIn("2 failable call(s) after DriverEntry, each made to fail in turn (2 reached)", report.text())
+
+    def test_seeded_faults(self):
+        # Seed 2 fails three of the calls of four requests, one of them a reply block (seeds 1 and 3
+        # fail only a log block, which the driver handles); the same seed fails the same calls.
+        bad = self.verify("vf_success_on_alloc_failure", ioctls=(BUFFERED,) * 4, low_resources_seed=2)
+        self.assertIn("SUCCESS_AFTER_FAILED_CALL", {f.kind for f in bad.violations}, bad.text())
+        self.assertIn("seed 2: 3 call(s) after DriverEntry made to fail (1 in 4), replay: --low-resources 2", bad.text())
 
 
 if __name__ == "__main__":

@@ -18,6 +18,9 @@
  *   VFBUG_POOL_OVERRUN     the buffered IOCTL clears its scratch buffer one byte too far (i <= size)
  *   VFBUG_POOL_UNDERRUN    the buffered IOCTL clears its scratch buffer from one byte before it
  *   VFBUG_USE_AFTER_FREE   DriverUnload wipes the scratch buffer after freeing it, not before
+ *   VFBUG_SUCCESS_ON_ALLOC_FAILURE  the buffered IOCTL answers STATUS_SUCCESS when its reply block
+ *                          cannot be allocated ("nothing to say")
+ *   VFBUG_LEAK_ON_ALLOC_FAILURE     ...and forgets its log block on that failure path
  *
  * SAMPLE_NAME names the device (\Device\SAMPLE_NAME, \DosDevices\SAMPLE_NAME). */
 #include <ntddk.h>
@@ -111,6 +114,33 @@ static __declspec(noinline) NTSTATUS SampleNeither(PIRP Irp, ULONG outLength, UL
     return status;
 }
 
+/* The buffered answer is built in pool blocks of its own, a log record and the reply, as a driver
+ * that formats its answers does: two failable calls per request, for the verifier's low-resources
+ * simulation to fail. */
+static NTSTATUS SampleBuildReply(PVOID systemBuffer)
+{
+    PCHAR log, reply;
+    log = (PCHAR)ExAllocatePoolWithTag(NonPagedPoolNx, 32, 'goLS');
+    if (log == NULL) return STATUS_INSUFFICIENT_RESOURCES;
+    reply = (PCHAR)ExAllocatePoolWithTag(NonPagedPoolNx, sizeof(g_answer), SAMPLE_TAG);
+    if (reply == NULL) {
+#ifndef VFBUG_LEAK_ON_ALLOC_FAILURE
+        ExFreePoolWithTag(log, 'goLS');
+#endif
+#ifdef VFBUG_SUCCESS_ON_ALLOC_FAILURE
+        return STATUS_SUCCESS;
+#else
+        return STATUS_INSUFFICIENT_RESOURCES;
+#endif
+    }
+    RtlCopyMemory(log, "buffered", sizeof("buffered"));
+    RtlCopyMemory(reply, g_answer, sizeof(g_answer));
+    RtlCopyMemory(systemBuffer, reply, sizeof(g_answer));
+    ExFreePoolWithTag(reply, SAMPLE_TAG);
+    ExFreePoolWithTag(log, 'goLS');
+    return STATUS_SUCCESS;
+}
+
 static NTSTATUS SampleDeviceControl(PDEVICE_OBJECT DeviceObject, PIRP Irp)
 {
     PIO_STACK_LOCATION stack = IoGetCurrentIrpStackLocation(Irp);
@@ -129,7 +159,8 @@ static NTSTATUS SampleDeviceControl(PDEVICE_OBJECT DeviceObject, PIRP Irp)
             status = STATUS_BUFFER_TOO_SMALL;
             break;
         }
-        RtlCopyMemory(Irp->AssociatedIrp.SystemBuffer, g_answer, sizeof(g_answer));
+        status = SampleBuildReply(Irp->AssociatedIrp.SystemBuffer);
+        if (!NT_SUCCESS(status)) break;
 #ifdef VFBUG_INFO_TOO_LARGE
         information = outLength + 64;
 #else
