@@ -1,5 +1,6 @@
 // report.cpp - the lines kmdverify prints into the kernel log (VIOLATION, WARNING, SUMMARY), in
 // the fixed shape kit/verifier/verify.py parses.
+#define KMDVERIFY_DEFINES_STRSAFE // ntstrsafe.h's functions at -O0 (verifier.hpp)
 #include "verifier.hpp"
 
 namespace kmdverify {

@@ -87,6 +87,31 @@ void tag_text(ULONG tag, char (&text)[5])
         if (ch != 0 && (ch < 0x20 || ch > 0x7e)) ch = '.';
 }
 
+// The reports, each in a frame of its own (at -O0 every buffer and Site keeps its own stack slot).
+void report_freed(Image* image, const Freed& freed, char* address, bool write, void* instruction)
+{
+    char args[64], detail[200], tag[5];
+    RtlStringCbPrintfA(args, sizeof args, "address=%p", address);
+    tag_text(freed.tag, tag);
+    RtlStringCbPrintfA(detail, sizeof detail, "(%s %lu bytes into a freed block %p, %lu bytes, tag='%s', allocated=%s, freed=%s)",
+                       write ? "write" : "read", static_cast<ULONG>(address - freed.p), freed.p, static_cast<ULONG>(freed.size), tag,
+                       site_text(freed.site).text, site_text(freed.free_site).text);
+    violation(image, "USE_AFTER_FREE", write ? "write" : "read", args, instruction, detail);
+}
+
+void report_live(Image* image, const char* kind, const PoolEntry& live, char* address, bool write, void* instruction)
+{
+    char args[64], detail[200], tag[5];
+    RtlStringCbPrintfA(args, sizeof args, "address=%p", address);
+    tag_text(live.tag, tag);
+    char* p = static_cast<char*>(live.p);
+    const ULONG distance = static_cast<ULONG>(address >= p ? address - (p + live.size) : p - address);
+    RtlStringCbPrintfA(detail, sizeof detail, "(%s %lu byte(s) %s block %p, %lu bytes, tag='%s', allocated=%s)", write ? "write" : "read",
+                       distance + (address >= p ? 1 : 0), address >= p ? "past the end of" : "before", p, static_cast<ULONG>(live.size),
+                       tag, site_text(live.site).text);
+    violation(image, kind, write ? "write" : "read", args, instruction, detail);
+}
+
 // An exception handler: it runs for every exception in the host, and acts only on an access to
 // one of our guard or freed pages.
 using VectoredHandler = LONG(NTAPI*)(PEXCEPTION_POINTERS);
@@ -119,22 +144,10 @@ LONG NTAPI on_exception(PEXCEPTION_POINTERS info)
     if (kind == nullptr) return EXCEPTION_CONTINUE_SEARCH;
     Image* image = image_at(r->ExceptionAddress);
     if (image == nullptr) image = live.image;
-    char args[64], detail[200], tag[5];
-    RtlStringCbPrintfA(args, sizeof args, "address=%p", address);
-    if (freed.region != nullptr) {
-        tag_text(freed.tag, tag);
-        RtlStringCbPrintfA(detail, sizeof detail, "(%s %lu bytes into a freed block %p, %lu bytes, tag='%s', allocated=%s, freed=%s)",
-                           write ? "write" : "read", static_cast<ULONG>(address - freed.p), freed.p, static_cast<ULONG>(freed.size),
-                           tag, site_text(freed.site).text, site_text(freed.free_site).text);
-    } else {
-        tag_text(live.tag, tag);
-        char* p = static_cast<char*>(live.p);
-        const ULONG distance = static_cast<ULONG>(address >= p ? address - (p + live.size) : p - address);
-        RtlStringCbPrintfA(detail, sizeof detail, "(%s %lu byte(s) %s block %p, %lu bytes, tag='%s', allocated=%s)", write ? "write" : "read",
-                           distance + (address >= p ? 1 : 0), address >= p ? "past the end of" : "before", p,
-                           static_cast<ULONG>(live.size), tag, site_text(live.site).text);
-    }
-    violation(image, kind, write ? "write" : "read", args, r->ExceptionAddress, detail);
+    if (freed.region != nullptr)
+        report_freed(image, freed, address, write, r->ExceptionAddress);
+    else
+        report_live(image, kind, live, address, write, r->ExceptionAddress);
     // Recover: the page is ours; open it and let the instruction run again.
     char* page = reinterpret_cast<char*>(reinterpret_cast<ULONG_PTR>(address) & ~(kPage - 1));
     if (!protect(freed.region != nullptr ? freed.region : page, freed.region != nullptr ? freed.region_size : kPage, PAGE_READWRITE))

@@ -20,8 +20,9 @@
 #include <ntifs.h>
 #include <ntimage.h>
 // mingw-w64's ntstrsafe.h is inline-only: at -O0 (__NO_INLINE__: `make debug`) it would only
-// declare its functions, which no kernel library provides. __CRT_STRSAFE_IMPL makes it define them.
-#if defined(__NO_INLINE__)
+// declare its functions, which no kernel library provides. __CRT_STRSAFE_IMPL makes it define them,
+// in one file only (report.cpp defines KMDVERIFY_DEFINES_STRSAFE), or they are defined twice.
+#if defined(__NO_INLINE__) && defined(KMDVERIFY_DEFINES_STRSAFE)
 #define __CRT_STRSAFE_IMPL
 #endif
 #include <ntstrsafe.h>
