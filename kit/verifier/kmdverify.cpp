@@ -26,6 +26,7 @@ using namespace kmdverify;
 extern "C" VOID NTAPI VerifierUnload(PDRIVER_OBJECT)
 {
     PsRemoveLoadImageNotifyRoutine(on_image_load);
+    shutdown_special_pool();
     for (const Image& i : g_images)
         if (i.used) DbgPrint("kmdverify: ERROR unloaded while %ws is still loaded: stop verified drivers first\n", i.name);
 }

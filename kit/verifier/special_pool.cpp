@@ -195,6 +195,21 @@ bool init_special_pool()
     return g_handler != nullptr;
 }
 
+// At the verifier's unload: the handler must not outlive the image it lives in (the host would
+// call into unmapped code at its next exception), and the quarantined pages go back.
+void shutdown_special_pool()
+{
+    using RtlRemoveVectoredExceptionHandlerFn = ULONG(NTAPI*)(PVOID handle);
+    auto remove = reinterpret_cast<RtlRemoveVectoredExceptionHandlerFn>(ntdll_export("RtlRemoveVectoredExceptionHandler"));
+    if (g_handler != nullptr && remove != nullptr) remove(g_handler);
+    g_handler = nullptr;
+    for (Freed& f : g_quarantine)
+        if (f.region != nullptr) {
+            release_region(f.region);
+            f = Freed{};
+        }
+}
+
 bool special_pool_ready() { return g_handler != nullptr; }
 
 bool special_allocate(SpecialPool mode, SIZE_T size, PoolEntry& e)

@@ -205,6 +205,7 @@ bool inject(Image* image, const char* call);
 // special_pool.cpp
 bool init_special_pool();  // false: no vectored exception handler, special pool off
 bool special_pool_ready();
+void shutdown_special_pool(); // the verifier's unload: the handler removed, the quarantine released
 bool special_allocate(SpecialPool mode, SIZE_T size, PoolEntry& e); // fills p, size, region; false: use Wine's pool
 void special_free(const PoolEntry& e, void* free_site);             // checks the slack, keeps the pages inaccessible a while
 void special_release(const PoolEntry& e);                           // gives the pages back at once (leftovers)
