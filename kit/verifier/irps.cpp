@@ -257,10 +257,12 @@ NTSTATUS NTAPI vf_dispatch(PDEVICE_OBJECT device, PIRP irp)
         }
     }
     NTSTATUS status;
+    const LONG locks_at_entry = locks_held();
     {
         RunningImage running(image);
         status = real(device, irp);
     }
+    check_dispatch_return(image, reinterpret_cast<void*>(real), irp, major, locks_at_entry);
     if (!tracked) return status;
     if (race && g_race_order == 1 && status == STATUS_PENDING) {
         LARGE_INTEGER wait;

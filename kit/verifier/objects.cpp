@@ -34,6 +34,7 @@ NTSTATUS NTAPI vf_IoCreateDevice(PDRIVER_OBJECT driver, ULONG ext, PUNICODE_STRI
                                  PDEVICE_OBJECT* out)
 {
     Image* image = caller_image(RA);
+    check_irql(image, "IoCreateDevice", PASSIVE_LEVEL, RA);
     if (inject(image, "IoCreateDevice")) {
         *out = nullptr;
         return STATUS_INSUFFICIENT_RESOURCES;
@@ -49,6 +50,7 @@ NTSTATUS NTAPI vf_IoCreateDevice(PDRIVER_OBJECT driver, ULONG ext, PUNICODE_STRI
 VOID NTAPI vf_IoDeleteDevice(PDEVICE_OBJECT device)
 {
     Image* image = caller_image(RA);
+    check_irql(image, "IoDeleteDevice", PASSIVE_LEVEL, RA);
     if (image != nullptr) {
         Locked lock;
         if (Device* d = find_in(image->devices, [&](const Device& e) { return e.object == device && device != nullptr; })) *d = Device{};
@@ -71,6 +73,7 @@ void add_link(Image* image, PUNICODE_STRING link, void* site)
 NTSTATUS NTAPI vf_IoCreateSymbolicLink(PUNICODE_STRING link, PUNICODE_STRING target)
 {
     Image* image = caller_image(RA);
+    check_irql(image, "IoCreateSymbolicLink", PASSIVE_LEVEL, RA);
     if (inject(image, "IoCreateSymbolicLink")) return STATUS_INSUFFICIENT_RESOURCES;
     NTSTATUS status = IoCreateSymbolicLink(link, target);
     if (NT_SUCCESS(status)) add_link(image, link, RA);
@@ -89,6 +92,7 @@ NTSTATUS NTAPI vf_IoCreateUnprotectedSymbolicLink(PUNICODE_STRING link, PUNICODE
 NTSTATUS NTAPI vf_IoDeleteSymbolicLink(PUNICODE_STRING link)
 {
     Image* image = caller_image(RA);
+    check_irql(image, "IoDeleteSymbolicLink", PASSIVE_LEVEL, RA);
     NTSTATUS status = IoDeleteSymbolicLink(link);
     if (NT_SUCCESS(status) && image != nullptr && link != nullptr) {
         Locked lock;
@@ -106,6 +110,7 @@ NTSTATUS NTAPI vf_IoDeleteSymbolicLink(PUNICODE_STRING link)
 NTSTATUS NTAPI vf_ZwClose(HANDLE h)
 {
     Image* image = caller_image(RA);
+    check_irql(image, "ZwClose", PASSIVE_LEVEL, RA);
     if (image != nullptr) {
         Locked lock;
         if (Handle* slot = find_in(image->handles, [&](const Handle& e) { return e.handle == h && h != nullptr; })) *slot = Handle{};
@@ -130,6 +135,7 @@ NTSTATUS NTAPI vf_ObOpenObjectByPointer(PVOID object, ULONG attributes, PACCESS_
 NTSTATUS NTAPI vf_ZwSetSecurityObject(HANDLE h, SECURITY_INFORMATION info, PSECURITY_DESCRIPTOR sd)
 {
     Image* image = caller_image(RA);
+    check_irql(image, "ZwSetSecurityObject", PASSIVE_LEVEL, RA);
     if (inject(image, "ZwSetSecurityObject")) return STATUS_INSUFFICIENT_RESOURCES;
     return ZwSetSecurityObject(h, info, sd);
 }
@@ -137,6 +143,7 @@ NTSTATUS NTAPI vf_ZwSetSecurityObject(HANDLE h, SECURITY_INFORMATION info, PSECU
 NTSTATUS NTAPI vf_ZwOpenKey(PHANDLE out, ACCESS_MASK access, POBJECT_ATTRIBUTES attributes)
 {
     Image* image = caller_image(RA);
+    check_irql(image, "ZwOpenKey", PASSIVE_LEVEL, RA);
     if (inject(image, "ZwOpenKey")) return STATUS_INSUFFICIENT_RESOURCES;
     NTSTATUS status = ZwOpenKey(out, access, attributes);
     if (NT_SUCCESS(status)) add_handle(image, *out, "ZwOpenKey", RA);
@@ -147,6 +154,7 @@ NTSTATUS NTAPI vf_ZwCreateKey(PHANDLE out, ACCESS_MASK access, POBJECT_ATTRIBUTE
                               ULONG options, PULONG disposition)
 {
     Image* image = caller_image(RA);
+    check_irql(image, "ZwCreateKey", PASSIVE_LEVEL, RA);
     if (inject(image, "ZwCreateKey")) return STATUS_INSUFFICIENT_RESOURCES;
     NTSTATUS status = ZwCreateKey(out, access, attributes, index, cls, options, disposition);
     if (NT_SUCCESS(status)) add_handle(image, *out, "ZwCreateKey", RA);
@@ -158,6 +166,7 @@ NTSTATUS NTAPI vf_ZwCreateFile(PHANDLE out, ACCESS_MASK access, POBJECT_ATTRIBUT
                                ULONG ea_length)
 {
     Image* image = caller_image(RA);
+    check_irql(image, "ZwCreateFile", PASSIVE_LEVEL, RA);
     if (inject(image, "ZwCreateFile")) return STATUS_INSUFFICIENT_RESOURCES;
     NTSTATUS status = ZwCreateFile(out, access, attributes, iosb, size, file_attributes, share, disposition, options, ea, ea_length);
     if (NT_SUCCESS(status)) add_handle(image, *out, "ZwCreateFile", RA);
@@ -168,6 +177,7 @@ NTSTATUS NTAPI vf_ZwOpenFile(PHANDLE out, ACCESS_MASK access, POBJECT_ATTRIBUTES
                              ULONG options)
 {
     Image* image = caller_image(RA);
+    check_irql(image, "ZwOpenFile", PASSIVE_LEVEL, RA);
     if (inject(image, "ZwOpenFile")) return STATUS_INSUFFICIENT_RESOURCES;
     NTSTATUS status = ZwOpenFile(out, access, attributes, iosb, share, options);
     if (NT_SUCCESS(status)) add_handle(image, *out, "ZwOpenFile", RA);
@@ -178,6 +188,7 @@ NTSTATUS NTAPI vf_PsCreateSystemThread(PHANDLE out, ULONG access, POBJECT_ATTRIB
                                        PKSTART_ROUTINE start, PVOID context)
 {
     Image* image = caller_image(RA);
+    check_irql(image, "PsCreateSystemThread", PASSIVE_LEVEL, RA);
     if (inject(image, "PsCreateSystemThread")) return STATUS_INSUFFICIENT_RESOURCES;
     NTSTATUS status = PsCreateSystemThread(out, access, attributes, process, client, start, context);
     if (NT_SUCCESS(status)) add_handle(image, *out, "PsCreateSystemThread", RA);
@@ -195,6 +206,7 @@ NTSTATUS NTAPI vf_ObReferenceObjectByHandle(HANDLE h, ACCESS_MASK access, POBJEC
                                             POBJECT_HANDLE_INFORMATION info)
 {
     Image* image = caller_image(RA);
+    check_irql(image, "ObReferenceObjectByHandle", APC_LEVEL, RA);
     if (inject(image, "ObReferenceObjectByHandle")) return STATUS_INSUFFICIENT_RESOURCES;
     NTSTATUS status = ObReferenceObjectByHandle(h, access, type, mode, object, info);
     if (NT_SUCCESS(status)) add_reference(image, *object, RA);

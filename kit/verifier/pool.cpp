@@ -62,6 +62,7 @@ PVOID NTAPI vf_ExAllocatePoolWithTag(POOL_TYPE type, SIZE_T size, ULONG tag)
 {
     Image* image = caller_image(RA);
     check_pool_type(image, type, tag, size, "ExAllocatePoolWithTag", RA);
+    check_irql(image, "ExAllocatePoolWithTag", (type & 1) != 0 ? APC_LEVEL : DISPATCH_LEVEL, RA); // paged pool: <= APC_LEVEL
     if (g_pool2_exists) warning(image, "DEPRECATED_CALL", "ExAllocatePoolWithTag", RA, "(ExAllocatePool2 exists on this kernel)");
     if (inject(image, "ExAllocatePoolWithTag")) return nullptr;
     return allocate(image, type, size, tag, RA, [&] { return ExAllocatePoolWithTag(type, size, tag); });
@@ -71,6 +72,7 @@ PVOID NTAPI vf_ExAllocatePoolWithQuotaTag(POOL_TYPE type, SIZE_T size, ULONG tag
 {
     Image* image = caller_image(RA);
     check_pool_type(image, type, tag, size, "ExAllocatePoolWithQuotaTag", RA);
+    check_irql(image, "ExAllocatePoolWithQuotaTag", (type & 1) != 0 ? APC_LEVEL : DISPATCH_LEVEL, RA);
     if (inject(image, "ExAllocatePoolWithQuotaTag")) return nullptr;
     return allocate(image, type, size, tag, RA, [&] { return ExAllocatePoolWithQuotaTag(type, size, tag); });
 }
@@ -79,6 +81,7 @@ PVOID NTAPI vf_ExAllocatePool(POOL_TYPE type, SIZE_T size)
 {
     Image* image = caller_image(RA);
     check_pool_type(image, type, kNoneTag, size, "ExAllocatePool", RA); // Windows tags these 'None'
+    check_irql(image, "ExAllocatePool", (type & 1) != 0 ? APC_LEVEL : DISPATCH_LEVEL, RA);
     warning(image, "DEPRECATED_CALL", "ExAllocatePool", RA, "(untagged; use ExAllocatePoolWithTag or ExAllocatePool2)");
     if (inject(image, "ExAllocatePool")) return nullptr;
     return allocate(image, type, size, kNoneTag, RA, [&] { return ExAllocatePool(type, size); });

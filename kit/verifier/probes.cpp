@@ -59,6 +59,7 @@ void mark_probed(ULONG_PTR start, ULONG_PTR end)
 void probe(const char* call, const volatile void* address, SIZE_T length, ULONG alignment, void* site)
 {
     Image* image = caller_image(site);
+    check_irql(image, call, APC_LEVEL, site);
     if (image != nullptr) InterlockedIncrement(reinterpret_cast<LONG*>(&image->c.probes));
     if (length == 0) return; // Windows checks nothing for an empty range
     if (alignment == 0) alignment = 1;

@@ -13,6 +13,7 @@
 //   probes.cpp     ProbeForRead / ProbeForWrite and user buffers
 //   irps.cpp       IRPs: completion, pending, forwarding, the dispatch wrapper
 //   objects.cpp    devices, links, handles, object references
+//   irql.cpp       the IRQL model (spin locks) and the IRQL rules
 #pragma once
 
 #define __INTRINSIC_DEFINED_InterlockedBitTestAndSet
@@ -210,6 +211,12 @@ bool special_allocate(SpecialPool mode, SIZE_T size, PoolEntry& e); // fills p, 
 void special_free(const PoolEntry& e, void* free_site);             // checks the slack, keeps the pages inaccessible a while
 void special_release(const PoolEntry& e);                           // gives the pages back at once (leftovers)
 
+// irql.cpp: the modelled IRQL of this thread (DISPATCH_LEVEL while it holds a spin lock)
+KIRQL modelled_irql();
+void check_irql(Image* image, const char* call, KIRQL maximum, const void* site); // IRQL_TOO_HIGH
+LONG locks_held();
+void check_dispatch_return(Image* image, const void* routine, PIRP irp, UCHAR major, LONG locks_at_entry); // SPIN_LOCK_HELD_ON_RETURN
+
 // images.cpp
 ULONG read_param(const WCHAR* name, ULONG absent = 0); // a REG_DWORD of the Parameters key
 VOID NTAPI on_image_load(PUNICODE_STRING full_name, HANDLE, PIMAGE_INFO info);
@@ -246,6 +253,6 @@ constexpr WrapperList list_of(const Wrapper (&w)[N])
 {
     return {w, N};
 }
-extern const WrapperList kPoolWrappers, kProbeWrappers, kIrpWrappers, kObjectWrappers;
+extern const WrapperList kPoolWrappers, kProbeWrappers, kIrpWrappers, kObjectWrappers, kIrqlWrappers;
 
 } // namespace kmdverify

@@ -7,6 +7,9 @@ Special pool (kit/verifier/special_pool.cpp): every block of a verified driver a
 (after it by default, before it in underrun mode), freed blocks kept inaccessible: an overrun, an
 underrun or a use after free faults at the instruction that does it.
 
+IRQL rules (kit/verifier/irql.cpp): DDIs above their documented maximum IRQL, and a spin lock
+still held when a dispatch routine returns.
+
 Low resources (kit/verifier/faults.cpp): failable calls made after DriverEntry (requests, unload)
 fail in turn (the k-th, swept) or by a seeded chance; the driver must fail the request and leak
 nothing."""
@@ -142,6 +145,29 @@ class LowResources(Checks):
         bad = self.verify("vf_success_on_alloc_failure", ioctls=(BUFFERED,) * 4, low_resources_seed=2)
         self.assertIn("SUCCESS_AFTER_FAILED_CALL", {f.kind for f in bad.violations}, bad.text())
         self.assertIn("seed 2: 3 call(s) after DriverEntry made to fail (1 in 4), replay: --low-resources 2", bad.text())
+
+
+class IrqlRules(Checks):
+    """The IRQL model (kit/verifier/irql.cpp): a thread holding a spin lock is at DISPATCH_LEVEL.
+    The correct twin takes the same spin lock around its scratch buffer in every wdm_sample run of
+    test_verifier.py, and passes."""
+
+    def test_paged_pool_under_a_spin_lock(self):
+        report = self.verify("vf_paged_at_dispatch")
+        self.assertEqual("FAIL", report.result, report.text())
+        found = [f for f in report.violations if f.kind == "IRQL_TOO_HIGH"]
+        self.assertEqual(1, len(found), report.text())
+        self.assertIn("call=ExAllocatePoolWithTag()", found[0].text)
+        self.assertIn("called at DISPATCH_LEVEL with a spin lock held; its documented maximum is APC_LEVEL", found[0].text)
+        self.assertRegex(report.text(), r"at=vf_paged_at_dispatch\.sys\+0x[0-9a-f]+ \[SampleDeviceControl wdm_sample\.c:\d+\]")
+
+    def test_a_spin_lock_held_when_dispatch_returns(self):
+        report = self.verify("vf_lock_held_on_return")
+        self.assertEqual("FAIL", report.result, report.text())
+        found = [f for f in report.violations if f.kind == "SPIN_LOCK_HELD_ON_RETURN"]
+        self.assertEqual(1, len(found), report.text())
+        self.assertIn("returned holding 1 spin lock(s)", found[0].text)
+        self.assertRegex(report.text(), r"at=vf_lock_held_on_return\.sys\+0x[0-9a-f]+ \[SampleDeviceControl")
 
 
 if __name__ == "__main__":

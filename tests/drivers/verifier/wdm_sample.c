@@ -21,6 +21,8 @@
  *   VFBUG_SUCCESS_ON_ALLOC_FAILURE  the buffered IOCTL answers STATUS_SUCCESS when its reply block
  *                          cannot be allocated ("nothing to say")
  *   VFBUG_LEAK_ON_ALLOC_FAILURE     ...and forgets its log block on that failure path
+ *   VFBUG_PAGED_AT_DISPATCH  the buffered IOCTL allocates paged pool while it holds its spin lock
+ *   VFBUG_LOCK_HELD_ON_RETURN the buffered IOCTL returns without releasing its spin lock
  *
  * SAMPLE_NAME names the device (\Device\SAMPLE_NAME, \DosDevices\SAMPLE_NAME). */
 #include <ntddk.h>
@@ -48,6 +50,7 @@
 #endif
 
 static const char g_answer[] = "sample";
+static KSPIN_LOCK g_scratch_lock; /* the scratch buffer is shared by every request */
 
 #define SAMPLE_SCRATCH_SIZE 64
 #if defined(VFBUG_POOL_OVERRUN)
@@ -153,8 +156,20 @@ static NTSTATUS SampleDeviceControl(PDEVICE_OBJECT DeviceObject, PIRP Irp)
         /* The scratch buffer is cleared before each request, a byte at a time (volatile: the loop
          * stays in this function, so a fault names this instruction, not a memset). */
         volatile UCHAR *scratch = (volatile UCHAR *)((PSAMPLE_EXTENSION)DeviceObject->DeviceExtension)->scratch;
+        KIRQL oldIrql;
         int i;
+        KeAcquireSpinLock(&g_scratch_lock, &oldIrql);
         for (i = SAMPLE_SCRATCH_START; i < SAMPLE_SCRATCH_END; ++i) scratch[i] = 0;
+#ifdef VFBUG_PAGED_AT_DISPATCH
+        {
+            /* "Just a small note": paged pool at DISPATCH_LEVEL. */
+            PVOID note = ExAllocatePoolWithTag(PagedPool, 16, 'etoN');
+            if (note != NULL) ExFreePoolWithTag(note, 'etoN');
+        }
+#endif
+#ifndef VFBUG_LOCK_HELD_ON_RETURN
+        KeReleaseSpinLock(&g_scratch_lock, oldIrql);
+#endif
         if (outLength < sizeof(g_answer)) {
             status = STATUS_BUFFER_TOO_SMALL;
             break;
@@ -214,6 +229,7 @@ NTSTATUS DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath)
     NTSTATUS status;
     UNREFERENCED_PARAMETER(RegistryPath);
 
+    KeInitializeSpinLock(&g_scratch_lock);
     status = IoCreateDevice(DriverObject, sizeof(SAMPLE_EXTENSION), &g_device_name, FILE_DEVICE_UNKNOWN, FILE_DEVICE_SECURE_OPEN,
                             FALSE, &device);
     if (!NT_SUCCESS(status)) return status;
