@@ -59,6 +59,9 @@ class StepFailed(RuntimeError):
         super().__init__(f"step {number} failed ({how}): {step.text()}\n{step.output.rstrip()}{extra}")
 
 
+# Parameters\SpecialPool (kit/verifier/special_pool.cpp): where each block's guard page lies.
+SPECIAL_POOL_MODES = {"off": 0, "overrun": 1, "underrun": 2}
+
 STEP_MARK = "@@kmdverify-step "
 RC_MARK = "@@kmdverify-rc "
 
@@ -146,13 +149,15 @@ class Report:
     discovered: list[str] = field(default_factory=list)  # what the discovery sweep found, one line each
     fault_points: int = 0
     sweep_runs: int = 0
+    low_resources: list[str] = field(default_factory=list)  # what the low-resources simulation did, one line each
     image: Path | None = None  # the driver file, to name functions in the report
 
     def symbolized(self, text: str, symbols: Symbols) -> str:
         def name(m: re.Match) -> str:
             function = symbols.name(int(m.group(2), 16))
             return m.group(0) + (f" [{function}]" if function else "")
-        return re.sub(rf"at=({re.escape(self.driver)})\+0x([0-9a-fA-F]+)", name, text)
+        # at= the call or faulting instruction; allocated=/freed= a special-pool block's sites.
+        return re.sub(rf"(?:at|allocated|freed)=({re.escape(self.driver)})\+0x([0-9a-fA-F]+)", name, text)
 
     def of(self, what: str) -> list[Finding]:
         return [f for f in self.findings if f.what == what and f.driver == self.driver]
@@ -190,6 +195,11 @@ class Report:
                  f"  warnings:               {len(self.of('WARNING'))}",
                  f"  violations:             {len(self.violations)}"]
         symbols = Symbols(self.image)
+        special = self.total("special")
+        modes = sorted({f.fields.get("special_pool", "off") for f in self.of("VERIFYING")})
+        if special or modes != ["off"]:
+            lines.append(f"  special pool:           {'/'.join(modes)} ({special} block(s) against a guard page)")
+        lines += ["  low resources:          " + d for d in self.low_resources]
         lines += ["  " + d for d in self.discovered]
         for f in self.violations + self.of("WARNING"):
             lines.append("    " + self.symbolized(f.text.split("kmdverify: ", 1)[-1], symbols))
@@ -219,8 +229,9 @@ def parse_ioctl(spec: str) -> list[str]:
 class Session:
     """A box with kmdverify.sys loaded into the driver host of load-order group `group`."""
 
-    def __init__(self, box: Box, group: str, bin_dir: Path = BIN_DIR):
+    def __init__(self, box: Box, group: str, bin_dir: Path = BIN_DIR, special_pool: str = "overrun"):
         self.box, self.group, self.bin_dir = box, group, bin_dir
+        self.special_pool = special_pool
         self.kmdctl = windows_path(bin_dir / "kmdctl.exe")
         self._log_seen = 0
 
@@ -263,12 +274,22 @@ class Session:
     def fault_at(self, k: int) -> list[str]:
         return ["reg", "add", PARAMS_KEY, "/v", "FaultAt", "/t", "REG_DWORD", "/d", str(k), "/f"]
 
+    @staticmethod
+    def param(name: str, value: int) -> list[str]:
+        """A REG_DWORD of the verifier's Parameters key, read at each image load."""
+        return ["reg", "add", PARAMS_KEY, "/v", name, "/t", "REG_DWORD", "/d", str(value), "/f"]
+
+    def set_special_pool(self, mode: str) -> list[str]:
+        """Special pool for the drivers loaded from now on (read at each image load): overrun, underrun, off."""
+        return ["reg", "add", PARAMS_KEY, "/v", "SpecialPool", "/t", "REG_DWORD", "/d", str(SPECIAL_POOL_MODES[mode]), "/f"]
+
     def kmd(self, *args: str) -> list[str]:
         return [self.kmdctl, *args]
 
     def start(self) -> list[Finding]:
         self.box.start_session()
-        self.batch([self.fault_at(0),
+        self.batch([self.fault_at(0), self.set_special_pool(self.special_pool), self.param("FaultAfterEntry", 0),
+                    self.param("LowResourcesSeed", 0),
                     self.kmd("install", windows_path(self.bin_dir / "kmdverify.sys"), "--name", VERIFIER_SERVICE, "--group",
                              self.group, "--force"),
                     self.kmd("start", VERIFIER_SERVICE)])
@@ -282,8 +303,12 @@ class Session:
         return parse(self.new_lines())
 
     def verify_driver(self, driver: Path, service: str, device: str | None, ioctls: list[list[str]], sweep: bool = True,
-                      max_points: int = 64, timeout: float = 300, discover: bool = False) -> Report:
+                      max_points: int = 64, timeout: float = 300, discover: bool = False, low_resources_seed: int = 0,
+                      low_resources_sweep: bool = False) -> Report:
         report = Report(driver.name.lower(), image=driver)
+        if low_resources_seed:
+            # Read when the driver loads: every failable call after its DriverEntry may fail (1 in 4).
+            self.batch([self.param("LowResourcesSeed", low_resources_seed)])
         try:
             self.batch([self.fault_at(0), self.kmd("install", windows_path(driver), "--name", service, "--group", self.group, "--force"),
                         self.kmd("start", service)], timeout=timeout)
@@ -298,9 +323,12 @@ class Session:
             steps = self.batch([*exercise, *discovery, self.kmd("stop", service)], timeout=timeout + 300 * len(discovery), first=4)
         except StepFailed as e:
             report.findings += parse(self.new_lines())
-            report.problems.append(str(e))
+            report.problems.append(str(e) + self._after_fault(report))
             self._stop_quietly(service)
             return report
+        finally:
+            if low_resources_seed:
+                self.batch([self.param("LowResourcesSeed", 0)])
         report.findings += parse(self.new_lines())
         entries = report.of("ENTRY")
         if not report.of("VERIFYING") or not entries:
@@ -326,6 +354,12 @@ class Session:
             sweep_findings = parse(self.new_lines())
             report.findings += sweep_findings
             self._check_sweep(report, [f for f in sweep_findings if f.what == "ENTRY" and f.driver == report.driver])
+        if low_resources_seed:
+            faults = [f for f in report.of("FAULT") if f.fields.get("phase") == "after-entry"]
+            report.low_resources.append(f"seed {low_resources_seed}: {len(faults)} call(s) after DriverEntry made to fail "
+                                        f"(1 in 4), replay: --low-resources {low_resources_seed}")
+        if low_resources_sweep:
+            self._low_resources_sweep(report, service, exercise, max_points, timeout)
         try:
             self.batch([self.kmd("remove", service)])
         except StepFailed as e:
@@ -336,6 +370,49 @@ class Session:
             report.problems.append(f"{len(unmapped)} IRP(s) reached no verified driver's dispatch routine and were completed "
                                    f"with STATUS_INVALID_DEVICE_REQUEST: {unmapped[0].text}")
         return report
+
+    def _low_resources_sweep(self, report: Report, service: str, exercise: list[Step], max_points: int, timeout: float) -> None:
+        """For k = 1..N, N the failable calls the driver made after DriverEntry in the run above
+        (its requests and DriverUnload): start it, send the same requests with the k-th of those
+        calls failing, stop it. The driver must fail the request (not report success), leak
+        nothing, and keep its host alive; the next start must work."""
+        unloads = [f for f in report.of("SUMMARY") if f.fields.get("phase") == "unload"]
+        points = int(unloads[0].fields.get("failable_after_entry", "0")) if unloads else 0
+        if not exercise:
+            report.problems.append("the low-resources sweep repeats the --ioctl requests: give some")
+            return
+        if points > max_points:
+            report.problems.append(f"{points} low-resources points: more than --max-faults {max_points}")
+            return
+        steps: list[Step | list[str]] = []
+        first_of: list[int] = []
+        for k in range(1, points + 1):
+            first_of.append(len(steps) + 1)
+            steps += [self.param("FaultAfterEntry", k), self.kmd("start", service),
+                      *[Step(list(step.argv), may_fail=True) for step in exercise], Step(self.kmd("stop", service), may_fail=True)]
+        try:
+            self.batch(steps + [self.param("FaultAfterEntry", 0)], timeout=timeout + 20 * points)
+        except StepFailed as e:
+            k = max((i + 1 for i, first in enumerate(first_of) if first <= e.number), default=0)
+            report.findings += parse(self.new_lines())
+            report.problems.append(f"low-resources point {k}: {e}{self._after_fault(report)}")
+            self._stop_quietly(service)
+            self.batch([self.param("FaultAfterEntry", 0)])
+            return
+        findings = parse(self.new_lines())
+        report.findings += findings
+        reached = {int(f.fields.get("point", "0")) for f in findings
+                   if f.what == "FAULT" and f.driver == report.driver and f.fields.get("phase") == "after-entry"}
+        missed = [k for k in range(1, points + 1) if k not in reached]
+        report.low_resources.append(f"{points} failable call(s) after DriverEntry, each made to fail in turn "
+                                    f"({points - len(missed)} reached)")
+        if missed:
+            report.problems.append(f"low-resources points never reached: {missed} (the driver does not make the same calls every time)")
+
+    def _after_fault(self, report: Report) -> str:
+        """What a failed step follows, when it follows an injected fault: the host may have died of it."""
+        faults = [f for f in report.findings if f.what == "FAULT" and f.driver == report.driver and f.fields.get("phase") == "after-entry"]
+        return f"\n  after the injected fault: {faults[-1].text}" if faults else ""
 
     @staticmethod
     def _links(report: Report) -> list[str]:
@@ -473,6 +550,15 @@ def main(argv: list[str]) -> int:
     p.add_argument("--no-discover", action="store_true",
                    help="without --ioctl: do not sweep the devices for live IOCTL codes (kmdctl sweep) and exercise them")
     p.add_argument("--max-faults", type=int, default=64)
+    p.add_argument("--low-resources", type=int, default=0, metavar="SEED",
+                   help="low-resources simulation: during the requests and unload, each failable call fails with a 1 in 4 "
+                        "chance from this seed (replayable)")
+    p.add_argument("--low-resources-sweep", action="store_true",
+                   help="low-resources sweep: repeat the --ioctl requests once per failable call made after DriverEntry, "
+                        "that call failing")
+    p.add_argument("--special-pool", choices=list(SPECIAL_POOL_MODES), default="overrun",
+                   help="special pool: a guard page after every block (overrun, the default) or before it (underrun), "
+                        "freed blocks kept inaccessible; off: Wine's pool")
     p.add_argument("--box", default="verify")
     p.add_argument("--timeout", type=float, default=600)
     p.add_argument("--keep", action="store_true", help="keep the box (and its kernel.log) afterwards")
@@ -495,7 +581,7 @@ def main(argv: list[str]) -> int:
         env[name] = windows_path(path)
 
     with Box(a.box, keep=a.keep) as box:
-        session = Session(box, a.group)
+        session = Session(box, a.group, special_pool=a.special_pool)
         try:
             session.start()
         except (RuntimeError, StepFailed) as e:
@@ -509,7 +595,8 @@ def main(argv: list[str]) -> int:
             rc = 0
             name = a.name or a.driver.stem
             reports = [session.verify_driver(a.driver.resolve(), name, a.device, ioctls, sweep=not a.no_sweep,
-                                             max_points=a.max_faults, discover=not ioctls and not a.no_discover)]
+                                             max_points=a.max_faults, discover=not ioctls and not a.no_discover,
+                                             low_resources_seed=a.low_resources, low_resources_sweep=a.low_resources_sweep)]
         try:
             session.stop()
         except StepFailed as e:

@@ -15,6 +15,14 @@
  *   VFBUG_PENDING_NO_MARK  the buffered IOCTL returns STATUS_PENDING without IoMarkIrpPending
  *   VFBUG_PROBE_FIRST_BYTE METHOD_NEITHER output probed for its first byte only, then written whole
  *   VFBUG_SKIP_INPUT_PROBE METHOD_NEITHER input read without ProbeForRead
+ *   VFBUG_POOL_OVERRUN     the buffered IOCTL clears its scratch buffer one byte too far (i <= size)
+ *   VFBUG_POOL_UNDERRUN    the buffered IOCTL clears its scratch buffer from one byte before it
+ *   VFBUG_USE_AFTER_FREE   DriverUnload wipes the scratch buffer after freeing it, not before
+ *   VFBUG_SUCCESS_ON_ALLOC_FAILURE  the buffered IOCTL answers STATUS_SUCCESS when its reply block
+ *                          cannot be allocated ("nothing to say")
+ *   VFBUG_LEAK_ON_ALLOC_FAILURE     ...and forgets its log block on that failure path
+ *   VFBUG_PAGED_AT_DISPATCH  the buffered IOCTL allocates paged pool while it holds its spin lock
+ *   VFBUG_LOCK_HELD_ON_RETURN the buffered IOCTL returns without releasing its spin lock
  *
  * SAMPLE_NAME names the device (\Device\SAMPLE_NAME, \DosDevices\SAMPLE_NAME). */
 #include <ntddk.h>
@@ -42,6 +50,19 @@
 #endif
 
 static const char g_answer[] = "sample";
+static KSPIN_LOCK g_scratch_lock; /* the scratch buffer is shared by every request */
+
+#define SAMPLE_SCRATCH_SIZE 64
+#if defined(VFBUG_POOL_OVERRUN)
+#define SAMPLE_SCRATCH_END (SAMPLE_SCRATCH_SIZE + 1)
+#else
+#define SAMPLE_SCRATCH_END SAMPLE_SCRATCH_SIZE
+#endif
+#if defined(VFBUG_POOL_UNDERRUN)
+#define SAMPLE_SCRATCH_START (-1)
+#else
+#define SAMPLE_SCRATCH_START 0
+#endif
 
 typedef struct _SAMPLE_EXTENSION {
     PVOID scratch;
@@ -96,21 +117,65 @@ static __declspec(noinline) NTSTATUS SampleNeither(PIRP Irp, ULONG outLength, UL
     return status;
 }
 
+/* The buffered answer is built in pool blocks of its own, a log record and the reply, as a driver
+ * that formats its answers does: two failable calls per request, for the verifier's low-resources
+ * simulation to fail. */
+static NTSTATUS SampleBuildReply(PVOID systemBuffer)
+{
+    PCHAR log, reply;
+    log = (PCHAR)ExAllocatePoolWithTag(NonPagedPoolNx, 32, 'goLS');
+    if (log == NULL) return STATUS_INSUFFICIENT_RESOURCES;
+    reply = (PCHAR)ExAllocatePoolWithTag(NonPagedPoolNx, sizeof(g_answer), SAMPLE_TAG);
+    if (reply == NULL) {
+#ifndef VFBUG_LEAK_ON_ALLOC_FAILURE
+        ExFreePoolWithTag(log, 'goLS');
+#endif
+#ifdef VFBUG_SUCCESS_ON_ALLOC_FAILURE
+        return STATUS_SUCCESS;
+#else
+        return STATUS_INSUFFICIENT_RESOURCES;
+#endif
+    }
+    RtlCopyMemory(log, "buffered", sizeof("buffered"));
+    RtlCopyMemory(reply, g_answer, sizeof(g_answer));
+    RtlCopyMemory(systemBuffer, reply, sizeof(g_answer));
+    ExFreePoolWithTag(reply, SAMPLE_TAG);
+    ExFreePoolWithTag(log, 'goLS');
+    return STATUS_SUCCESS;
+}
+
 static NTSTATUS SampleDeviceControl(PDEVICE_OBJECT DeviceObject, PIRP Irp)
 {
     PIO_STACK_LOCATION stack = IoGetCurrentIrpStackLocation(Irp);
     ULONG outLength = stack->Parameters.DeviceIoControl.OutputBufferLength;
     NTSTATUS status = STATUS_SUCCESS;
     ULONG_PTR information = 0;
-    UNREFERENCED_PARAMETER(DeviceObject);
 
     switch (stack->Parameters.DeviceIoControl.IoControlCode) {
-    case IOCTL_SAMPLE_BUFFERED:
+    case IOCTL_SAMPLE_BUFFERED: {
+        /* The scratch buffer is cleared before each request, a byte at a time (volatile: the loop
+         * stays in this function, so a fault names this instruction, not a memset). */
+        volatile UCHAR *scratch = (volatile UCHAR *)((PSAMPLE_EXTENSION)DeviceObject->DeviceExtension)->scratch;
+        KIRQL oldIrql;
+        int i;
+        KeAcquireSpinLock(&g_scratch_lock, &oldIrql);
+        for (i = SAMPLE_SCRATCH_START; i < SAMPLE_SCRATCH_END; ++i) scratch[i] = 0;
+#ifdef VFBUG_PAGED_AT_DISPATCH
+        {
+            /* "Just a small note": paged pool at DISPATCH_LEVEL. */
+            PVOID note = ExAllocatePoolWithTag(PagedPool, 16, 'etoN');
+            if (note != NULL) ExFreePoolWithTag(note, 'etoN');
+        }
+#endif
+#ifndef VFBUG_LOCK_HELD_ON_RETURN
+        KeReleaseSpinLock(&g_scratch_lock, oldIrql);
+#endif
         if (outLength < sizeof(g_answer)) {
             status = STATUS_BUFFER_TOO_SMALL;
             break;
         }
-        RtlCopyMemory(Irp->AssociatedIrp.SystemBuffer, g_answer, sizeof(g_answer));
+        status = SampleBuildReply(Irp->AssociatedIrp.SystemBuffer);
+        if (!NT_SUCCESS(status)) break;
 #ifdef VFBUG_INFO_TOO_LARGE
         information = outLength + 64;
 #else
@@ -122,6 +187,7 @@ static NTSTATUS SampleDeviceControl(PDEVICE_OBJECT DeviceObject, PIRP Irp)
         IoCompleteRequest(Irp, IO_NO_INCREMENT);
 #endif
         break;
+    }
     case IOCTL_SAMPLE_NEITHER:
         status = SampleNeither(Irp, outLength, &information);
         break;
@@ -143,7 +209,13 @@ static VOID SampleUnload(PDRIVER_OBJECT DriverObject)
 {
     PSAMPLE_EXTENSION ext = (PSAMPLE_EXTENSION)DriverObject->DeviceObject->DeviceExtension;
     IoDeleteSymbolicLink(&g_link_name);
+#ifndef VFBUG_USE_AFTER_FREE
+    RtlSecureZeroMemory(ext->scratch, SAMPLE_SCRATCH_SIZE); /* what it held is nobody's business */
+#endif
     ExFreePoolWithTag(ext->scratch, SAMPLE_TAG);
+#ifdef VFBUG_USE_AFTER_FREE
+    RtlSecureZeroMemory(ext->scratch, SAMPLE_SCRATCH_SIZE);
+#endif
 #ifdef VFBUG_DOUBLE_FREE
     ExFreePoolWithTag(ext->scratch, SAMPLE_TAG);
 #endif
@@ -157,12 +229,13 @@ NTSTATUS DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath)
     NTSTATUS status;
     UNREFERENCED_PARAMETER(RegistryPath);
 
+    KeInitializeSpinLock(&g_scratch_lock);
     status = IoCreateDevice(DriverObject, sizeof(SAMPLE_EXTENSION), &g_device_name, FILE_DEVICE_UNKNOWN, FILE_DEVICE_SECURE_OPEN,
                             FALSE, &device);
     if (!NT_SUCCESS(status)) return status;
     ext = (PSAMPLE_EXTENSION)device->DeviceExtension;
 
-    ext->scratch = ExAllocatePoolWithTag(SAMPLE_POOL, 64, SAMPLE_TAG);
+    ext->scratch = ExAllocatePoolWithTag(SAMPLE_POOL, SAMPLE_SCRATCH_SIZE, SAMPLE_TAG);
     if (ext->scratch == NULL) {
         IoDeleteDevice(device);
         return STATUS_INSUFFICIENT_RESOURCES;
