@@ -28,6 +28,23 @@ get_filename_component(KMD_KIT_DIR "${CMAKE_CURRENT_LIST_DIR}/.." ABSOLUTE)
 find_program(KMD_PYTHON NAMES python3 PATHS /usr/bin NO_DEFAULT_PATH REQUIRED) # Debian's: it sees python3-pefile
 find_program(KMD_LLVM_OBJCOPY NAMES llvm-objcopy llvm-objcopy-14 REQUIRED) # the package's .sys without DWARF
 
+# kmd_name_tests_at_end() - once the current directory is read, every test it registered gets
+# KMD_TEST_NAME=<its name> in its environment: what kit/harness/kmd_profile.py files a test's timed
+# phases under (`make test-profile`). Deferred, so it comes after every set_tests_properties(ENVIRONMENT).
+function(kmd_name_tests)
+  get_property(tests DIRECTORY PROPERTY TESTS)
+  foreach(test IN LISTS tests)
+    set_property(TEST ${test} APPEND PROPERTY ENVIRONMENT "KMD_TEST_NAME=${test}")
+  endforeach()
+endfunction()
+function(kmd_name_tests_at_end)
+  get_property(scheduled DIRECTORY PROPERTY KMD_TESTS_NAMED)
+  if(NOT scheduled)
+    set_property(DIRECTORY PROPERTY KMD_TESTS_NAMED TRUE)
+    cmake_language(DEFER CALL kmd_name_tests)
+  endif()
+endfunction()
+
 # ------------------------------------------------------------------------------ Windows world
 if(CMAKE_SYSTEM_NAME STREQUAL "Windows")
 
@@ -193,6 +210,7 @@ set(KMD_SANITIZE -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omi
 
 function(kmd_add_driver name)
   cmake_parse_arguments(PARSE_ARGV 1 ARG "SIGN;EXPORTS" "" "SOURCES;CORE;INCLUDE_DIRS;SEH_SOURCES")
+  kmd_name_tests_at_end()
   # cppcheck over the driver's own sources (NT glue and core). It cannot see the Windows headers,
   # so it is told which build it is looking at.
   find_program(KMD_CPPCHECK cppcheck)
@@ -218,6 +236,7 @@ endfunction()
 
 function(kmd_add_driver_tests name)
   cmake_parse_arguments(PARSE_ARGV 1 ARG "" "FUZZ;FUZZ_RUNS;TIMEOUT" "HOST_TESTS;WINDOWS_TESTS;EXTRA_DRIVERS;E2E")
+  kmd_name_tests_at_end()
   if(NOT ARG_TIMEOUT)
     set(ARG_TIMEOUT 300)
   endif()
