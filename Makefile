@@ -8,7 +8,7 @@ X86ROOT := kit/x86/x86root.sh
 
 DEBUG_DIR ?= build-debug
 
-.PHONY: all deps configure build debug debug-test demo test realkernel bench bench-profile loop-bench soak verify clean
+.PHONY: all deps configure build debug debug-test demo test check test-profile realkernel bench bench-profile loop-bench soak verify clean
 
 all: build
 
@@ -47,6 +47,18 @@ endif
 # (docs/performance.md): two boxes under ctest -j2 finished in 31-50 s pinned against 56-62 s not.
 test: build
 	KMD_BOX_PIN=auto ctest --test-dir $(BUILD_DIR) --output-on-failure -j 2
+
+# The quick tier, for the edit-and-try loop: host tests, cppcheck (the PE lint runs at every link)
+# and one Wine round trip per driver (NAME.round_trip: load, first answer, unload) - the tests
+# labelled "quick" (kit/cmake/KmdDriver.cmake). `make test` stays everything.
+check: build
+	KMD_BOX_PIN=auto ctest --test-dir $(BUILD_DIR) --output-on-failure -j 2 -L quick
+
+# Where `make test`'s time goes: the whole suite as `make test` runs it, then per test its Wine
+# box phases (clone, boot, programs, teardown), payload builds and the rest, against the two lanes'
+# critical path (tools/test_profile.py; docs/performance.md). PROFILE_ARGS="-R e2e" for a part.
+test-profile: build
+	$(PYTHON) tools/test_profile.py --build-dir $(BUILD_DIR) $(PROFILE_ARGS)
 
 # The x86 drivers, kmdctl and device tests in ring 0 of a real NT kernel (ReactOS) under QEMU:
 #   make realkernel NT_ISO=path/to/reactos-bootcd.iso [RUNS=seed,device_tests,crash] [ACCEL=kvm]

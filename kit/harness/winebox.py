@@ -202,17 +202,26 @@ def _box_processes(prefix: Path) -> list[int]:
     return pids
 
 
+def _server_dir(prefix: Path) -> Path | None:
+    """The box's wineserver's socket directory (.../server-DEV-INODE): the server's own working directory."""
+    for pid in _box_processes(prefix):
+        try:
+            if b"wineserver" in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0]:
+                cwd = Path(os.readlink(f"/proc/{pid}/cwd"))
+                if cwd.name.startswith("server-"):
+                    return Path(WINE_ROOT or "/") / cwd.relative_to("/") if WINE_ROOT and not str(cwd).startswith(WINE_ROOT) else cwd
+        except (OSError, ValueError):
+            continue
+    return None
+
+
 def _end_doomed_box(prefix: Path) -> None:
     """Ends a box whose prefix is deleted next: SIGKILL to each of its processes, found by prefix.
 
     `wineserver -k` spends 0.75 s per box (make test-profile) ending the processes gracefully and
     writing the registry back - to a prefix about to be deleted. Only for such a box: a prefix that
     lives on (a restarted session, a kept box) ends through _kill_wineserver()."""
-    try:
-        server_dir = Path(WINE_ROOT or "/") / "tmp" / f".wine-{os.getuid()}" / "server-{:x}-{:x}".format(
-            prefix.stat().st_dev, prefix.stat().st_ino)
-    except OSError:
-        return
+    server_dir = _server_dir(prefix)
     deadline = time.monotonic() + 20
     while (pids := _box_processes(prefix)) and time.monotonic() < deadline:
         for pid in pids:
@@ -224,7 +233,8 @@ def _end_doomed_box(prefix: Path) -> None:
     if pids:  # still there after 20 s: the graceful way, bounded too
         _kill_wineserver(prefix)
     # The killed wineserver left its socket and lock behind; a new prefix may get the same inode.
-    shutil.rmtree(server_dir, ignore_errors=True)
+    if server_dir:
+        shutil.rmtree(server_dir, ignore_errors=True)
 
 
 def ensure_template(wine_dir: Path = DEFAULT_WINE_DIR) -> Path:
