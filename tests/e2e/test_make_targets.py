@@ -119,6 +119,19 @@ class QuickTier(unittest.TestCase):
         self.assertIn("IOCTL_SKELETON_SAY_HELLO", command, "the skeleton's round trip asks for its greeting")
 
 
+class BuildFirst(unittest.TestCase):
+    """`make build-first`: the driver a reload needs and kmdctl.exe, nothing else (`make loop-bench`)."""
+
+    def test_it_builds_the_driver_and_kmdctl_only(self):
+        for args, driver in ((), "skeleton"), (("FIRST=mydrv",), "mydrv"):
+            with self.subTest(driver=driver):
+                lines = [l for l in dry_run("build-first", *args) if l.startswith("cmake --build") and "windows-x64" in l]
+                self.assertEqual(1, len(lines), lines)
+                words = shlex.split(lines[0])
+                self.assertEqual([driver, "kmdctl"], words[words.index("--target") + 1:], lines[0])
+                self.assertNotIn("bootstrap", " ".join(dry_run("build-first", *args)), "no 0.8 s package check")
+
+
 class TestProfile(unittest.TestCase):
     """`make test-profile`: per test its Wine box phases, from the boxes themselves (kmd_profile.py)."""
 
