@@ -207,10 +207,11 @@ def _server_dir(prefix: Path) -> Path | None:
     for pid in _box_processes(prefix):
         try:
             if b"wineserver" in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0]:
+                # Read from outside a chroot (x86), the link is the host's path, under KMD_WINE_ROOT.
                 cwd = Path(os.readlink(f"/proc/{pid}/cwd"))
                 if cwd.name.startswith("server-"):
-                    return Path(WINE_ROOT or "/") / cwd.relative_to("/") if WINE_ROOT and not str(cwd).startswith(WINE_ROOT) else cwd
-        except (OSError, ValueError):
+                    return cwd
+        except OSError:
             continue
     return None
 
