@@ -18,7 +18,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${BUILD_DIR:-build}
 JOBS=${JOBS:-$(nproc)}
-RUNS=${RUNS:-3}  # ORDERS="driver" (or "all") for one order only
+RUNS=${RUNS:-3}  # ORDERS="driver" (or "all"): one order only; CASES="file ...": those files only
 PY=/usr/bin/python3
 WINEBOX=kit/harness/winebox.py
 BOX=loop-bench
@@ -66,8 +66,8 @@ pass() { # $1 file or "(nothing)", $2 "all" | "driver"
 
 echo "machine: $(nproc) CPUs, load average $(cut -d' ' -f1 /proc/loadavg), JOBS=$JOBS, median of $RUNS runs per row"
 printf "%-44s %-13s %8s %8s %8s %8s %8s\n" "touched" "order" "build s" "reload s" "hello s" "answer s" "rest s"
-for file in samples/skeleton/nt/skeleton.cpp samples/skeleton/core/requests.cpp \
-            samples/skeleton/include/skeleton/ioctl.h "(nothing)"; do
+CASES=${CASES:-"samples/skeleton/nt/skeleton.cpp samples/skeleton/core/requests.cpp samples/skeleton/include/skeleton/ioctl.h (nothing)"}
+for file in $CASES; do
     for order in ${ORDERS:-all driver}; do
         results=$(for _ in $(seq "$RUNS"); do pass "$file" "$order"; done)
         row=""
