@@ -8,7 +8,7 @@ X86ROOT := kit/x86/x86root.sh
 
 DEBUG_DIR ?= build-debug
 
-.PHONY: all deps configure build debug debug-test demo test lesson realkernel bench bench-profile loop-bench soak verify clean
+.PHONY: all deps configure build debug debug-test demo test check test-profile build-first lesson realkernel bench bench-profile loop-bench soak verify clean
 
 all: build
 
@@ -20,6 +20,15 @@ configure: deps
 
 build: configure
 	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+# The edit-and-try build: one driver (FIRST=, default skeleton) and kmdctl.exe, x64, and nothing
+# else - all a reload and its first answer need - then `make build` for the rest. After a change
+# to a contract header this answers in seconds where `make build` takes tens (`make loop-bench`).
+FIRST ?= skeleton
+# No `deps`/`configure` check when the sub-build exists: bootstrap.sh alone takes 0.8 s.
+build-first:
+	@test -f $(BUILD_DIR)/windows-x64/build.ninja || $(MAKE) --no-print-directory build
+	cmake --build $(BUILD_DIR)/windows-x64 -j $(JOBS) --target $(FIRST) kmdctl
 
 # Everything with debug info (-O0 -g: driver, loader, Windows tests, host tests) in build-debug/,
 # for gdb, winedbg and llvm-symbolizer; see docs/debugging.md.
@@ -62,6 +71,18 @@ lesson: build
 	@test -n "$(LESSON)" || { echo "usage: make lesson N [DIR=drivers/NAME]   (docs/lessons/README.md)" >&2; exit 2; }
 	$(PYTHON) lessons/check.py $(LESSON) --build-dir $(BUILD_DIR) $(if $(DIR),--source $(DIR))
 
+# The quick tier, for the edit-and-try loop: host tests, cppcheck (the PE lint runs at every link)
+# and one Wine round trip per driver (NAME.round_trip: load, first answer, unload) - the tests
+# labelled "quick" (kit/cmake/KmdDriver.cmake). `make test` stays everything.
+check: build
+	KMD_BOX_PIN=auto ctest --test-dir $(BUILD_DIR) --output-on-failure -j 2 -L quick
+
+# Where `make test`'s time goes: the whole suite as `make test` runs it, then per test its Wine
+# box phases (clone, boot, programs, teardown), payload builds and the rest, against the two lanes'
+# critical path (tools/test_profile.py; docs/performance.md). PROFILE_ARGS="-R e2e" for a part.
+test-profile: build
+	$(PYTHON) tools/test_profile.py --build-dir $(BUILD_DIR) $(PROFILE_ARGS)
+
 # The x86 drivers, kmdctl and device tests in ring 0 of a real NT kernel (ReactOS) under QEMU:
 #   make realkernel NT_ISO=path/to/reactos-bootcd.iso [RUNS=seed,device_tests,crash] [ACCEL=kvm]
 # Installs the ISO unattended once (cached in build/realkernel/), then one boot per run
@@ -90,7 +111,8 @@ bench: build
 bench-profile: build
 	$(PYTHON) tools/bench_profile.py --build-dir $(BUILD_DIR)
 
-# The developer's loop timed: touch a source, rebuild, reload in a held session, first answer.
+# The developer's loop timed: touch a source, rebuild (`make build`, or `make build-first` and the
+# rest after the answer), reload in a held session, first answer; median of three per row.
 loop-bench: build
 	BUILD_DIR=$(BUILD_DIR) JOBS=$(JOBS) tools/loop_bench.sh
 

@@ -19,7 +19,10 @@
 #   (EXPORTS: the driver exports symbols on purpose, a kernel-mode export driver; the lint allows it.)
 #   kmd_add_driver_tests(NAME [HOST_TESTS <gtest sources...>] [FUZZ <fuzz target source>] [FUZZ_RUNS N]
 #                        [WINDOWS_TESTS <gtest sources...>] [EXTRA_DRIVERS <service=file.sys...>]
-#                        [E2E <python unittest files...>] [TIMEOUT seconds])
+#                        [E2E <python unittest files...>] [TIMEOUT seconds]
+#                        [ROUND_TRIP <kmdctl run request options, default --no-ioctl>])
+#   Host tests, cppcheck and NAME.round_trip (load, one answer, unload under Wine) carry the label
+#   "quick": `make check`, the edit-and-try tier; `make test` runs everything.
 #
 # Requires KMD_KIT_DIR (the kit/ directory) and, on the Windows side, KMD_OUTPUT_DIR.
 include_guard(GLOBAL)
@@ -27,6 +30,23 @@ include_guard(GLOBAL)
 get_filename_component(KMD_KIT_DIR "${CMAKE_CURRENT_LIST_DIR}/.." ABSOLUTE)
 find_program(KMD_PYTHON NAMES python3 PATHS /usr/bin NO_DEFAULT_PATH REQUIRED) # Debian's: it sees python3-pefile
 find_program(KMD_LLVM_OBJCOPY NAMES llvm-objcopy llvm-objcopy-14 REQUIRED) # the package's .sys without DWARF
+
+# kmd_name_tests_at_end() - once the current directory is read, every test it registered gets
+# KMD_TEST_NAME=<its name> in its environment: what kit/harness/kmd_profile.py files a test's timed
+# phases under (`make test-profile`). Deferred, so it comes after every set_tests_properties(ENVIRONMENT).
+function(kmd_name_tests)
+  get_property(tests DIRECTORY PROPERTY TESTS)
+  foreach(test IN LISTS tests)
+    set_property(TEST ${test} APPEND PROPERTY ENVIRONMENT "KMD_TEST_NAME=${test}")
+  endforeach()
+endfunction()
+function(kmd_name_tests_at_end)
+  get_property(scheduled DIRECTORY PROPERTY KMD_TESTS_NAMED)
+  if(NOT scheduled)
+    set_property(DIRECTORY PROPERTY KMD_TESTS_NAMED TRUE)
+    cmake_language(DEFER CALL kmd_name_tests)
+  endif()
+endfunction()
 
 # ------------------------------------------------------------------------------ Windows world
 if(CMAKE_SYSTEM_NAME STREQUAL "Windows")
@@ -173,7 +193,7 @@ function(kmd_add_driver name)
 endfunction()
 
 function(kmd_add_driver_tests name)
-  cmake_parse_arguments(PARSE_ARGV 1 ARG "" "FUZZ;FUZZ_RUNS;TIMEOUT" "HOST_TESTS;WINDOWS_TESTS;EXTRA_DRIVERS;E2E")
+  cmake_parse_arguments(PARSE_ARGV 1 ARG "" "FUZZ;FUZZ_RUNS;TIMEOUT" "HOST_TESTS;WINDOWS_TESTS;EXTRA_DRIVERS;E2E;ROUND_TRIP")
   if(ARG_WINDOWS_TESTS)
     add_executable(${name}_device_tests ${ARG_WINDOWS_TESTS})
     target_link_libraries(${name}_device_tests PRIVATE kmd_test_fixture)
@@ -193,6 +213,7 @@ set(KMD_SANITIZE -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omi
 
 function(kmd_add_driver name)
   cmake_parse_arguments(PARSE_ARGV 1 ARG "SIGN;EXPORTS" "" "SOURCES;CORE;INCLUDE_DIRS;SEH_SOURCES")
+  kmd_name_tests_at_end()
   # cppcheck over the driver's own sources (NT glue and core). It cannot see the Windows headers,
   # so it is told which build it is looking at.
   find_program(KMD_CPPCHECK cppcheck)
@@ -206,6 +227,7 @@ function(kmd_add_driver name)
               --inline-suppr -D__clang__ -D__MINGW32__ -U__i386__ -DSKELETON_IOCTL_CHECKED_AGAINST_CTL_CODE=1
               ${include_args} -I "${KMD_KIT_DIR}/driver" -I "${CMAKE_CURRENT_SOURCE_DIR}" ${ARG_SOURCES} ${ARG_CORE}
       WORKING_DIRECTORY "${CMAKE_CURRENT_SOURCE_DIR}")
+    set_tests_properties(${name}.cppcheck PROPERTIES LABELS quick)
   endif()
   # The request core, natively: what the host tests and the fuzzer link against.
   if(ARG_CORE)
@@ -217,7 +239,8 @@ function(kmd_add_driver name)
 endfunction()
 
 function(kmd_add_driver_tests name)
-  cmake_parse_arguments(PARSE_ARGV 1 ARG "" "FUZZ;FUZZ_RUNS;TIMEOUT" "HOST_TESTS;WINDOWS_TESTS;EXTRA_DRIVERS;E2E")
+  cmake_parse_arguments(PARSE_ARGV 1 ARG "" "FUZZ;FUZZ_RUNS;TIMEOUT" "HOST_TESTS;WINDOWS_TESTS;EXTRA_DRIVERS;E2E;ROUND_TRIP")
+  kmd_name_tests_at_end()
   if(NOT ARG_TIMEOUT)
     set(ARG_TIMEOUT 300)
   endif()
@@ -229,7 +252,7 @@ function(kmd_add_driver_tests name)
     # contract header changes (`make loop-bench`).
     target_precompile_headers(${name}_host_tests PRIVATE <gtest/gtest.h> <string> <vector>)
     include(GoogleTest)
-    gtest_discover_tests(${name}_host_tests TEST_PREFIX "${name}.host." DISCOVERY_TIMEOUT 30)
+    gtest_discover_tests(${name}_host_tests TEST_PREFIX "${name}.host." DISCOVERY_TIMEOUT 30 PROPERTIES LABELS quick)
   endif()
   if(ARG_FUZZ)
     if(NOT ARG_FUZZ_RUNS)
@@ -250,6 +273,17 @@ function(kmd_add_driver_tests name)
   endif()
   set(e2e_env "KMD_BIN_DIR=${KMD_BIN_DIR}" "KMD_WINE_DIR=${CMAKE_BINARY_DIR}/wine" "KMD_DRIVER=${name}"
               "SKELETON_BIN_DIR=${KMD_BIN_DIR}" "SKELETON_WINE_DIR=${CMAKE_BINARY_DIR}/wine" "PYTHONDONTWRITEBYTECODE=1")
+  # NAME.round_trip, the quick tier's Wine test (`make check`, label "quick"): one box, the
+  # driver installed, started, asked once (ROUND_TRIP: kmdctl run's request options; default
+  # --no-ioctl, the device only opened), stopped and removed - kmdctl run's seven steps.
+  if(NOT ARG_ROUND_TRIP)
+    set(ARG_ROUND_TRIP --no-ioctl)
+  endif()
+  add_test(NAME ${name}.round_trip
+    COMMAND "${KMD_PYTHON}" "${KMD_KIT_DIR}/harness/winebox.py" run --box ${name}-round-trip --timeout 120
+            -- "${KMD_BIN_DIR}/kmdctl.exe" run "${KMD_BIN_DIR}/${name}.sys" --name ${name} ${ARG_ROUND_TRIP})
+  set_tests_properties(${name}.round_trip PROPERTIES ENVIRONMENT "${e2e_env}" TIMEOUT 180 LABELS quick
+    RESOURCE_LOCK ${name}.round_trip)  # its box name: a test that runs it again (make_targets) waits
   if(ARG_WINDOWS_TESTS)
     set(drivers "${name}=${name}.sys" ${ARG_EXTRA_DRIVERS})
     add_test(NAME ${name}.device_tests

@@ -37,6 +37,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from kmd_profile import phase  # noqa: E402  (timestamps for `make test-profile`)
+
 ROOT = Path(__file__).resolve().parents[2]  # the repository (this file is kit/harness/winebox.py)
 DEFAULT_WINE_DIR = Path(os.environ.get("KMD_WINE_DIR") or os.environ.get("SKELETON_WINE_DIR") or ROOT / "build" / "wine")
 READY_STAMP = ".skeleton-template-ready-3"  # -2: AeDebug writes crash reports to a file; -3: Windows 10
@@ -185,6 +188,56 @@ def _kill_wineserver(prefix: Path) -> None:
                    stderr=subprocess.DEVNULL, timeout=60, check=False)
 
 
+def _box_processes(prefix: Path) -> list[int]:
+    """PIDs of every process of the box (its WINEPREFIX in the environment), wineserver included."""
+    mark = f"WINEPREFIX={prefix}".encode()
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit() and int(proc.name) != os.getpid():
+            try:
+                if mark in (proc / "environ").read_bytes().split(b"\0"):
+                    pids.append(int(proc.name))
+            except OSError:
+                continue  # gone meanwhile, or a zombie
+    return pids
+
+
+def _server_dir(prefix: Path) -> Path | None:
+    """The box's wineserver's socket directory (.../server-DEV-INODE): the server's own working directory."""
+    for pid in _box_processes(prefix):
+        try:
+            if b"wineserver" in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0]:
+                # Read from outside a chroot (x86), the link is the host's path, under KMD_WINE_ROOT.
+                cwd = Path(os.readlink(f"/proc/{pid}/cwd"))
+                if cwd.name.startswith("server-"):
+                    return cwd
+        except OSError:
+            continue
+    return None
+
+
+def _end_doomed_box(prefix: Path) -> None:
+    """Ends a box whose prefix is deleted next: SIGKILL to each of its processes, found by prefix.
+
+    `wineserver -k` spends 0.75 s per box (make test-profile) ending the processes gracefully and
+    writing the registry back - to a prefix about to be deleted. Only for such a box: a prefix that
+    lives on (a restarted session, a kept box) ends through _kill_wineserver()."""
+    server_dir = _server_dir(prefix)
+    deadline = time.monotonic() + 20
+    while (pids := _box_processes(prefix)) and time.monotonic() < deadline:
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        time.sleep(0.01)
+    if pids:  # still there after 20 s: the graceful way, bounded too
+        _kill_wineserver(prefix)
+    # The killed wineserver left its socket and lock behind; a new prefix may get the same inode.
+    if server_dir:
+        shutil.rmtree(server_dir, ignore_errors=True)
+
+
 def ensure_template(wine_dir: Path = DEFAULT_WINE_DIR) -> Path:
     """Makes build/wine/template once (about 10 s); concurrent callers wait for the first."""
     template = wine_dir / "template"
@@ -193,6 +246,11 @@ def ensure_template(wine_dir: Path = DEFAULT_WINE_DIR) -> Path:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if (template / READY_STAMP).exists():
             return template
+        return _make_template(wine_dir, template)
+
+
+def _make_template(wine_dir: Path, template: Path) -> Path:
+    with phase("template"):
         staging = wine_dir / "template.staging"
         shutil.rmtree(staging, ignore_errors=True)
         shutil.rmtree(template, ignore_errors=True)
@@ -304,19 +362,27 @@ class Box:
         template = ensure_template(self.wine_dir)
         self.destroy()  # leftovers of an earlier, interrupted run under the same name
         self.prefix.parent.mkdir(parents=True, exist_ok=True)
-        _clone(template, self.prefix)
+        with phase("clone", self.name):
+            _clone(template, self.prefix)
         self.cpu = _pick_cpu(self.wine_dir)
         return self
 
     def destroy(self) -> None:
         self._crashes_seen_file.unlink(missing_ok=True)
         if self.prefix.exists():
-            _kill_wineserver(self.prefix)
+            _end_doomed_box(self.prefix)
             shutil.rmtree(self.prefix, ignore_errors=True)
 
     def close(self) -> None:
+        with phase("teardown", self.name):
+            self._close()
+
+    def _close(self) -> None:
         self.stop_session()
-        _kill_wineserver(self.prefix)
+        if self.keep or (self.crashed() and not self.expect_crash):
+            _kill_wineserver(self.prefix)  # kept: its registry written back for the post-mortem
+        else:
+            _end_doomed_box(self.prefix)
         if self.crashed() and not self.keep and not self.expect_crash:
             self.keep = True  # a crash is worth a post-mortem
             print(f"winebox: a driver crashed in box {self.name}; prefix kept for a post-mortem: {self.prefix}\n"
@@ -348,6 +414,10 @@ class Box:
         So nothing else starts until the holder has echoed a marker back."""
         if self._holder is not None or self._session_held_elsewhere:
             return
+        with phase("boot", self.name):
+            self._start_holder()
+
+    def _start_holder(self) -> None:
         self._crashes_at_session_start = self.crash_count()
         self._log_file = open(self.kernel_log, "w")
         self._holder = subprocess.Popen(wine_command(["wine", "cmd.exe"]), env={**_base_env(self.prefix, self.session_debug), **self.env},
@@ -396,8 +466,9 @@ class Box:
         too: a crashed driver host's \\DosDevices link lives there and blocks that driver's next
         DriverEntry with error 6) and starts the holder again. The old kernel log is kept beside."""
         print(f"winebox: restarting the session of box {self.name}" + (f": {reason}" if reason else ""), file=sys.stderr)
-        self.stop_session()
-        _kill_wineserver(self.prefix)
+        with phase("teardown", self.name):
+            self.stop_session()
+            _kill_wineserver(self.prefix)
         if self.kernel_log.exists():
             self.kernel_log.replace(self.kernel_log.with_suffix(f".before-restart-{int(time.time())}.log"))
         self.start_session()
@@ -501,14 +572,18 @@ class Box:
         return text
 
     # -- programs
-    def spawn(self, argv: list, env: dict[str, str] | None = None, debug: str = "-all",
-              stdin=subprocess.DEVNULL) -> subprocess.Popen:
-        """Starts one Windows program in the box's session and returns at once (text pipes for
-        stdout/stderr). The caller waits for it, or closing the box ends it."""
+    def _ready_session(self) -> None:
+        """The session a program runs in: started on first use, fresh after a driver host crashed."""
         if self.auto_recover and self._holder is not None and self.crash_count() > self._crashes_at_session_start:
             self.restart_session("a driver host crashed in it (report printed with that run); "
                                  "without a restart that driver could not start again (error 6)")
         self.start_session()
+
+    def spawn(self, argv: list, env: dict[str, str] | None = None, debug: str = "-all",
+              stdin=subprocess.DEVNULL) -> subprocess.Popen:
+        """Starts one Windows program in the box's session and returns at once (text pipes for
+        stdout/stderr). The caller waits for it, or closing the box ends it."""
+        self._ready_session()
         full_env = {**_base_env(self.prefix, debug), **self.env, **(env or {})}
         return subprocess.Popen(wine_command(["wine", *[str(a) for a in argv]]), env=full_env, stdin=stdin, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True, errors="replace", start_new_session=True,
@@ -518,6 +593,11 @@ class Box:
             input: str | None = None, debug: str = "-all") -> Run:
         """Runs one Windows program (a Unix path to an .exe, or a name Wine finds) to its end,
         inside the box's session (started on first use)."""
+        self._ready_session()  # its boot is timed as such, not as the program's
+        with phase("programs", self.name):
+            return self._run(argv, timeout, env, input, debug)
+
+    def _run(self, argv: list[str], timeout: float, env: dict[str, str] | None, input: str | None, debug: str) -> Run:
         start = time.monotonic()
         log_mark = self.kernel_log_size()
         proc = self.spawn(argv, env=env, debug=debug, stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL)

@@ -15,6 +15,7 @@ import unittest
 from pathlib import Path
 
 from e2e_support import BIN_DIR, DRIVER, KMDCTL, ROOT, Box, driver_host_pids
+import winebox  # noqa: E402  (e2e_support put kit/harness on the path)
 
 CRASH_DRIVER = BIN_DIR / "crash_on_ioctl.sys"
 CRASH_SOURCE = ROOT / "tests" / "drivers" / "crash_on_ioctl.cpp"
@@ -269,6 +270,42 @@ class AutoRecovery(unittest.TestCase):
         again = box.run([KMDCTL, "start", "crash_on_ioctl"])
         self.assertEqual(0, again.returncode, again.describe())
         self.assertEqual(0, box.run([KMDCTL, "stop", "crash_on_ioctl"]).returncode)
+
+
+class BoxEnd(unittest.TestCase):
+    """Closing a box: one about to be deleted is ended by SIGKILL to its own processes (winebox's
+    _end_doomed_box; `wineserver -k` spent 0.75 s a box on a graceful end); a kept one the graceful
+    way, its registry written back for the post-mortem."""
+
+    def test_a_deleted_box_leaves_no_process_and_no_server_socket(self):
+        box = Box("crash-box-end").create()
+        self.addCleanup(box.close)
+        self.assertEqual(0, box.run([KMDCTL, "install", DRIVER, "--name", "skeleton"]).returncode)
+        self.assertEqual(0, box.run([KMDCTL, "start", "skeleton"]).returncode)
+        hosts = driver_host_pids(box, DRIVER)
+        self.assertEqual(1, len(hosts), "the driver's winedevice.exe")
+        server_dir = winebox._server_dir(box.prefix)
+        self.assertTrue(server_dir and (server_dir / "socket").exists(), server_dir)
+        box.close()
+        self.assertFalse(box.prefix.exists())
+        self.assertFalse(server_dir.exists(), "the killed wineserver's socket directory is removed")
+        mark = f"WINEPREFIX={box.prefix}".encode()
+        for proc in Path("/proc").iterdir():
+            if proc.name.isdigit():
+                try:
+                    environ = (proc / "environ").read_bytes().split(b"\0")
+                except OSError:
+                    continue
+                self.assertNotIn(mark, environ, f"process {proc.name} of the closed box still runs")
+
+    def test_a_kept_box_has_its_registry_written_back(self):
+        box = Box("crash-box-kept", keep=True).create()
+        self.addCleanup(shutil.rmtree, box.prefix, True)
+        self.assertEqual(0, box.run([KMDCTL, "install", DRIVER, "--name", "skeleton_kept"]).returncode)
+        box.close()
+        self.assertTrue(box.prefix.exists())
+        self.assertIn("Services\\\\skeleton_kept]", (box.prefix / "system.reg").read_text(errors="replace"))
+        self.assertEqual([], winebox._box_processes(box.prefix), "the wineserver ended")
 
 
 class BoundedWaits(unittest.TestCase):

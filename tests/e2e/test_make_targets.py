@@ -4,11 +4,13 @@ executed). `make bench PIN=0` once expanded to `taskset -c 0 SKELETON_KERNEL_DEB
 SKELETON_KERNEL_DEBUG=-all"): an environment assignment must come before taskset, not after it."""
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
 import shutil
 import subprocess
+import sys
 import unittest
 from pathlib import Path
 
@@ -65,6 +67,103 @@ class DebugBuild(unittest.TestCase):
         self.assertNotRegex((work / "build.ninja").read_text(), r"FLAGS = [^\n]*-O[123s]")
         for image in ("kmdverify.sys", "skeleton.sys", "kmdverify.pdb", "skeleton.pdb"):
             self.assertTrue((work / "bin" / image).is_file(), image)
+
+
+
+BUILD_DIR = Path(os.environ.get("KMD_BIN_DIR", ROOT / "build" / "bin")).parent
+
+
+def ctest_tests(*args: str) -> list[dict]:
+    r = subprocess.run(["ctest", "--test-dir", str(BUILD_DIR), "--show-only=json-v1", *args],
+                       capture_output=True, text=True, timeout=60)
+    if r.returncode != 0:
+        raise AssertionError(f"ctest --show-only {' '.join(args)} failed: {r.stderr}")
+    return json.loads(r.stdout)["tests"]
+
+
+class QuickTier(unittest.TestCase):
+    """`make check`, the edit-and-try tier: the tests labelled "quick" - host tests, cppcheck, and one
+    Wine round trip per driver (load, first answer, unload); `make test` keeps running everything."""
+
+    def test_check_runs_the_quick_label_and_test_runs_everything(self):
+        check = [l for l in dry_run("check") if l.startswith("KMD_BOX_PIN=auto ctest")]
+        self.assertEqual(1, len(check), check)
+        self.assertIn("-L quick", check[0])
+        test = [l for l in dry_run("test") if l.startswith("KMD_BOX_PIN=auto ctest")]
+        self.assertEqual(1, len(test), test)
+        self.assertNotIn("-L", shlex.split(test[0]), "make test must stay the whole suite")
+
+    def test_every_driver_has_a_round_trip_in_the_quick_tier(self):
+        quick = {t["name"] for t in ctest_tests("-L", "quick")}
+        everything = {t["name"] for t in ctest_tests()}
+        drivers = {n.removesuffix(".cppcheck") for n in everything if n.endswith(".cppcheck") and n != "static.cppcheck"}
+        drivers = {d for d in drivers if f"{d}.device_tests" in everything}  # a driver project, not a test driver
+        self.assertIn("skeleton", drivers)
+        for driver in drivers:
+            with self.subTest(driver=driver):
+                self.assertIn(f"{driver}.round_trip", quick)
+                self.assertIn(f"{driver}.round_trip", everything)
+        self.assertTrue(any(n.startswith("kit.host.") for n in quick), "the kit's host tests")
+        self.assertIn("static.cppcheck", quick)
+        # Nothing slow or needing the x86 root: no e2e scenario, no fuzzer, no x86 test.
+        for name in quick:
+            self.assertFalse(name.startswith(("e2e.", "realkernel.", "reliability.")) or ".x86." in name
+                             or name.endswith(".fuzz") or name.endswith(".device_tests"), name)
+
+    def test_the_round_trip_loads_asks_and_unloads(self):
+        test = next(t for t in ctest_tests("-R", r"^skeleton\.round_trip$"))
+        command = test["command"]
+        at = command.index("--")
+        self.assertEqual(["winebox.py", "run"], [Path(c).name for c in command[1:3]], command)  # in a box of its own
+        self.assertEqual(["kmdctl.exe", "run", "skeleton.sys"], [Path(c).name for c in command[at + 1:at + 4]], command)
+        self.assertIn("IOCTL_SKELETON_SAY_HELLO", command, "the skeleton's round trip asks for its greeting")
+
+
+class BuildFirst(unittest.TestCase):
+    """`make build-first`: the driver a reload needs and kmdctl.exe, nothing else (`make loop-bench`)."""
+
+    def test_it_builds_the_driver_and_kmdctl_only(self):
+        for args, driver in ((), "skeleton"), (("FIRST=mydrv",), "mydrv"):
+            with self.subTest(driver=driver):
+                lines = [l for l in dry_run("build-first", *args) if l.startswith("cmake --build") and "windows-x64" in l]
+                self.assertEqual(1, len(lines), lines)
+                words = shlex.split(lines[0])
+                self.assertEqual([driver, "kmdctl"], words[words.index("--target") + 1:], lines[0])
+                self.assertNotIn("bootstrap", " ".join(dry_run("build-first", *args)), "no 0.8 s package check")
+
+
+class TestProfile(unittest.TestCase):
+    """`make test-profile`: per test its Wine box phases, from the boxes themselves (kmd_profile.py)."""
+
+    def test_make_target_runs_the_profile_tool(self):
+        lines = [l for l in dry_run("test-profile") if "tools/test_profile.py" in l]
+        self.assertEqual(1, len(lines), lines)
+
+    def test_a_profiled_round_trip_shows_its_box_phases(self):
+        out = BUILD_DIR / "test-profile" / "make-targets-test"
+        shutil.rmtree(out, ignore_errors=True)
+        self.addCleanup(shutil.rmtree, out, True)
+        r = subprocess.run([sys.executable, str(ROOT / "tools" / "test_profile.py"), "--build-dir", str(BUILD_DIR),
+                            "--out", str(out), "-R", r"^skeleton\.round_trip$"], capture_output=True, text=True, timeout=300)
+        self.assertEqual(0, r.returncode, r.stdout[-3000:] + r.stderr[-3000:])
+        records = [json.loads(l) for l in (out / "skeleton.round_trip.jsonl").read_text().splitlines()]
+        phases = {rec["phase"] for rec in records}
+        self.assertTrue({"clone", "boot", "programs", "teardown"} <= phases, phases)
+        self.assertTrue(all(rec["end"] >= rec["start"] for rec in records))
+        row = next(l for l in r.stdout.splitlines() if l.startswith("skeleton.round_trip "))
+        fields = row.split()
+        self.assertEqual("Passed", fields[-1], row)
+        self.assertEqual("1", fields[-2], f"one box: {row}")
+        wall, template, clone, boot, build, programs, teardown, work = map(float, fields[1:9])
+        self.assertGreater(boot, 0.0, row)
+        self.assertGreater(programs, 0.0, row)
+        self.assertAlmostEqual(wall, template + clone + boot + build + programs + teardown + work, delta=0.3)
+        self.assertRegex(r.stdout, r"these tests longest first on 2 lanes: +[\d.]+ s")
+        # The saved run prints again without running anything.
+        again = subprocess.run([sys.executable, str(ROOT / "tools" / "test_profile.py"), "--read", str(out)],
+                               capture_output=True, text=True, timeout=60)
+        self.assertEqual(0, again.returncode, again.stderr)
+        self.assertIn(row, again.stdout)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ import unittest
 from pathlib import Path
 
 from e2e_support import ROOT, Box, windows_path
+from kmd_profile import phase  # noqa: E402  (e2e_support put kit/harness on the path)
 
 NEW_DRIVER = ROOT / "tools" / "new-driver"
 WORK = Path(os.environ.get("KMD_BIN_DIR", ROOT / "build" / "bin")).parent / "new-driver-test"
@@ -120,6 +121,9 @@ class ProjectOfItsOwn(unittest.TestCase):
         self.assertEqual(["include/mydrv/ioctl.h", "core/requests.cpp", "core/requests.cpp", "tests/host/core_tests.cpp",
                           "tests/windows/device_tests.cpp"], changed, "the README's Add an IOCTL steps")
         env = {k: v for k, v in os.environ.items() if not k.startswith(("KMD_", "SKELETON_"))}
+        with phase("build"):  # `make test-profile`: the project's build, apart from its tests
+            built = subprocess.run(["make", "-C", str(project), "build"], capture_output=True, text=True, env=env, timeout=900)
+        self.assertEqual(0, built.returncode, built.stdout[-6000:] + built.stderr[-3000:])
         result = subprocess.run(["make", "-C", str(project), "test"], capture_output=True, text=True, env=env, timeout=900)
         self.assertEqual(0, result.returncode, result.stdout[-6000:] + result.stderr[-3000:])
         self.assertIn("100% tests passed", result.stdout)
@@ -146,7 +150,8 @@ class ProjectOfItsOwn(unittest.TestCase):
         requests.write_text(text.replace(anchor, bug + anchor))
         line = text[:text.index(anchor)].count("\n") + 1
         env = {k: v for k, v in os.environ.items() if not k.startswith(("KMD_", "SKELETON_"))}
-        built = subprocess.run(["make", "-C", str(project), "build"], capture_output=True, text=True, env=env, timeout=900)
+        with phase("build"):
+            built = subprocess.run(["make", "-C", str(project), "build"], capture_output=True, text=True, env=env, timeout=900)
         self.assertEqual(0, built.returncode, built.stdout[-3000:] + built.stderr[-3000:])
         bin_dir = project / "build" / "bin"
         self.assertTrue((bin_dir / "mydrv.pdb").is_file(), "the PDB is written beside the .sys in a release build")
