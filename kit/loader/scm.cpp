@@ -162,15 +162,15 @@ bool marked_for_delete(SC_HANDLE service)
 Failure wait_while_starting(SC_HANDLE service, DWORD timeout_ms, DWORD& final_state)
 {
     const ULONGLONG deadline = kmd::tick_ms() + timeout_ms;
-    while (true) {
+    for (uint32_t polls = 0;; ++polls) {
         SERVICE_STATUS_PROCESS sp{};
         if (Failure f = query_status(service, sp)) return f;
         final_state = sp.dwCurrentState;
         if (sp.dwCurrentState != SERVICE_START_PENDING) return {};
         const ULONGLONG now = kmd::tick_ms();
         if (now >= deadline) return Failure{"waiting for the service to finish starting", ERROR_SERVICE_REQUEST_TIMEOUT};
-        // A tenth of the service's hint (Wine's winedevice reports 10 s while a driver loads), 50 ms..1 s.
-        Sleep(static_cast<DWORD>(std::min<ULONGLONG>(std::clamp<DWORD>(sp.dwWaitHint / 10, 50, 1000), deadline - now)));
+        // From 20 ms up to a tenth of the hint (Wine's winedevice reports 10 s while a driver loads).
+        Sleep(static_cast<DWORD>(std::min<ULONGLONG>(poll_interval_ms(sp.dwWaitHint, polls), deadline - now)));
     }
 }
 

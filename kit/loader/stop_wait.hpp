@@ -16,6 +16,12 @@ namespace kmd {
 inline constexpr uint32_t kServiceStopped = 1;
 inline constexpr uint32_t kServiceStopPending = 3;
 
+// How long to wait before asking the SCM again, the `polls`-th time in a row (0 first): from
+// 20 ms, doubling, up to a tenth of the service's hint as Microsoft's sample waits (50 ms..1 s).
+// Wine's driver host reports a 10 s hint and a driver stops or starts within a few tens of ms, so
+// a first wait of a whole tenth (1 s) was most of what `kmdctl stop` took.
+uint32_t poll_interval_ms(uint32_t wait_hint_ms, uint32_t polls);
+
 enum class StopVerdict {
     Stopped,  // done
     Wait,     // query again after `sleep_ms`
@@ -40,6 +46,7 @@ private:
     uint64_t progress_ms_; // when the checkpoint last moved
     uint32_t checkpoint_ = 0;
     bool seen_ = false;
+    uint32_t polls_ = 0;
 };
 
 } // namespace kmd

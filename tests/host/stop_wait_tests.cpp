@@ -17,10 +17,25 @@ TEST(StopWait, StoppedEndsTheWait)
 
 TEST(StopWait, PollsATenthOfTheHintWithinLimits)
 {
+    // After the back-off (below): a tenth of the hint, at least 50 ms, at most 1 s.
+    EXPECT_EQ(50u, kmd::poll_interval_ms(0, 10));      // no hint: 50 ms
+    EXPECT_EQ(300u, kmd::poll_interval_ms(3000, 10));  // 3 s hint: 300 ms
+    EXPECT_EQ(1000u, kmd::poll_interval_ms(30000, 10)); // capped at 1 s
+}
+
+TEST(StopWait, AsksSoonFirstThenBacksOff)
+{
+    // Wine's host reports a 10 s hint while a driver stops in a few tens of ms: the first look
+    // comes after 20 ms, not after a whole tenth of the hint (1 s, most of what `kmdctl stop` took).
     StopWait wait(0, 60000);
-    EXPECT_EQ(50u, wait.next(kmd::kServiceStopPending, 1, 0, 0).sleep_ms);     // no hint: 50 ms
-    EXPECT_EQ(300u, wait.next(kmd::kServiceStopPending, 2, 3000, 10).sleep_ms); // 3 s hint: 300 ms
-    EXPECT_EQ(1000u, wait.next(kmd::kServiceStopPending, 3, 30000, 20).sleep_ms); // capped at 1 s
+    const uint32_t expected[] = {20, 40, 80, 160, 320, 640, 1000, 1000};
+    uint64_t now = 0;
+    for (uint32_t want : expected) {
+        const auto d = wait.next(kmd::kServiceStopPending, 1, 10000, now);
+        EXPECT_EQ(want, d.sleep_ms) << now;
+        now += d.sleep_ms;
+    }
+    EXPECT_EQ(50u, kmd::poll_interval_ms(0, 2)); // no hint: 20, 40, then 50 ms
 }
 
 TEST(StopWait, ACheckpointThatMovesKeepsTheWaitAlive)
