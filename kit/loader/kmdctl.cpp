@@ -925,7 +925,7 @@ int cmd_imports(const Args& a)
 // function" (STATUS_INVALID_DEVICE_REQUEST, STATUS_NOT_IMPLEMENTED) or "not supported" is live.
 // Each live code is then sent the exercise set (sweep_call.hpp): input and output of 0, 16, 4096
 // and 1 MiB bytes (the input filled from --seed), buffers ending at a guard page, bad and kernel
-// pointers. Requests go out overlapped: one still pending after --pend-ms (default 300) is
+// pointers. Requests go out overlapped: one still pending after --pend-ms (default 100) is
 // cancelled and must then complete. One line per live code and per call, each call with the
 // --call spec that replays it alone; a dead host or a request the driver never completes ends it.
 namespace {
@@ -940,7 +940,7 @@ bool sweep_one(HANDLE device, const std::wstring& path, const kmd::CallSpec& spe
                 static_cast<unsigned long>(r.returned), r.pended ? " pended=cancelled" : "", text.c_str());
     std::fflush(stdout);
     if (r.stuck) {
-        std::printf("stuck at %s (pending %lu ms, then not completed after CancelIo)\n", text.c_str(), static_cast<unsigned long>(pend_ms));
+        std::printf("stuck at %s (pending %lu ms, then not completed 2 s after CancelIo)\n", text.c_str(), static_cast<unsigned long>(pend_ms));
         return false;
     }
     if (r.error == ERROR_ACCESS_DENIED && kmd::report_dead_driver_hosts(stderr, path) != 0) {
@@ -961,7 +961,7 @@ int cmd_sweep(const Args& a)
     const auto first = kmd::parse_u32(range.substr(0, dash));
     const auto last = dash == std::string::npos ? first : kmd::parse_u32(range.substr(dash + 1));
     const auto seed = kmd::parse_u32(a.get("--seed", "1"));
-    const auto pend_ms = kmd::parse_u32(a.get("--pend-ms", "300"));
+    const auto pend_ms = kmd::parse_u32(a.get("--pend-ms", "100"));
     const std::optional<kmd::CallSpec> only = a.has("--call") ? kmd::parse_call_spec(a.get("--call")) : std::nullopt;
     if (!type || *type > 0xffff) return usage_error("sweep", "--type takes a device type, 0-0xffff");
     if (!first || !last || *first > *last || *last > 0xfff) return usage_error("sweep", "--functions takes A-B, within 0-0xfff");
@@ -986,7 +986,7 @@ int cmd_sweep(const Args& a)
                 ++sent;
                 const kmd::CallResult r = kmd::send_call(device.get(), kmd::CallSpec{code}, *pend_ms);
                 if (r.stuck) {
-                    std::printf("stuck at 0x%08lx,in=0,out=0 (pending %lu ms, then not completed after CancelIo)\n",
+                    std::printf("stuck at 0x%08lx,in=0,out=0 (pending %lu ms, then not completed 2 s after CancelIo)\n",
                                 static_cast<unsigned long>(code), static_cast<unsigned long>(*pend_ms));
                     return kExitFailed;
                 }
@@ -1127,7 +1127,7 @@ const Verb kVerbs[] = {
      "buffers; a code answered with anything but 'invalid function' or 'not supported' is live. Then sends\n"
      "each live code input and output buffers of 0, 16, 4096 and 1 MiB bytes (input from --seed, default 1),\n"
      "buffers ending at a guard page, bad (unmapped) and kernel pointers. A request still pending after\n"
-     "--pend-ms (default 300) is cancelled and must complete. Prints 'live CODE error=E' and 'call CODE in=N\n"
+     "--pend-ms (default 100) is cancelled and must complete. Prints 'live CODE error=E' and 'call CODE in=N\n"
      "out=M error=E returned=R spec=SPEC' lines; stops if the host dies or a cancelled request never\n"
      "completes. --call SPEC (CODE[,in=N][,out=N][,guard|bad-in|bad-out|kernel-in|kernel-out]) sends only\n"
      "that one request, as the sweep did: the replay of one finding.",

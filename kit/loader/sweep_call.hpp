@@ -43,7 +43,7 @@ struct CallResult {
 
 // Sends `spec` on `device` (opened with FILE_FLAG_OVERLAPPED). A request still pending after
 // `pend_ms` is cancelled and must then complete within `cancel_ms`.
-CallResult send_call(HANDLE device, const CallSpec& spec, DWORD pend_ms, DWORD cancel_ms = 5000);
+CallResult send_call(HANDLE device, const CallSpec& spec, DWORD pend_ms, DWORD cancel_ms = 2000);
 
 // The sweep's set for the live codes: per code sizes 0/16/4096/1 MiB in x out and two buffers
 // ending at a guard page; then, for every code, bad and kernel pointers (last: a caller's side may

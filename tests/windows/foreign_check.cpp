@@ -61,7 +61,13 @@ void bell()
     if (!device) return;
     Handle event(CreateEventW(nullptr, FALSE, FALSE, nullptr));
     HANDLE handle = event.get();
-    check(control(device.get(), kNotifyRegister, &handle, sizeof handle), "register the event", GetLastError());
+    const bool registered = control(device.get(), kNotifyRegister, &handle, sizeof handle);
+    check(registered, "register the event", GetLastError());
+    if (!registered) {
+        const DWORD ms = 50;
+        check(!control(device.get(), kNotifyArm, &ms, sizeof ms), "arm without an event is refused", GetLastError());
+        return;
+    }
     const DWORD ms = 50;
     check(control(device.get(), kNotifyArm, &ms, sizeof ms), "arm the 50 ms timer", GetLastError());
     const DWORD waited = WaitForSingleObject(event.get(), 5000);

@@ -17,6 +17,7 @@ cc deferred deferred.c
 cc notifier notifier.c
 cc inverted inverted.c
 cc inverted_csq inverted.c -DINVERTED_USE_IOCSQ
+cc inverted_nocancel inverted.c -DINVERTED_BUG_NO_CANCEL
 cc reglog reglog.c
 cc mathlib mathlib.c -Wl,--out-implib,"$out/libmathlib.a"
 cc adder adder.c -L"$out" -lmathlib

@@ -4,7 +4,8 @@
  * cancel-safe the way Windows-driver-samples general/cancel does it, with IoSetCancelRoutine and a
  * spin lock (Wine 8 stubs IoCsq*; built with -DINVERTED_USE_IOCSQ it uses them instead), so
  * CancelIo, closing the handle or unloading completes parked requests as STATUS_CANCELLED.
- * Device \Device\Callback. */
+ * Built with -DINVERTED_BUG_NO_CANCEL it parks without a cancel routine (a common bug: a cancelled
+ * request then hangs until an event comes or the driver unloads). Device \Device\Callback. */
 #include <ntddk.h>
 #ifdef INVERTED_USE_IOCSQ
 #include <csq.h>
@@ -56,7 +57,9 @@ static NTSTATUS InvertedPark(PINVERTED_EXTENSION ext, PIRP irp)
 {
     KIRQL irql;
     KeAcquireSpinLock(&ext->Lock, &irql);
+#ifndef INVERTED_BUG_NO_CANCEL
     IoSetCancelRoutine(irp, InvertedCancel);
+#endif
     if (irp->Cancel && IoSetCancelRoutine(irp, NULL) != NULL) {
         KeReleaseSpinLock(&ext->Lock, irql);
         return STATUS_CANCELLED; /* cancelled before it was parked, and the routine will not run */
@@ -77,7 +80,9 @@ static PIRP InvertedTake(PINVERTED_EXTENSION ext, PFILE_OBJECT file)
     for (entry = ext->Parked.Flink; entry != &ext->Parked; entry = entry->Flink) {
         PIRP irp = CONTAINING_RECORD(entry, IRP, Tail.Overlay.ListEntry);
         if (file != NULL && IoGetCurrentIrpStackLocation(irp)->FileObject != file) continue;
+#ifndef INVERTED_BUG_NO_CANCEL
         if (IoSetCancelRoutine(irp, NULL) == NULL) continue; /* being cancelled: its routine completes it */
+#endif
         RemoveEntryList(entry);
         found = irp;
         break;
