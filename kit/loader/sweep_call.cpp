@@ -172,8 +172,10 @@ CallResult send_call(HANDLE device, const CallSpec& spec, DWORD pend_ms, DWORD c
     void* in = place(spec.in_place, spec.in_size, true, in_guard);
     void* out = place(spec.out_place, spec.out_size, false, out_guard);
     CallResult r;
-    // Not an owner: a request that never completes may still signal it, so then it is never closed.
-    const HANDLE done = CreateEventW(nullptr, TRUE, FALSE, nullptr);
+    // One event for every call of the process (the sweep is one thread; starting a request resets
+    // its event, on Windows and in Wine's server), never closed: a request that never completed
+    // may still signal it. One per call cost two more server round trips per request.
+    static const HANDLE done = CreateEventW(nullptr, TRUE, FALSE, nullptr);
     if (done == nullptr) {
         r.error = GetLastError();
         return r;
@@ -197,7 +199,6 @@ CallResult send_call(HANDLE device, const CallSpec& spec, DWORD pend_ms, DWORD c
         r.error = GetOverlappedResult(device, &ov, &returned, FALSE) ? 0 : GetLastError();
         r.returned = returned;
     }
-    CloseHandle(done);
     return r;
 }
 
