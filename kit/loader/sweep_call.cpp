@@ -30,9 +30,10 @@ std::vector<unsigned char>& seeded()
 // Pages of which the last is PAGE_NOACCESS: tail(n) is n bytes ending right before it.
 class GuardedPages {
 public:
-    explicit GuardedPages(DWORD usable)
+    // usable 0: nothing is allocated (a call without a guarded buffer, most of a sweep).
+    explicit GuardedPages(DWORD usable) : size_((usable + kPage - 1) / kPage * kPage + kPage)
     {
-        size_ = (usable + kPage - 1) / kPage * kPage + kPage;
+        if (usable == 0) return;
         base_ = static_cast<unsigned char*>(VirtualAlloc(nullptr, size_, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE));
         DWORD old = 0;
         if (base_ != nullptr && !VirtualProtect(base_ + size_ - kPage, kPage, PAGE_NOACCESS, &old)) {
