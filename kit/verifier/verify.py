@@ -219,6 +219,10 @@ def parse_ioctl(spec: str) -> list[str]:
     return args
 
 
+# What unload (or a failed DriverEntry) left behind: no one request made it, so none replays it.
+LEFTOVERS = {"POOL_LEAK", "LINK_LEAK", "DEVICE_LEAK", "HANDLE_LEAK", "REFERENCE_LEAK", "IRP_PENDING_AT_UNLOAD"}
+
+
 def replay_command(report: Report, target: str, dtype: str, spec: str) -> str:
     """The one line that sends just this request again, under the verifier."""
     image = report.image if report.image is not None else Path(report.driver)
@@ -471,7 +475,7 @@ class Session:
                 continue
             if f.what == "IRP" and f.fields.get("major") == "0xe":
                 n += 1
-            elif f.what in ("VIOLATION", "WARNING") and 0 < n <= len(requests):
+            elif f.what in ("VIOLATION", "WARNING") and f.kind not in LEFTOVERS and 0 < n <= len(requests):
                 report.replays[id(f)] = requests[n - 1]
         for f in irps:
             if f.fields.get("major") == "0xe":
