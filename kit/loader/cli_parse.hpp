@@ -1,5 +1,5 @@
 // cli_parse.hpp - strict parsing of what users type on kmdctl's command line: options per verb,
-// numbers, bytes, service names, IOCTL names from a contract header.
+// numbers, bytes, service names (contract headers: contract_header.hpp).
 // Pure C++ (no Win32), so the host unit tests cover it too. Text is UTF-8 throughout: kmdctl
 // takes its arguments as UTF-16 (GetCommandLineW) and converts them once, losslessly.
 #pragma once
@@ -14,6 +14,9 @@
 #include <vector>
 
 namespace kmd {
+
+// Text without its leading and trailing blanks (spaces, tabs).
+std::string_view trim_blanks(std::string_view s);
 
 // "0x222007", "2236423", "0X1f": the whole string must be a number that fits 32 bits.
 std::optional<uint32_t> parse_u32(std::string_view text);
@@ -81,16 +84,5 @@ std::optional<std::string> service_name_problem(std::string_view name);
 
 // JSON string contents: quotes, backslashes and every control character escaped.
 std::string json_escape(std::string_view text);
-
-// ---------------------------------------------------------------- contract headers
-
-// The IOCTL codes a contract header defines: every `#define NAME <expression>` whose expression
-// uses CTL_CODE or a look-alike macro of the header (SKELETON_CTL_CODE(dev, fn, method, access),
-// MYDRV_CTL_CODE(fn, method, access), ...), in the header's order. Function-like macros of the
-// header are expanded; names resolve to its other #defines or to the usual FILE_DEVICE_*,
-// METHOD_* and FILE_*_ACCESS/FILE_*_DATA values; casts to integer types, | ^ & << >> + - * and
-// parentheses are understood, as are comments and line continuations. A definition beyond that
-// (or a CTL_CODE field out of range) is left out, never guessed.
-std::vector<std::pair<std::string, uint32_t>> ioctls_in_header(std::string_view header_text);
 
 } // namespace kmd

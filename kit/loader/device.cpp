@@ -1,7 +1,5 @@
 #include "device.hpp"
 
-#include <skeleton/ioctl.h>
-
 #include <cstdio>
 
 #include "trace.hpp"
@@ -32,15 +30,6 @@ Failure device_io_control(HANDLE device, DWORD code, const std::vector<unsigned 
     out.resize(returned <= out.size() ? returned : out.size());
     if (ok) return {};
     return Failure{call, error};
-}
-
-Failure say_hello(HANDLE device, std::string& greeting)
-{
-    std::vector<unsigned char> out(256);
-    if (Failure f = device_io_control(device, IOCTL_SKELETON_SAY_HELLO, {}, out)) return f;
-    greeting.assign(out.begin(), out.end());
-    while (!greeting.empty() && greeting.back() == '\0') greeting.pop_back();
-    return {};
 }
 
 } // namespace kmd

@@ -14,7 +14,4 @@ Failure open_device(const std::wstring& path, FileHandle& device);
 // IoStatus.Information (lpBytesReturned), even on failure.
 Failure device_io_control(HANDLE device, DWORD code, const std::vector<unsigned char>& in, std::vector<unsigned char>& out);
 
-// IOCTL_SKELETON_SAY_HELLO: the greeting without its NUL.
-Failure say_hello(HANDLE device, std::string& greeting);
-
 } // namespace kmd

@@ -44,7 +44,7 @@ const char* error_hint(uint32_t error, Step step)
                "Windows x86 drivers only (build/bin/x86/), with the kmdctl.exe of the same architecture";
     case 577: // ERROR_INVALID_IMAGE_HASH
         return "Windows refused the driver's signature: a test-signed driver loads only with test signing on "
-               "('bcdedit /set testsigning on', reboot, Secure Boot off) and its certificate trusted (README, "
+               "('bcdedit /set testsigning on', reboot, Secure Boot off) and its certificate trusted (docs/windows.md, "
                "'Test signing'); a driver for other people's machines needs a real signature";
     case 1058: // ERROR_SERVICE_DISABLED
         return "the service's start type is 'disabled': 'kmdctl install <file.sys> --start demand --force' makes it "
@@ -65,9 +65,11 @@ const char* error_hint(uint32_t error, Step step)
     }
 }
 
-const char* debug_print_hint(bool under_wine, bool ihvdriver_mask_present)
+bool kernel_filters_debug_print(bool under_wine, uint32_t nt_major_version) { return !under_wine && nt_major_version >= 6; }
+
+const char* debug_print_hint(bool kernel_filters, bool ihvdriver_mask_present)
 {
-    if (under_wine || ihvdriver_mask_present) return nullptr;
+    if (!kernel_filters || ihvdriver_mask_present) return nullptr;
     return "the driver's DbgPrintEx lines (DPFLTR_IHVDRIVER_ID, INFO level) are filtered out by Windows Vista and later "
            "unless the Debug Print Filter lets them through: reg add \"HKLM\\SYSTEM\\CurrentControlSet\\Control\\Session "
            "Manager\\Debug Print Filter\" /v IHVDRIVER /t REG_DWORD /d 0xf, reboot, and watch with a kernel debugger "

@@ -21,6 +21,9 @@ const char* error_hint(uint32_t error, Step step);
 // For a driver's DbgPrintEx lines on Windows Vista and later: they are filtered out unless the
 // Debug Print Filter lets the component's level through. The one line kmdctl prints when the
 // filter value is missing (`ihvdriver_mask_present` false) on a kernel that filters, else nullptr.
-const char* debug_print_hint(bool under_wine, bool ihvdriver_mask_present);
+// Which kernels filter: NT 6.0 and later, not Wine (its DbgPrint goes to the log whatever the
+// level) and not NT 5.x.
+bool kernel_filters_debug_print(bool under_wine, uint32_t nt_major_version);
+const char* debug_print_hint(bool kernel_filters, bool ihvdriver_mask_present);
 
 } // namespace kmd

@@ -65,8 +65,9 @@ def run_specs(gtest_filter: str | None) -> dict[str, RunSpec]:
         gtest += f" --gtest_filter={gtest_filter}"
     return {
         # the seed's sequence through the x86 kmdctl
-        "seed": RunSpec("seed", [payload.Step("seed", rf"{bin_}\kmdctl.exe run {bin_}\skeleton.sys")],
-                        ["kmdctl.exe", "skeleton.sys"], timeout=900),
+        # (kmdctl knows no driver: the sample's contract names SAY_HELLO as the request to send)
+        "seed": RunSpec("seed", [payload.Step("seed", rf"{bin_}\kmdctl.exe run {bin_}\skeleton.sys --header {bin_}\skeleton_ioctl.h")],
+                        ["kmdctl.exe", "skeleton.sys", "skeleton_ioctl.h"], timeout=900),
         # the whole x86 device-test suite (GoogleTest), the fixture loading the drivers via the SCM
         "device_tests": RunSpec("device_tests", [payload.Step("device_tests", gtest,
                                                               {"KMD_DRIVERS": drivers, "KMD_VERIFIER_LOADED": "0"})],

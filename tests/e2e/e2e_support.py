@@ -12,6 +12,10 @@ from winebox import Box, Run, dbgprint_lines, windows_path  # noqa: E402,F401
 BIN_DIR = bin_dir()
 KMDCTL = BIN_DIR / "kmdctl.exe"
 DRIVER = BIN_DIR / "skeleton.sys"
+# kmdctl knows no driver: these tests drive the sample, so they name its contract, as a user does
+# (the service, \\.\skeleton and SAY_HELLO as kmdctl's defaults come from this header).
+SKELETON_CONTRACT = BIN_DIR / "skeleton_ioctl.h"
+os.environ["KMD_CONTRACT"] = windows_path(SKELETON_CONTRACT)
 # --- x86 (i686): the architecture under test (x64 or x86; SKELETON_BIN_DIR holds its images), and
 # the other architecture's driver, which this one's kmdctl must refuse.
 ARCH = os.environ.get("KMD_ARCH", "x64")

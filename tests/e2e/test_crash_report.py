@@ -76,6 +76,8 @@ class CrashReport(unittest.TestCase):
         self.crash_the_driver()
         status = self.kmdctl("status", "crash_on_ioctl", expect=1)
         self.assertIn("HOST               : DEAD (crashed; see below)", status.stdout)
+        # The STATE line above it does not say a bare RUNNING (it did: sc's layout, the SCM's word).
+        self.assertIn("STATE              : 4    RUNNING (the SCM's word; the driver host is dead: see HOST)", status.stdout)
         # The JSON form says no less than the text: a state scripts can trust, never RUNNING over
         # a dead host; the SCM's own word stays in scm_state; the words on stderr (docs/kmdctl.md).
         dead = self.kmdctl("status", "crash_on_ioctl", "--json", expect=1)

@@ -13,7 +13,7 @@ from e2e_support import BIN_DIR, DRIVER, KMDCTL, ROOT, Box
 CONVERT = "/usr/bin/convert"
 IMPORT = "/usr/bin/import"
 SHOTS = Path(os.environ.get("SKELETON_BIN_DIR", ROOT / "build" / "bin")).parent / "screenshots"
-TITLE = "Skeleton KMD says"
+TITLE = "kmdctl hello"  # the message box of `kmdctl hello --gui`: the reply, titled by the verb
 
 
 def free_display() -> int:

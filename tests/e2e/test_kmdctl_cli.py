@@ -10,6 +10,8 @@ from e2e_support import BIN_DIR, DRIVER, KMDCTL, ROOT, Box, windows_path
 SKELETON_HEADER = ROOT / "samples" / "skeleton" / "include" / "skeleton" / "ioctl.h"
 # Wine turns the Unix argv into UTF-16 with the Unix locale's charset: UTF-8 here, so "ñ" arrives.
 UTF8 = {"LC_ALL": "C.UTF-8"}
+# e2e_support names the sample's contract in KMD_CONTRACT for every test; an empty value is none.
+NO_CONTRACT = {"KMD_CONTRACT": ""}
 
 
 class KmdctlCli(unittest.TestCase):
@@ -23,8 +25,8 @@ class KmdctlCli(unittest.TestCase):
     def kmdctl(self, *args, env=None):
         return self.box.run([KMDCTL, *args], env=env)
 
-    def assertUsage(self, args, words):
-        result = self.kmdctl(*args)
+    def assertUsage(self, args, words, env=None):
+        result = self.kmdctl(*args, env=env)
         self.assertEqual(2, result.returncode, result.describe())
         self.assertIn(words, result.stderr, result.describe())
         self.assertEqual("", result.stdout, "a refused command line does nothing")
@@ -145,7 +147,8 @@ class KmdctlCli(unittest.TestCase):
         self.assertIn("00000000  02 01 ", result.stdout, result.describe())
         (self.work / "mine.h").write_text("#define IOCTL_MINE_REVERSE CTL_CODE(FILE_DEVICE_UNKNOWN, 0x802, METHOD_BUFFERED, "
                                           "FILE_READ_DATA | FILE_WRITE_DATA)\n")
-        result = self.kmdctl("ioctl", "IOCTL_MINE_REVERSE", "--in", "aabb", env={"KMD_CONTRACT": r"C:\kmdtest\mine.h"})
+        result = self.kmdctl("ioctl", "IOCTL_MINE_REVERSE", "--in", "aabb", "--device", r"\\.\skeleton",
+                             env={"KMD_CONTRACT": r"C:\kmdtest\mine.h"})
         self.assertIn("00000000  bb aa ", result.stdout, result.describe())
         missing = self.kmdctl("ioctl", "IOCTL_SKELETON_SAY_HELLO", env={"KMD_CONTRACT": r"C:\kmdtest\mine.h"})
         self.assertEqual(2, missing.returncode, missing.describe())
@@ -154,9 +157,36 @@ class KmdctlCli(unittest.TestCase):
         self.assertIn("default 256", self.kmdctl("ioctl", "--help").stdout)
         self.kmdctl("remove")
 
+    def test_kmdctl_knows_no_driver_of_its_own(self):
+        # Issue 20 item 7: kmdctl carried the skeleton's IOCTL names, device, service and SAY_HELLO.
+        # Without a contract header every one of them is a question, asked before anything runs.
+        self.assertUsage(["run", DRIVER], "which IOCTL? give --ioctl CODE", env=NO_CONTRACT)
+        self.assertUsage(["hello"], "which device? give --device", env=NO_CONTRACT)
+        self.assertUsage(["hello", "--device", r"\\.\skeleton"], "KMD_CONTRACT_HELLO", env=NO_CONTRACT)
+        self.assertUsage(["ioctl", "0x222007"], "which device? give --device", env=NO_CONTRACT)
+        self.assertUsage(["ioctl", "IOCTL_SKELETON_SAY_HELLO", "--device", r"\\.\skeleton"], "no contract header",
+                         env=NO_CONTRACT)
+        self.assertUsage(["decode", "IOCTL_SKELETON_SAY_HELLO"], "no contract header", env=NO_CONTRACT)
+        for verb in ("start", "stop", "status", "remove"):
+            self.assertUsage([verb], "which service? give its name", env=NO_CONTRACT)
+        # A contract without the defaults says which one it lacks.
+        (self.work / "bare.h").write_text("#define IOCTL_BARE CTL_CODE(0x22, 0x800, 0, 0)\n")
+        bare = {"KMD_CONTRACT": r"C:\kmdtest\bare.h"}
+        self.assertUsage(["hello", "--device", r"\\.\skeleton"], "names no request to send unasked", env=bare)
+        self.assertUsage(["start"], "names none (KMD_CONTRACT_SERVICE_W)", env=bare)
+        # The same driver, named by the contract as a user would: the seed's run, unchanged.
+        result = self.kmdctl("run", DRIVER, "--header", windows_path(SKELETON_HEADER), env=NO_CONTRACT)
+        self.assertEqual(0, result.returncode, result.describe())
+        self.assertIn("DeviceIoControl(IOCTL_SKELETON_SAY_HELLO = 0x00222007)", result.stdout)
+        self.assertIn('the driver says: "Hello from ring 0!', result.stdout)
+        # Without a contract the service is named after the file.
+        self.assertEqual(0, self.kmdctl("install", DRIVER, env=NO_CONTRACT).returncode)
+        self.assertIn("SERVICE_NAME: skeleton", self.kmdctl("status", "skeleton", env=NO_CONTRACT).stdout)
+        self.assertEqual(0, self.kmdctl("remove", "skeleton", env=NO_CONTRACT).returncode)
+
     def test_run_sends_the_ioctl_it_is_given_or_none(self):
-        # Another service name: no SAY_HELLO by default (issue 9: it failed at step 5 for any other driver).
-        self.assertUsage(["run", DRIVER, "--name", "mydrv"], "--ioctl CODE")
+        # Without a contract naming one, no request by default (issue 9: it failed at step 5 for any other driver).
+        self.assertUsage(["run", DRIVER, "--name", "mydrv"], "--ioctl CODE", env=NO_CONTRACT)
         self.assertUsage(["run", DRIVER, "--no-ioctl", "--in", "00"], "--no-ioctl sends none")
         result = self.kmdctl("run", DRIVER, "--name", "mydrv", "--device", r"\\.\skeleton", "--ioctl",
                              "IOCTL_SKELETON_REVERSE_BUFFERED", "--in-str", "abc", "--out-size", "8")

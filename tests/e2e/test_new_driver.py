@@ -84,8 +84,30 @@ class LengthRule(unittest.TestCase):
                     self.fail(f"IOCTL_LENDRV_{name}: '{line}' is none of the rule's three forms")
 
 
+# The generated README's "Add an IOCTL": each block to paste follows a marker saying where.
+ADD_IOCTL_STEP = re.compile(r"<!-- add-ioctl: (?P<file>\S+) (?P<where>before|after) (?P<anchor>.*?) -->\n```[a-z]*\n(?P<code>.*?)```", re.S)
+
+
+def follow_add_an_ioctl(readme: str, driver_dir: Path) -> list[str]:
+    """Applies the README's "Add an IOCTL" steps literally to the generated driver; the files changed."""
+    section = readme[readme.index("## Add an IOCTL"):]
+    changed = []
+    for step in ADD_IOCTL_STEP.finditer(section):
+        path = driver_dir / step["file"]
+        lines = path.read_text().splitlines(keepends=True)
+        at = [i for i, line in enumerate(lines) if step["anchor"] in line]
+        if len(at) != 1:
+            raise AssertionError(f"README step for {step['file']}: {len(at)} lines contain '{step['anchor']}' (one expected)")
+        index = at[0] + (1 if step["where"] == "after" else 0)
+        path.write_text("".join(lines[:index]) + step["code"] + "".join(lines[index:]))
+        changed.append(step["file"])
+    return changed
+
+
 class ProjectOfItsOwn(unittest.TestCase):
     def test_generated_project_builds_and_passes_its_own_tests(self):
+        """...with an IOCTL added by following its README's "Add an IOCTL" to the letter: the
+        contract, handler, table row, host test and device test it says to paste."""
         shutil.rmtree(WORK, ignore_errors=True)
         project = WORK / "mydrv"
         made = new_driver("mydrv", "--dir", str(project))
@@ -94,12 +116,18 @@ class ProjectOfItsOwn(unittest.TestCase):
                   "mydrv/nt/driver.cpp", "mydrv/tests/host/core_tests.cpp", "mydrv/tests/host/fuzz_requests.cpp",
                   "mydrv/tests/windows/device_tests.cpp", "mydrv/tests/e2e/test_mydrv.py"):
             self.assertTrue((project / f).is_file(), f)
+        changed = follow_add_an_ioctl((project / "README.md").read_text(), project / "mydrv")
+        self.assertEqual(["include/mydrv/ioctl.h", "core/requests.cpp", "core/requests.cpp", "tests/host/core_tests.cpp",
+                          "tests/windows/device_tests.cpp"], changed, "the README's Add an IOCTL steps")
         env = {k: v for k, v in os.environ.items() if not k.startswith(("KMD_", "SKELETON_"))}
         result = subprocess.run(["make", "-C", str(project), "test"], capture_output=True, text=True, env=env, timeout=900)
         self.assertEqual(0, result.returncode, result.stdout[-6000:] + result.stderr[-3000:])
         self.assertIn("100% tests passed", result.stdout)
         for test in ("mydrv.host.", "mydrv.fuzz", "mydrv.device_tests", "mydrv.e2e.mydrv"):
             self.assertIn(test, result.stdout)
+        # The README's IOCTL is in the image and answers (host test and device test both ran and passed).
+        self.assertIn("Double.DoublesItsInput", result.stdout + (project / "build" / "Testing" / "Temporary" / "LastTest.log").read_text(errors="replace"))
+        self.assertIn("Device.DoubleThroughTheSystemBuffer", (project / "build" / "Testing" / "Temporary" / "LastTest.log").read_text(errors="replace"))
         self.assertTrue((project / "build" / "bin" / "mydrv.sys").is_file())
         # Its device tests ran under the kit's Driver Verifier, as every project's do.
         self.assertTrue((project / "build" / "bin" / "kmdverify.sys").is_file())

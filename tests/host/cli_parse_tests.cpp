@@ -1,12 +1,7 @@
-// cli_parse_tests.cpp - kmdctl's strict number, hex and IOCTL-name parsing.
+// cli_parse_tests.cpp - kmdctl's strict number, hex, option and name parsing.
 #include <gtest/gtest.h>
 
 #include "cli_parse.hpp"
-
-#include <skeleton/ioctl.h>
-
-#include <fstream>
-#include <sstream>
 
 namespace {
 
@@ -105,62 +100,6 @@ TEST(CliParse, JsonEscapesControlCharacters)
     EXPECT_EQ("plain ñ", kmd::json_escape("plain ñ"));
     EXPECT_EQ("a\\\"b\\\\c", kmd::json_escape("a\"b\\c"));
     EXPECT_EQ("\\n\\r\\t\\b\\f\\u0001\\u001f", kmd::json_escape("\n\r\t\b\f\x01\x1f"));
-}
-
-TEST(CliParse, IoctlsFromAContractHeader)
-{
-    const char* header = R"(
-/* A contract in the style of winioctl.h and of skeleton/ioctl.h. */
-#define MYDRV_DEVICE 0x8000u
-#define MYDRV_CTL_CODE(d, f, m, a) (((d) << 16) | ((a) << 14) | ((f) << 2) | (m))
-#define IOCTL_MYDRV_ADD CTL_CODE(MYDRV_DEVICE, 0x800, METHOD_BUFFERED, FILE_ANY_ACCESS) // adds
-#define IOCTL_MYDRV_RW \
-    MYDRV_CTL_CODE(MYDRV_DEVICE, 0x801, METHOD_OUT_DIRECT, \
-                   FILE_READ_DATA | FILE_WRITE_DATA)
-  #  define   IOCTL_MYDRV_RAW   CTL_CODE(0x22, 2049, 3, 0)
-#define NOT_AN_IOCTL 42
-#define IOCTL_BROKEN CTL_CODE(MYDRV_DEVICE, 0x1000, METHOD_BUFFERED, FILE_ANY_ACCESS)
-#define IOCTL_UNKNOWN_NAME CTL_CODE(NO_SUCH_THING, 1, 0, 0)
-// #define IOCTL_COMMENTED CTL_CODE(1, 1, 0, 0)
-)";
-    const auto found = kmd::ioctls_in_header(header);
-    const std::vector<std::pair<std::string, uint32_t>> expected = {
-        {"IOCTL_MYDRV_ADD", 0x80002000u}, {"IOCTL_MYDRV_RW", 0x8000e006u}, {"IOCTL_MYDRV_RAW", 0x00222007u}};
-    EXPECT_EQ(expected, found);
-}
-
-TEST(CliParse, IoctlsFromAGeneratedDriverContract)
-{
-    // The shape tools/new-driver writes: a three-argument look-alike with casts and an ul suffix.
-    const char* header = R"(
-#define MYDRV_CTL_CODE(function, method, access) \
-    ((0x00000022ul << 16) | ((unsigned long)(access) << 14) | ((unsigned long)(function) << 2) | (unsigned long)(method))
-#define IOCTL_MYDRV_ADD MYDRV_CTL_CODE(0x800, 0, 0)
-#define IOCTL_MYDRV_CHECK_SUM MYDRV_CTL_CODE(0x801, 1, 2)
-#define IOCTL_MYDRV_WRONG_ARITY MYDRV_CTL_CODE(0x802, 1)
-#define MYDRV_MAX_TRANSFER (1024u * 1024u)
-)";
-    const std::vector<std::pair<std::string, uint32_t>> expected = {{"IOCTL_MYDRV_ADD", 0x00222000u},
-                                                                    {"IOCTL_MYDRV_CHECK_SUM", 0x0022a005u}};
-    EXPECT_EQ(expected, kmd::ioctls_in_header(header));
-}
-
-TEST(CliParse, IoctlsOfTheSkeletonContract)
-{
-    std::ifstream file(SKELETON_IOCTL_HEADER);
-    ASSERT_TRUE(file) << SKELETON_IOCTL_HEADER;
-    std::stringstream text;
-    text << file.rdbuf();
-    const auto found = kmd::ioctls_in_header(text.str());
-    // The same values the contract's own constexpr code gives (contract_tests checks those against CTL_CODE).
-    const std::vector<std::pair<std::string, uint32_t>> expected = {
-        {"IOCTL_SKELETON_SAY_HELLO", IOCTL_SKELETON_SAY_HELLO},
-        {"IOCTL_SKELETON_REVERSE_BUFFERED", IOCTL_SKELETON_REVERSE_BUFFERED},
-        {"IOCTL_SKELETON_VERIFY_IN_DIRECT", IOCTL_SKELETON_VERIFY_IN_DIRECT},
-        {"IOCTL_SKELETON_FILL_OUT_DIRECT", IOCTL_SKELETON_FILL_OUT_DIRECT},
-        {"IOCTL_SKELETON_ECHO_NEITHER", IOCTL_SKELETON_ECHO_NEITHER},
-        {"IOCTL_SKELETON_DELAY_PENDING", IOCTL_SKELETON_DELAY_PENDING}};
-    EXPECT_EQ(expected, found);
 }
 
 TEST(CliParse, HexDumpLayout)

@@ -58,12 +58,21 @@ TEST(ErrorHints, WhatTheErrorsOwnWordsSayIsNotRepeated)
 
 TEST(ErrorHints, NoDbgPrintOutputIsExplainedWhereWindowsFiltersIt)
 {
-    const char* h = kmd::debug_print_hint(false, false);
+    const char* h = kmd::debug_print_hint(true, false);
     ASSERT_NE(nullptr, h);
     EXPECT_NE(std::string::npos, std::string(h).find("Debug Print Filter"));
     EXPECT_NE(std::string::npos, std::string(h).find("IHVDRIVER"));
-    EXPECT_EQ(nullptr, kmd::debug_print_hint(true, false)) << "Wine does not filter";
-    EXPECT_EQ(nullptr, kmd::debug_print_hint(false, true)) << "the filter is set";
+    EXPECT_NE(std::string::npos, std::string(h).find("\\n")) << "a line without its newline is the other usual cause";
+    EXPECT_EQ(nullptr, kmd::debug_print_hint(false, false)) << "this kernel does not filter";
+    EXPECT_EQ(nullptr, kmd::debug_print_hint(true, true)) << "the filter is set";
+}
+
+TEST(ErrorHints, WhichKernelsFilterDebugPrint)
+{
+    EXPECT_TRUE(kmd::kernel_filters_debug_print(false, 6));   // Vista
+    EXPECT_TRUE(kmd::kernel_filters_debug_print(false, 10));  // Windows 10, 11
+    EXPECT_FALSE(kmd::kernel_filters_debug_print(false, 5));  // XP, Server 2003, ReactOS
+    EXPECT_FALSE(kmd::kernel_filters_debug_print(true, 10));  // Wine, whatever version it reports
 }
 
 } // namespace

@@ -45,6 +45,9 @@ from winebox import Box, _kill_wineserver, windows_path  # noqa: E402
 BIN_DIR = Path(os.environ.get("SKELETON_BIN_DIR", ROOT / "build" / "bin"))
 KMDCTL = BIN_DIR / "kmdctl.exe"
 STRESS = BIN_DIR / "skeleton_stress.exe"
+# kmdctl knows no driver: the suite drives the sample, so it names the sample's contract (its
+# service, device and SAY_HELLO become kmdctl's defaults), as a user does with KMD_CONTRACT.
+os.environ.setdefault("KMD_CONTRACT", windows_path(BIN_DIR / "skeleton_ioctl.h"))
 SERVICES_KEY = r"HKLM\System\CurrentControlSet\Services"
 
 FAST = dict(reload=50, mixed=500, fuzz=20000, flood=2000, stop_under_load=2, kill_host=1, concurrent_run=1)

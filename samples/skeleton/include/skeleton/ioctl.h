@@ -22,6 +22,13 @@
 /* Name of the service (HKLM\System\CurrentControlSet\Services\skeleton). */
 #define SKELETON_SERVICE_NAME_W L"skeleton"
 
+/* What kmdctl takes from this header when told to (--header, or KMD_CONTRACT naming this file):
+ * the service start/stop/status/remove act on, the device hello/ioctl open, and the request run
+ * and hello send when no IOCTL is named. kmdctl knows no driver of its own (docs/kmdctl.md). */
+#define KMD_CONTRACT_SERVICE_W SKELETON_SERVICE_NAME_W
+#define KMD_CONTRACT_DEVICE_W SKELETON_WIN32_DEVICE_PATH_W
+#define KMD_CONTRACT_HELLO IOCTL_SKELETON_SAY_HELLO
+
 /* ---- CTL_CODE arithmetic, spelled out ------------------------------------------------------
  *
  *  31           16 15  14 13          2 1    0

@@ -60,16 +60,16 @@ TEST(Contract, NamesAreTheSeeds)
 
 } // namespace
 
-// ---------------------------------------------------------------- the README cannot drift
+// ---------------------------------------------------------------- the reference cannot drift
 
-// The README's IOCTL table ("## The contract") has one row per request-table row, each naming the
-// IOCTL, its code, method and access as the contract defines them. Adding an IOCTL without its
-// README row (or the other way round) fails here.
+// The IOCTL table of docs/reference.md ("## The contract", moved there from the README) has one row
+// per request-table row, each naming the IOCTL, its code, method and access as the contract
+// defines them. Adding an IOCTL without its row (or the other way round) fails here.
 namespace readme {
 
 std::vector<std::string> contract_rows()
 {
-    std::ifstream file(SKELETON_README_PATH);
+    std::ifstream file(SKELETON_CONTRACT_DOC_PATH);
     std::vector<std::string> rows;
     for (std::string line; std::getline(file, line);)
         if (line.rfind("| `IOCTL_SKELETON_", 0) == 0) rows.push_back(line);
@@ -102,7 +102,7 @@ TEST(Readme, ItsIoctlTableMatchesTheRequestTable)
     const auto rows = contract_rows();
     std::vector<skeleton::core::RequestSpec> all(skeleton::core::requests_begin(), skeleton::core::requests_end());
     all.insert(all.end(), std::begin(kShellRequests), std::end(kShellRequests));
-    ASSERT_EQ(all.size(), rows.size()) << "README.md: one row per IOCTL of the contract";
+    ASSERT_EQ(all.size(), rows.size()) << "docs/reference.md: one row per IOCTL of the contract";
     for (const auto* r = all.data(); r != all.data() + all.size(); ++r) {
         char code[16];
         std::snprintf(code, sizeof code, "0x%08x", r->code);
@@ -110,7 +110,7 @@ TEST(Readme, ItsIoctlTableMatchesTheRequestTable)
                                      " | " + access_name(r->code) + " |";
         bool found = false;
         for (const auto& row : rows) found = found || row.rfind(expected, 0) == 0;
-        EXPECT_TRUE(found) << "README.md has no row starting " << expected;
+        EXPECT_TRUE(found) << "docs/reference.md has no row starting " << expected;
     }
 }
 
@@ -125,11 +125,7 @@ TEST(Readme, ItsIoctlTableMatchesTheRequestTable)
 // way round), an IOCTL without a statement, or a statement in another form fails.
 namespace length_rule {
 
-std::string header_path()
-{
-    std::string path = SKELETON_README_PATH; // the tree's root: .../README.md
-    return path.substr(0, path.size() - std::string("README.md").size()) + "samples/skeleton/include/skeleton/ioctl.h";
-}
+std::string header_path() { return SKELETON_IOCTL_HEADER_PATH; }
 
 // IOCTL name (without IOCTL_SKELETON_) -> the "input length:" statements of the comment just above it.
 std::map<std::string, std::vector<std::string>> statements()
