@@ -117,9 +117,12 @@ loop-bench: build
 	BUILD_DIR=$(BUILD_DIR) JOBS=$(JOBS) tools/loop_bench.sh
 
 # The reliability suite's heavy variants (tests/reliability): about half an hour, run on purpose.
-# SEED=N replays an earlier run.
+# SEED=N replays an earlier run. Then every driver of the foreign corpus through `verify.py DRIVER`
+# with no other argument (all 32,768 codes, every fault point; tests/e2e/test_foreign_drivers.py).
 soak: build
 	$(PYTHON) tests/reliability/reliability.py --soak $(if $(SEED),--seed $(SEED))
+	cd tests/e2e && KMD_FOREIGN_FULL=1 KMD_BIN_DIR=$(abspath $(BUILD_DIR))/bin SKELETON_WINE_DIR=$(abspath $(BUILD_DIR))/wine \
+	  $(PYTHON) -m unittest -v test_foreign_drivers
 
 # Any driver under kmdverify.sys, the Driver Verifier for Wine (docs/verifier.md):
 #   make verify DRIVER=path/to/driver.sys [VERIFY_ARGS="--device NAME --ioctl 0x222007,out=256"]

@@ -151,6 +151,7 @@ class Report:
     sweep_runs: int = 0
     low_resources: list[str] = field(default_factory=list)  # what the low-resources simulation did, one line each
     image: Path | None = None  # the driver file, to name functions in the report
+    replays: dict[int, str] = field(default_factory=dict)  # id(finding) -> the command that sends its request again
 
     def symbolized(self, text: str, symbols: Symbols) -> str:
         def name(m: re.Match) -> str:
@@ -203,6 +204,8 @@ class Report:
         lines += ["  " + d for d in self.discovered]
         for f in self.violations + self.of("WARNING"):
             lines.append("    " + self.symbolized(f.text.split("kmdverify: ", 1)[-1], symbols))
+            if id(f) in self.replays:
+                lines.append(f"      replay: {self.replays[id(f)]}")
         for p in self.problems:
             lines.append(f"    PROBLEM {p}")
         for p in self.incomplete:
@@ -224,6 +227,32 @@ def parse_ioctl(spec: str) -> list[str]:
         else:
             raise argparse.ArgumentTypeError(f"--ioctl {spec!r}: unknown part {p!r} (in=HEX, out=N)")
     return args
+
+
+# What unload (or a failed DriverEntry) left behind: no one request made it, so none replays it.
+LEFTOVERS = {"POOL_LEAK", "LINK_LEAK", "DEVICE_LEAK", "HANDLE_LEAK", "REFERENCE_LEAK", "IRP_PENDING_AT_UNLOAD"}
+
+
+def replay_command(report: Report, target: str, dtype: str, spec: str) -> str:
+    """The one line that sends just this request again, under the verifier."""
+    image = report.image if report.image is not None else Path(report.driver)
+    device = target[4:] if target.startswith("\\\\.\\") else target
+    return f"kit/verifier/verify.py {image} --no-sweep --device {device} --call {spec}" + (f" --type {dtype}" if dtype != "0x22" else "")
+
+
+def ioctl_replay(report: Report, argv: list[str]) -> str:
+    """verify.py's --ioctl form of one explicit `kmdctl ioctl CODE [--in HEX] [--out-size N] --device D` step."""
+    args = argv[argv.index("ioctl") + 1:]
+    spec, device = args[0], ""
+    for key, value in zip(args[1::2], args[2::2]):
+        if key == "--in":
+            spec += f",in={value}"
+        elif key == "--out-size":
+            spec += f",out={value}"
+        elif key == "--device":
+            device = value[4:] if value.startswith("\\\\.\\") else value
+    image = report.image if report.image is not None else Path(report.driver)
+    return f"kit/verifier/verify.py {image} --no-sweep --device {device} --ioctl {spec}"
 
 
 class Session:
@@ -304,7 +333,8 @@ class Session:
 
     def verify_driver(self, driver: Path, service: str, device: str | None, ioctls: list[list[str]], sweep: bool = True,
                       max_points: int = 64, timeout: float = 300, discover: bool = False, low_resources_seed: int = 0,
-                      low_resources_sweep: bool = False) -> Report:
+                      low_resources_sweep: bool = False, calls: list[str] = (),
+                      device_type: str | None = None, functions: str | None = None) -> Report:
         report = Report(driver.name.lower(), image=driver)
         if low_resources_seed:
             # Read when the driver loads: every failable call after its DriverEntry may fail (1 in 4).
@@ -316,10 +346,17 @@ class Session:
             # Without --device: every link the driver made (the verifier saw each IoCreateSymbolicLink),
             # whatever it is named; the service name only when it made none.
             targets = [device] if device else self._links(report) or [service]
+            if discover and not device and not self._links(report) and not report.of("DEVICE"):
+                discover = False  # no device, no link: nothing to open (an export driver's DriverEntry)
+                report.discovered.append("no device or link created: nothing to sweep")
             exercise = [Step(self.kmd(*args, "--device", rf"\\.\{target}"), may_fail=True) for target in targets for args in ioctls]
-            types = list(dict.fromkeys(f.fields.get("type", "0x22") for f in report.of("DEVICE"))) or ["0x22"]
-            discovery = [Step(self.kmd("sweep", rf"\\.\{target}", "--type", t), may_fail=True)
+            types = [device_type] if device_type else list(dict.fromkeys(f.fields.get("type", "0x22") for f in report.of("DEVICE"))) or ["0x22"]
+            narrowed = ["--functions", functions] if functions else []
+            discovery = [Step(self.kmd("sweep", rf"\\.\{target}", "--type", t, *narrowed), may_fail=True)
                          for target in targets for t in types] if discover else []
+            # A replay (--call): one request of the sweep, exactly as the sweep sent it.
+            discovery += [Step(self.kmd("sweep", rf"\\.\{target}", "--type", types[0], "--call", spec), may_fail=True)
+                          for target in targets for spec in calls]
             steps = self.batch([*exercise, *discovery, self.kmd("stop", service)], timeout=timeout + 300 * len(discovery), first=4)
         except StepFailed as e:
             report.findings += parse(self.new_lines())
@@ -434,46 +471,89 @@ class Session:
             pass
 
     @staticmethod
-    def _discovered(report: Report, discovery: list[Step], steps: list[Step]) -> int:
-        """Reads the sweeps' output into the report; returns how many IOCTLs they sent."""
-        sent = 0
+    def _discovered(report: Report, discovery: list[Step], steps: list[Step]) -> list[str]:
+        """Reads the sweeps' output into the report; returns the replay command of each IOCTL they
+        sent that must reach the driver, in the order sent, and of those that may not (bad and
+        kernel pointers, which a caller's side can refuse before any driver sees them)."""
+        sent: list[str] = []
+        optional_sent: list[str] = []
         for step in discovery:
             target, dtype = step.argv[2], step.argv[4]
-            live = [line.split()[1] for line in step.output.splitlines() if line.startswith("live ")]
-            calls = [line for line in step.output.splitlines() if line.startswith("call ")]
-            swept = next((int(line.split()[1]) for line in step.output.splitlines() if line.startswith("swept ")), 0)
-            sent += swept + len(calls)
-            report.discovered.append(f"device {target} (type {dtype}): {len(live)} live IOCTL code(s) of {swept} swept"
-                                     + (": " + ", ".join(live) if live else ""))
+            out = step.output.splitlines()
+            live = [line.split()[1] for line in out if line.startswith("live ")]
+            calls = [line for line in out if line.startswith("call ")]
+            swept = next((int(line.split()[1]) for line in out if line.startswith("swept ")), 0)
+            first, last = 0x800, 0xfff
+            if "--functions" in step.argv:
+                low, _, high = step.argv[step.argv.index("--functions") + 1].partition("-")
+                first, last = int(low, 0), int(high or low, 0)
+            codes = [(int(dtype, 16) << 16) | (access << 14) | (function << 2) | method
+                     for function in range(first, last + 1) for method in range(4) for access in range(4)]
+            sent += [replay_command(report, target, dtype, f"0x{code:08x},in=0,out=0") for code in codes[:swept]]
+            # Bad and kernel pointers come last (kmdctl sweep): under Wine the caller's side refuses
+            # them (its buffers are copied in the caller), so they may not arrive; whatever does is
+            # counted, and the ones before them keep their numbers.
+            optional = [line for line in calls if "bad-" in line or "kernel-" in line]
+            sent += [replay_command(report, target, dtype, line.split("spec=")[1].split()[0])
+                     for line in calls if line not in optional and "spec=" in line]
+            optional_sent += [replay_command(report, target, dtype, line.split("spec=")[1].split()[0]) for line in optional]
+            if "--call" in step.argv:
+                report.discovered.append(f"device {target}: replayed {step.argv[-1]}: " + (calls[0] if calls else "no call made"))
+            else:
+                report.discovered.append(f"device {target} (type {dtype}): {len(live)} live IOCTL code(s) of {swept} swept"
+                                         + (": " + ", ".join(live) if live else ""))
             for code in live:
                 errors: dict[str, int] = {}
+                pended = 0
                 for line in calls:
                     if line.split()[1] == code:
                         error = line.split("error=")[1].split()[0]
                         errors[error] = errors.get(error, 0) + 1
+                        pended += "pended=cancelled" in line
                 report.discovered.append(f"  {code}: {sum(errors.values())} seeded calls, errors " +
-                                         ", ".join(f"{e} x{n}" for e, n in sorted(errors.items())))
-            died = next((line for line in step.output.splitlines() if line.startswith("host died at ")), None)
-            if died:
-                code = died.split()[3]
-                function = (int(code, 16) >> 2) & 0xfff
-                report.problems.append(f"the driver host died during the sweep of {target}: {died}; replay: "
-                                       f"kmdctl sweep {target} --type {dtype} --functions 0x{function:x}-0x{function:x}")
-            elif step.rc not in (0, None):
-                report.problems.append(f"step {steps.index(step) + 4} (the sweep of {target}) failed, exit code {step.rc}:\n"
-                                       f"{step.output.rstrip()[-2000:]}")
-        return sent
+                                         ", ".join(f"{e} x{n}" for e, n in sorted(errors.items())) +
+                                         (f", {pended} pended and cancelled" if pended else ""))
+            for line in out:
+                if line.startswith("host died at ") or line.startswith("stuck at "):
+                    spec = line.split(" at ", 1)[1].split()[0]
+                    what = "the driver host died" if line.startswith("host") else "a cancelled request never completed"
+                    report.problems.append(f"{what} during the sweep of {target}: {line}\n      replay: "
+                                           f"{replay_command(report, target, dtype, spec)}")
+                    break
+            else:
+                if step.rc not in (0, None):
+                    report.problems.append(f"step {steps.index(step) + 4} (the sweep of {target}) failed, exit code {step.rc}:\n"
+                                           f"{step.output.rstrip()[-2000:]}")
+        return sent, optional_sent
 
     @staticmethod
     def _check_delivery(report: Report, steps: list[Step], exercise: list[Step], discovery: list[Step] = ()) -> None:
         """Every IOCTL sent must have reached the driver (the verifier's IRP line for its code), and a
-        driver that created a device must have been sent something."""
+        driver that created a device must have been sent something. Each violation after the n-th
+        delivered IOCTL gets that request's replay command."""
         seen: dict[int, int] = {}
         irps = [f for f in report.of("IRP")]
-        swept = Session._discovered(report, list(discovery), steps)
+        requests = [ioctl_replay(report, step.argv) for step in exercise]
+        swept, optional = Session._discovered(report, list(discovery), steps)
+        requests += swept
         delivered = sum(1 for f in irps if f.fields.get("major") == "0xe")
-        if swept > delivered:
-            report.problems.append(f"the sweep sent {swept} IOCTLs and the driver saw {delivered} (with the explicit ones)")
+        if len(swept) > delivered:
+            report.problems.append(f"the sweep sent {len(swept)} IOCTLs and the driver saw {delivered} (with the explicit ones)")
+        if optional:
+            arrived = max(0, min(len(optional), delivered - len(requests)))
+            report.discovered.append(f"  bad and kernel pointers: {len(optional)} sent, {arrived} reached the driver"
+                                     + (" (the rest refused by the caller's side: Wine copies buffers there)" if arrived < len(optional) else ""))
+            if arrived == len(optional):
+                requests += optional  # all arrived, in order: their findings get their replays
+        report.replays = {}
+        n = 0
+        for f in report.findings:
+            if f.driver != report.driver:
+                continue
+            if f.what == "IRP" and f.fields.get("major") == "0xe":
+                n += 1
+            elif f.what in ("VIOLATION", "WARNING") and f.kind not in LEFTOVERS and 0 < n <= len(requests):
+                report.replays[id(f)] = requests[n - 1]
         for f in irps:
             if f.fields.get("major") == "0xe":
                 code = int(f.fields.get("code", "0"), 16)
@@ -541,6 +621,10 @@ def main(argv: list[str]) -> int:
     p.add_argument("--device", help=r"Win32 device name for the IOCTLs (\\.\NAME; default: every symbolic link the driver "
                                     "creates, else the service name)")
     p.add_argument("--ioctl", action="append", default=[], type=parse_ioctl, metavar="CODE[,in=HEX][,out=N]")
+    p.add_argument("--call", action="append", default=[], metavar="CODE[,in=N][,out=N][,guard|bad-in|...]",
+                   help="send one request of the discovery sweep (`kmdctl sweep --call`): what a finding's replay line runs")
+    p.add_argument("--type", help="with --call: the device type (default: the device's own)")
+    p.add_argument("--functions", metavar="A-B", help="sweep only functions A-B (default the customer range, 0x800-0xfff)")
     p.add_argument("--ioctl-script", type=Path, help="a file of --ioctl specs, one a line (# comments)")
     p.add_argument("--group", default="kmdverify", help="load-order group shared by the verifier and the driver(s)")
     p.add_argument("--expect", default="", help="with a PROGRAM: drivers (file names) that must be verified")
@@ -595,8 +679,9 @@ def main(argv: list[str]) -> int:
             rc = 0
             name = a.name or a.driver.stem
             reports = [session.verify_driver(a.driver.resolve(), name, a.device, ioctls, sweep=not a.no_sweep,
-                                             max_points=a.max_faults, discover=not ioctls and not a.no_discover,
-                                             low_resources_seed=a.low_resources, low_resources_sweep=a.low_resources_sweep)]
+                                             max_points=a.max_faults, discover=not ioctls and not a.call and not a.no_discover,
+                                             low_resources_seed=a.low_resources, low_resources_sweep=a.low_resources_sweep,
+                                             calls=a.call, device_type=a.type, functions=a.functions)]
         try:
             session.stop()
         except StepFailed as e:

@@ -2,6 +2,7 @@
 """kmdverify.sys catches each defect it claims to, by name, on purpose-built bad drivers (one
 plain-C WDM-style source, tests/drivers/verifier/wdm_sample.c), and passes the correct build of
 that same driver through the whole fault-injection sweep. All in one box: one verifier, one host."""
+import re
 import subprocess
 import sys
 import unittest
@@ -147,11 +148,28 @@ class VerifierCatchesDefects(unittest.TestCase):
         report = self.verify("vf_other_name", ioctls=(), discover=True)
         self.assertEqual("PASS", report.result, report.text())
         self.assertIn(r"device \\.\sample_dev (type 0x22): 2 live IOCTL code(s) of 32768 swept: 0x00222400, 0x00222407", report.text())
-        self.assertIn("  0x00222407: 16 seeded calls", report.text())
+        # 16 sizes, 2 buffers ending at a guard page, 4 bad or kernel pointers. Before: 16.
+        self.assertIn("  0x00222407: 22 seeded calls", report.text())
+        self.assertIn("bad and kernel pointers: 8 sent, 0 reached the driver", report.text())
 
     def test_discovery_catches_a_bug_nobody_asked_about(self):
         report = self.verify("vf_skip_probe", ioctls=(), discover=True)
         self.assert_caught(report, "UNPROBED_USER_BUFFER", "IoCompleteRequest")
+
+    def test_each_finding_is_followed_by_the_command_that_replays_its_request(self):
+        # Before: the violation alone; which of the sweep's ~32,800 requests caused it, nobody said.
+        report = self.verify("vf_skip_probe", ioctls=(), discover=True)
+        text = report.text()
+        replay = re.search(r"VIOLATION UNPROBED_USER_BUFFER .*code=0x00222407\).*\n      replay: (kit/verifier/verify\.py \S+"
+                           r"vf_skip_probe\.sys --no-sweep --device vf_skip_probe --call (0x00222407,in=\d+,out=\d+\S*))\n", text)
+        self.assertIsNotNone(replay, text)
+        self.assertEqual(len(report.violations), text.count("      replay: "), text)  # one per finding
+        # The replay sends that one request again, and the same violation comes back.
+        again = self.session.verify_driver(BIN_DIR / "vf_skip_probe.sys", "vf_skip_probe", "vf_skip_probe", [], sweep=False,
+                                           calls=[replay.group(2)])
+        print(again.text())
+        self.assert_caught(again, "UNPROBED_USER_BUFFER", "IoCompleteRequest")
+        self.assertEqual(1, sum(1 for f in again.of("IRP") if f.fields.get("major") == "0xe"), again.text())
 
     def test_every_ioctl_sent_is_counted_at_the_driver(self):
         report = self.verify("wdm_sample", ioctls=(BUFFERED, BUFFERED, NEITHER))

@@ -48,7 +48,8 @@ constexpr kmd::OptionSpec kCommonOptions[] = {KMD_COMMON_OPTIONS};
 constexpr kmd::OptionSpec kHelloOptions[] = {KMD_COMMON_OPTIONS, {"--device", true}, {"--header", true}, {"--gui", false}};
 constexpr kmd::OptionSpec kIoctlOptions[] = {KMD_COMMON_OPTIONS, {"--device", true}, KMD_REQUEST_OPTIONS};
 constexpr kmd::OptionSpec kDecodeOptions[] = {KMD_COMMON_OPTIONS, {"--header", true}};
-constexpr kmd::OptionSpec kSweepOptions[] = {KMD_COMMON_OPTIONS, {"--type", true}, {"--functions", true}, {"--seed", true}};
+constexpr kmd::OptionSpec kSweepOptions[] = {KMD_COMMON_OPTIONS, {"--type", true}, {"--functions", true}, {"--seed", true},
+                                              {"--pend-ms", true}, {"--call", true}};
 
 const Verb kVerbs[] = {
     {"run",
@@ -112,12 +113,16 @@ const Verb kVerbs[] = {
      "implements as a do-nothing FIXME shows as implemented. Exit 1 if any is missing. start and run name\n"
      "missing imports too.",
      {kCommonOptions, 1, 1}, cmd_imports},
-    {"sweep", "sweep <device> [--type T] [--functions A-B] [--seed N]",
+    {"sweep", "sweep <device> [--type T] [--functions A-B] [--seed N] [--pend-ms MS] [--call SPEC]",
      "Finds the IOCTL codes <device> (\\\\.\\NAME) answers: functions A-B (default 0x800-0xfff) x the four\n"
      "methods x the four access values of device type T (default 0x22, FILE_DEVICE_UNKNOWN), sent without\n"
      "buffers; a code answered with anything but 'invalid function' or 'not supported' is live. Then sends\n"
-     "each live code input and output buffers of 0, 16, 4096 and 1 MiB bytes (input from --seed, default 1).\n"
-     "Prints 'live CODE error=E' and 'call CODE in=N out=M error=E returned=R' lines; stops if the host dies.",
+     "each live code input and output buffers of 0, 16, 4096 and 1 MiB bytes (input from --seed, default 1),\n"
+     "buffers ending at a guard page, bad (unmapped) and kernel pointers. A request still pending after\n"
+     "--pend-ms (default 100) is cancelled and must complete. Prints 'live CODE error=E' and 'call CODE in=N\n"
+     "out=M error=E returned=R spec=SPEC' lines; stops if the host dies or a cancelled request never\n"
+     "completes. --call SPEC (CODE[,in=N][,out=N][,guard|bad-in|bad-out|kernel-in|kernel-out]) sends only\n"
+     "that one request, as the sweep did: the replay of one finding.",
      {kSweepOptions, 1, 1}, cmd_sweep},
     {"decode", "decode <code> [--header H]", "Takes an IOCTL code (a number or a name) apart: device type, function, method, access.",
      {kDecodeOptions, 1, 1}, cmd_decode},
