@@ -116,7 +116,10 @@ class QuickTier(unittest.TestCase):
         at = command.index("--")
         self.assertEqual(["winebox.py", "run"], [Path(c).name for c in command[1:3]], command)  # in a box of its own
         self.assertEqual(["kmdctl.exe", "run", "skeleton.sys"], [Path(c).name for c in command[at + 1:at + 4]], command)
-        self.assertIn("IOCTL_SKELETON_SAY_HELLO", command, "the skeleton's round trip asks for its greeting")
+        # It asks for its greeting: no --ioctl, so run sends what the contract names (KMD_CONTRACT_HELLO,
+        # IOCTL_SKELETON_SAY_HELLO in the sample's header, kit.host.ContractHeader.*).
+        self.assertNotIn("--no-ioctl", command)
+        self.assertEqual("skeleton_ioctl.h", Path(command[command.index("--header") + 1]).name, command)
 
 
 class BuildFirst(unittest.TestCase):
