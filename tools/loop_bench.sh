@@ -24,6 +24,8 @@ WINEBOX=kit/harness/winebox.py
 BOX=loop-bench
 KMDCTL="$BUILD_DIR/bin/kmdctl.exe"
 SYS="$BUILD_DIR/bin/skeleton.sys"
+# kmdctl knows no driver: the sample's contract names its service, device and greeting (hello).
+export KMD_CONTRACT="$BUILD_DIR/bin/skeleton_ioctl.h"
 
 now() { date +%s.%N; }
 median() { sort -n | awk '{a[NR]=$1} END {printf "%6.1f", (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
@@ -46,8 +48,8 @@ pass() { # $1 file or "(nothing)", $2 "all" | "driver"
         run "$KMDCTL" stop skeleton >/dev/null
     else
         # The old driver is stopped while the new one compiles: the stop needs nothing new (the
-        # linker writes a new file and renames it over the loaded image), and kmdctl stop's
-        # first status poll alone waits 1 s under Wine (a tenth of winedevice's 10 s wait hint).
+        # linker writes a new file and renames it over the loaded image), and under Wine a stop
+        # takes about a second however soon kmdctl asks (winedevice reports STOPPED late).
         run "$KMDCTL" stop skeleton >/dev/null &
         local stopping=$!
         make --no-print-directory build-first JOBS="$JOBS" >/dev/null
