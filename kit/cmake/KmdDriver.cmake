@@ -328,10 +328,8 @@ macro(kmd_project)
     # (kit/loader/wine_host.cpp), it keeps requests and unload apart for any driver. Never on Windows.
     add_subdirectory("${KMD_KIT_DIR}/winehost" "${CMAKE_BINARY_DIR}/kmd-kit/winehost")
     # kmdverify.sys, the Driver Verifier for Wine: every project's device tests run under it
-    # (kit/harness/run_gtest.py). x64 images only, for now.
-    if(CMAKE_SYSTEM_PROCESSOR STREQUAL "x86_64")
-      add_subdirectory("${KMD_KIT_DIR}/verifier" "${CMAKE_BINARY_DIR}/kmd-kit/verifier")
-    endif()
+    # (kit/harness/run_gtest.py). x64 and x86 images.
+    add_subdirectory("${KMD_KIT_DIR}/verifier" "${CMAKE_BINARY_DIR}/kmd-kit/verifier")
   else()
     include(ExternalProject)
     include(CTest)

@@ -51,30 +51,34 @@ bool write_image(void* where, const void* what, SIZE_T bytes, ULONG protect)
     return kmd::winehost::write_image(ZwProtectVirtualMemory, where, what, bytes, protect);
 }
 
-IMAGE_NT_HEADERS64* nt_headers(char* base)
+// The image's own word size: IMAGE_NT_HEADERS, IMAGE_THUNK_DATA and IMAGE_SNAP_BY_ORDINAL are the
+// 64-bit forms on x64 and the 32-bit ones (4-byte thunks) on x86; a verifier only sees images of
+// its own architecture, as Windows loads only those.
+IMAGE_NT_HEADERS* nt_headers(char* base)
 {
     auto* dos = reinterpret_cast<IMAGE_DOS_HEADER*>(base);
-    return reinterpret_cast<IMAGE_NT_HEADERS64*>(base + dos->e_lfanew);
+    return reinterpret_cast<IMAGE_NT_HEADERS*>(base + dos->e_lfanew);
 }
 
 ULONG patch_imports(Image& image, ULONG* total)
 {
-    IMAGE_NT_HEADERS64* nt = nt_headers(image.base);
+    IMAGE_NT_HEADERS* nt = nt_headers(image.base);
+    if (nt->OptionalHeader.Magic != IMAGE_NT_OPTIONAL_HDR_MAGIC) return 0; // not our word size: leave it alone
     const IMAGE_DATA_DIRECTORY& dir = nt->OptionalHeader.DataDirectory[IMAGE_DIRECTORY_ENTRY_IMPORT];
     ULONG patched = 0;
     *total = 0;
     if (dir.VirtualAddress == 0) return 0;
     for (auto* d = reinterpret_cast<IMAGE_IMPORT_DESCRIPTOR*>(image.base + dir.VirtualAddress); d->Name != 0; ++d) {
         if (d->OriginalFirstThunk == 0) continue; // names unknown once bound: nothing to match
-        auto* names = reinterpret_cast<IMAGE_THUNK_DATA64*>(image.base + d->OriginalFirstThunk);
-        auto* slots = reinterpret_cast<IMAGE_THUNK_DATA64*>(image.base + d->FirstThunk);
+        auto* names = reinterpret_cast<IMAGE_THUNK_DATA*>(image.base + d->OriginalFirstThunk);
+        auto* slots = reinterpret_cast<IMAGE_THUNK_DATA*>(image.base + d->FirstThunk);
         for (; names->u1.AddressOfData != 0; ++names, ++slots) {
             ++*total;
-            if (IMAGE_SNAP_BY_ORDINAL64(names->u1.Ordinal)) continue;
+            if (IMAGE_SNAP_BY_ORDINAL(names->u1.Ordinal)) continue;
             auto* by_name = reinterpret_cast<IMAGE_IMPORT_BY_NAME*>(image.base + names->u1.AddressOfData);
             void* w = wrapper_for(reinterpret_cast<const char*>(by_name->Name));
             if (w == nullptr) continue;
-            const ULONGLONG value = reinterpret_cast<ULONGLONG>(w);
+            const ULONG_PTR value = reinterpret_cast<ULONG_PTR>(w); // 8 bytes on x64, 4 on x86
             if (write_image(&slots->u1.Function, &value, sizeof value, PAGE_READWRITE)) ++patched;
         }
     }

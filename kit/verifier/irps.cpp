@@ -95,9 +95,10 @@ void success_after_failed_call(const IrpEntry& entry, PIRP irp, void* site)
     violation(entry.image, "SUCCESS_AFTER_FAILED_CALL", "IoCompleteRequest", args, site, detail);
 }
 
-VOID FASTCALL vf_IofCompleteRequest(PIRP irp, CCHAR boost)
+// Both entry points (IofCompleteRequest, and IoCompleteRequest, its stdcall twin on x86) come here
+// with their caller's return address.
+void complete_request(PIRP irp, CCHAR boost, void* site)
 {
-    void* site = RA;
     Image* image = caller_image(site);
     IrpEntry entry{};
     bool tracked = false, twice = false;
@@ -182,11 +183,16 @@ VOID FASTCALL vf_IofCompleteRequest(PIRP irp, CCHAR boost)
     if (tracked && race_point(entry, 2)) KeSetEvent(&g_race_completed, IO_NO_INCREMENT, FALSE);
 }
 
+VOID FASTCALL vf_IofCompleteRequest(PIRP irp, CCHAR boost)
+{
+    complete_request(irp, boost, RA);
+}
+
 // A driver handing an IRP it owns to another driver gives it away: it is no longer this
 // driver's to complete.
-NTSTATUS FASTCALL vf_IofCallDriver(PDEVICE_OBJECT device, PIRP irp)
+NTSTATUS call_driver(PDEVICE_OBJECT device, PIRP irp, void* site)
 {
-    caller_image(RA);
+    caller_image(site);
     {
         Locked lock;
         if (IrpEntry* e = find_irp(irp)) {
@@ -196,6 +202,28 @@ NTSTATUS FASTCALL vf_IofCallDriver(PDEVICE_OBJECT device, PIRP irp)
     }
     return IofCallDriver(device, irp);
 }
+
+NTSTATUS FASTCALL vf_IofCallDriver(PDEVICE_OBJECT device, PIRP irp)
+{
+    return call_driver(device, irp, RA);
+}
+
+#if !defined(_WIN64)
+// x86: IofCompleteRequest and IofCallDriver are fastcall (ECX, EDX), their Io* twins stdcall (the
+// stack); on x64 there is one convention and one wrapper serves both names.
+VOID NTAPI vf_IoCompleteRequest(PIRP irp, CCHAR boost)
+{
+    complete_request(irp, boost, RA);
+}
+
+NTSTATUS NTAPI vf_IoCallDriver(PDEVICE_OBJECT device, PIRP irp)
+{
+    return call_driver(device, irp, RA);
+}
+#else
+#define vf_IoCompleteRequest vf_IofCompleteRequest
+#define vf_IoCallDriver vf_IofCallDriver
+#endif
 
 } // namespace
 
@@ -257,12 +285,12 @@ NTSTATUS NTAPI vf_dispatch(PDEVICE_OBJECT device, PIRP irp)
         }
     }
     NTSTATUS status;
-    const LONG locks_at_entry = locks_held();
+    const IrqlState at_entry = irql_state();
     {
         RunningImage running(image);
         status = real(device, irp);
     }
-    check_dispatch_return(image, reinterpret_cast<void*>(real), irp, major, locks_at_entry);
+    check_dispatch_return(image, reinterpret_cast<void*>(real), irp, major, at_entry);
     if (!tracked) return status;
     if (race && g_race_order == 1 && status == STATUS_PENDING) {
         LARGE_INTEGER wait;
@@ -354,9 +382,9 @@ void init_irp_checks()
 namespace {
 const Wrapper kWrappers[] = {
     {"IofCompleteRequest", reinterpret_cast<void*>(vf_IofCompleteRequest)},
-    {"IoCompleteRequest", reinterpret_cast<void*>(vf_IofCompleteRequest)},
+    {"IoCompleteRequest", reinterpret_cast<void*>(vf_IoCompleteRequest)},
     {"IofCallDriver", reinterpret_cast<void*>(vf_IofCallDriver)},
-    {"IoCallDriver", reinterpret_cast<void*>(vf_IofCallDriver)},
+    {"IoCallDriver", reinterpret_cast<void*>(vf_IoCallDriver)},
 };
 } // namespace
 const WrapperList kIrpWrappers = list_of(kWrappers);

@@ -17,8 +17,6 @@
 // that is checked when the block is freed (Windows does the same: bug check 0xC1).
 #include "verifier.hpp"
 
-extern "C" NTSYSAPI PVOID NTAPI RtlPcToFileHeader(PVOID pc, PVOID* base); // exported by ntoskrnl, not declared by mingw-w64
-
 namespace kmdverify {
 namespace {
 
@@ -158,10 +156,18 @@ LONG NTAPI on_exception(PEXCEPTION_POINTERS info)
 // Finds ntdll's RtlAddVectoredExceptionHandler: MmGetSystemRoutineAddress resolves ntoskrnl's and
 // hal's exports only, but Wine's ntoskrnl.exe imports from ntdll.dll, so one of its bound import
 // slots points into ntdll, whose export table names the routine.
+// RtlPcToFileHeader is exported by ntoskrnl but declared by no DDK header, and the i686 mingw-w64
+// import libraries list it for kernel32 only: resolved at run time, on both architectures.
+using RtlPcToFileHeaderFn = PVOID(NTAPI*)(PVOID pc, PVOID* base);
+
 void* ntdll_export(const char* wanted)
 {
+    UNICODE_STRING routine;
+    RtlInitUnicodeString(&routine, L"RtlPcToFileHeader");
+    auto RtlPcToFileHeader = reinterpret_cast<RtlPcToFileHeaderFn>(MmGetSystemRoutineAddress(&routine));
+    if (RtlPcToFileHeader == nullptr) return nullptr;
     PVOID self = nullptr;
-    RtlPcToFileHeader(reinterpret_cast<PVOID>(&RtlPcToFileHeader), &self);
+    RtlPcToFileHeader(reinterpret_cast<PVOID>(RtlPcToFileHeader), &self);
     if (self == nullptr) return nullptr;
     auto* kernel = static_cast<char*>(self);
     auto nt = [](char* base) { return reinterpret_cast<IMAGE_NT_HEADERS*>(base + reinterpret_cast<IMAGE_DOS_HEADER*>(base)->e_lfanew); };

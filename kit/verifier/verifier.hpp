@@ -30,10 +30,6 @@
 
 #include "../winehost/image_patch.hpp" // the entry stub and image writes, shared with kmdhost.sys
 
-#if !defined(__x86_64__)
-#error "kmdverify.sys patches x64 import tables and jump stubs; there is no x86 build"
-#endif
-
 namespace kmdverify {
 
 // Exported by Wine's (and Windows') ntoskrnl.exe, but neither declared by the mingw-w64 DDK
@@ -51,7 +47,11 @@ constexpr unsigned kMaxIrps = 256;      // IRPs owned by a verified driver right
 constexpr unsigned kMaxCompleted = 256; // recently completed IRPs, for double completion
 constexpr unsigned kMaxPerImage = 32;   // devices, links, handles, referenced objects
 constexpr unsigned kMaxWarnSites = 32;
+#if defined(_WIN64)
 constexpr ULONG_PTR kUserProbeAddress = 0x7FFFFFFF0000ull; // x64 MmUserProbeAddress on Windows
+#else
+constexpr ULONG_PTR kUserProbeAddress = 0x7FFF0000ul; // x86 MmUserProbeAddress (2 GB user space)
+#endif
 constexpr kmd::winehost::EntryStub kStub{0xFE0, 0x5946564B /* 'KVFY' */}; // entry stub in the header page's tail
 constexpr ULONG kNoneTag = 0x656E6F4E;   // "None": the tag Windows gives untagged ExAllocatePool blocks
 
@@ -140,13 +140,13 @@ extern ULONG g_unmapped;         // IRPs vf_dispatch could not give to a verifie
 // while it is held (no real routine, no raise).
 class Locked {
 public:
-    Locked() : irql_(KeAcquireSpinLockRaiseToDpc(&g_lock)) {}
+    Locked() { KeAcquireSpinLock(&g_lock, &irql_); } // x64 KeAcquireSpinLockRaiseToDpc, x86 hal's KfAcquireSpinLock
     ~Locked() { KeReleaseSpinLock(&g_lock, irql_); }
     Locked(const Locked&) = delete;
     Locked& operator=(const Locked&) = delete;
 
 private:
-    KIRQL irql_;
+    KIRQL irql_ = PASSIVE_LEVEL;
 };
 
 // ------------------------------------------------------------------ attribution (state.cpp)
@@ -175,6 +175,14 @@ private:
 };
 
 #define RA __builtin_return_address(0)
+
+// A routine fastcall on x86 and plain on x64 (there, one convention): KeAcquireSpinLockAtDpcLevel
+// is x86's KefAcquireSpinLockAtDpcLevel.
+#if defined(_WIN64)
+#define FASTCALL_IF_X86
+#else
+#define FASTCALL_IF_X86 FASTCALL
+#endif
 
 template <typename T, typename Pred>
 T* find_in(T (&list)[kMaxPerImage], Pred pred)
@@ -215,7 +223,10 @@ void special_release(const PoolEntry& e);                           // gives the
 KIRQL modelled_irql();
 void check_irql(Image* image, const char* call, KIRQL maximum, const void* site); // IRQL_TOO_HIGH
 LONG locks_held();
-void check_dispatch_return(Image* image, const void* routine, PIRP irp, UCHAR major, LONG locks_at_entry); // SPIN_LOCK_HELD_ON_RETURN
+struct IrqlState { LONG locks; KIRQL level; }; // a thread's spin locks and raised IRQL, at a routine's entry
+IrqlState irql_state();
+// SPIN_LOCK_HELD_ON_RETURN, IRQL_NOT_RESTORED; puts the model back to `at_entry`.
+void check_dispatch_return(Image* image, const void* routine, PIRP irp, UCHAR major, IrqlState at_entry);
 
 // images.cpp
 ULONG read_param(const WCHAR* name, ULONG absent = 0); // a REG_DWORD of the Parameters key
