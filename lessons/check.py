@@ -322,7 +322,7 @@ class Lesson5(Lesson):
 
     WAIT = "0x00222000"  # CTL_CODE(FILE_DEVICE_UNKNOWN, 0x800, METHOD_BUFFERED, FILE_ANY_ACCESS)
     FIRE = "0x00222004"  # CTL_CODE(FILE_DEVICE_UNKNOWN, 0x801, METHOD_BUFFERED, FILE_ANY_ACCESS)
-    PARK_S = 1.0  # long enough for a waiting kmdctl to start and park its request
+    park_s = 1.0  # long enough for a waiting kmdctl to start and park its request: twice what FIRE saw, at least
 
     def waiter(self):
         """A kmdctl whose WAIT the driver parks; the caller waits for it (wait_for)."""
@@ -330,12 +330,14 @@ class Lesson5(Lesson):
 
     def fire_completes_a_parked_wait(self) -> None:
         waiter = self.waiter()
-        deadline = time.monotonic() + 10
+        started = time.monotonic()
+        deadline = started + 10
         while True:  # FIRE until someone waits: ERROR_NO_MORE_ITEMS (259) while nobody is parked yet
             time.sleep(0.2)
             run, out = self.kmdctl("ioctl", self.FIRE, "--device", self.device, "--in-u32", "42", "--out-size", "0")
             if run.returncode == 0 or win32_error(out) != 259 or time.monotonic() > deadline:
                 break
+        self.park_s = max(self.park_s, 2 * (time.monotonic() - started))
         code, said = wait_for(waiter, 10)
         if run.returncode != 0:
             self.wrong(f"FIRE ({self.FIRE}) with a WAIT ({self.WAIT}) pending failed: {out.strip().splitlines()[-1:]}")
@@ -358,12 +360,15 @@ class Lesson5(Lesson):
 
     def unload_completes_what_is_parked(self) -> None:
         waiter = self.waiter()
-        time.sleep(self.PARK_S)
+        time.sleep(self.park_s)
         run, out = self.kmdctl("stop", self.name, "--timeout", "2000")
         code, said = wait_for(waiter, 3)
         if code is None:
             self.wrong("a request pended at unload is never completed: its caller still waited 3 s after the driver "
                        "stopped. DriverUnload must complete what is still queued with STATUS_CANCELLED (exercise 2)")
+        elif win32_error(said) in (2, 3):
+            self.wrong(f"the waiting kmdctl found no device ({said.strip().splitlines()[-1:]}): it started only after "
+                       f"the driver stopped ({self.park_s:.1f} s was not enough on this machine); run the check again")
         elif win32_error(said) == 5:
             self.wrong("a request pended at unload is never completed by the driver: its caller got error 5 (access "
                        "denied) only because Wine ends what is left when the device is deleted; on Windows it would "
