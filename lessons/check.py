@@ -303,7 +303,143 @@ class Lesson7(Lesson):
             self.wrong("the verifier fails the driver: " + out.strip()[-600:])
 
 
-LESSONS = {1: Lesson1, 2: Lesson2, 3: Lesson3, 4: Lesson4, 6: Lesson6, 7: Lesson7}
+def wait_for(proc, timeout: float) -> tuple[int | None, str]:
+    """A spawned program's exit code and output; (None, ...) and killed when it did not end in time."""
+    try:
+        out, err = proc.communicate(timeout=timeout)
+        return proc.returncode, (out or "") + (err or "")
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, 9)
+        try:
+            out, err = proc.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            out, err = "", ""
+        return None, (out or "") + (err or "")
+
+
+class Lesson5(Lesson):
+    """A request that pends: parked by WAIT, completed by FIRE, cancellable, none left at unload."""
+
+    WAIT = "0x00222000"  # CTL_CODE(FILE_DEVICE_UNKNOWN, 0x800, METHOD_BUFFERED, FILE_ANY_ACCESS)
+    FIRE = "0x00222004"  # CTL_CODE(FILE_DEVICE_UNKNOWN, 0x801, METHOD_BUFFERED, FILE_ANY_ACCESS)
+    park_s = 1.0  # long enough for a waiting kmdctl to start and park its request: twice what FIRE saw, at least
+
+    def waiter(self):
+        """A kmdctl whose WAIT the driver parks; the caller waits for it (wait_for)."""
+        return self.box.spawn([str(KMDCTL), "ioctl", self.WAIT, "--device", self.device, "--out-size", "4"])
+
+    def fire_completes_a_parked_wait(self) -> None:
+        waiter = self.waiter()
+        started = time.monotonic()
+        deadline = started + 10
+        while True:  # FIRE until someone waits: ERROR_NO_MORE_ITEMS (259) while nobody is parked yet
+            time.sleep(0.2)
+            run, out = self.kmdctl("ioctl", self.FIRE, "--device", self.device, "--in-u32", "42", "--out-size", "0")
+            if run.returncode == 0 or win32_error(out) != 259 or time.monotonic() > deadline:
+                break
+        self.park_s = max(self.park_s, 2 * (time.monotonic() - started))
+        code, said = wait_for(waiter, 10)
+        if run.returncode != 0:
+            self.wrong(f"FIRE ({self.FIRE}) with a WAIT ({self.WAIT}) pending failed: {out.strip().splitlines()[-1:]}")
+        elif code is None:
+            self.wrong(f"FIRE succeeded but the pending WAIT ({self.WAIT}) did not complete in 10 s: FIRE must "
+                       "complete the request it takes from the queue (IoCompleteRequest)")
+        elif dumped_bytes(said)[:4] != (42).to_bytes(4, "little"):
+            self.wrong(f"WAIT completed after FIRE 42 but did not answer 42 (2a 00 00 00): {said.strip()}")
+
+    def cancel_completes_a_parked_wait(self) -> None:
+        run, out = self.kmdctl("sweep", self.device, "--functions", "0x800-0x800", "--type", "0x22", "--pend-ms", "100")
+        stuck = re.search(r"stuck at (\S+)", out)
+        if stuck:
+            self.wrong(f"a pended request that its caller cancels (CancelIo) never completes (kmdctl sweep: stuck at "
+                       f"{stuck[1]}): set a cancel routine (IoSetCancelRoutine) that completes it with "
+                       "STATUS_CANCELLED (exercise 1)")
+        elif run.returncode != 0 or "pended=cancelled" not in out:
+            self.wrong(f"kmdctl sweep of WAIT ({self.WAIT}) did not see a request pend and be cancelled: "
+                       f"{out.strip()[-400:]}")
+
+    def unload_completes_what_is_parked(self) -> None:
+        waiter = self.waiter()
+        time.sleep(self.park_s)
+        run, out = self.kmdctl("stop", self.name, "--timeout", "2000")
+        code, said = wait_for(waiter, 3)
+        if code is None:
+            self.wrong("a request pended at unload is never completed: its caller still waited 3 s after the driver "
+                       "stopped. DriverUnload must complete what is still queued with STATUS_CANCELLED (exercise 2)")
+        elif win32_error(said) in (2, 3):
+            self.wrong(f"the waiting kmdctl found no device ({said.strip().splitlines()[-1:]}): it started only after "
+                       f"the driver stopped ({self.park_s:.1f} s was not enough on this machine); run the check again")
+        elif win32_error(said) == 5:
+            self.wrong("a request pended at unload is never completed by the driver: its caller got error 5 (access "
+                       "denied) only because Wine ends what is left when the device is deleted; on Windows it would "
+                       "wait forever. DriverUnload must complete what is still queued with STATUS_CANCELLED (exercise 2)")
+        elif win32_error(said) != 995:
+            self.wrong(f"a WAIT pending at unload should end with error 995 (STATUS_CANCELLED); it gave: "
+                       f"{said.strip().splitlines()[-1:] or code}")
+        if run.returncode != 0:
+            self.wrong(f"stopping the driver with a request pending failed: {out.strip()}")
+
+    def check(self) -> None:
+        run, out = self.kmdctl("install", str(self.driver), "--name", self.name)
+        if run.returncode == 0:
+            run, out = self.kmdctl("start", self.name)
+        if run.returncode != 0:
+            self.wrong(f"the driver does not start: {out.strip()}")
+            self.remove()
+            return
+        try:
+            self.fire_completes_a_parked_wait()  # first: a request stuck by the next step would take FIRE's value
+            self.cancel_completes_a_parked_wait()
+            self.unload_completes_what_is_parked()
+        finally:
+            self.remove()
+
+
+class Lesson8(Lesson):
+    """A periodic timer and its DPC: the count grows, and nothing of the driver runs after unload."""
+
+    TICKS = "0x00222000"  # CTL_CODE(FILE_DEVICE_UNKNOWN, 0x800, METHOD_BUFFERED, FILE_ANY_ACCESS)
+
+    def ticks(self) -> int | None:
+        run, out = self.kmdctl("ioctl", self.TICKS, "--device", self.device, "--out-size", "4")
+        data = dumped_bytes(out)
+        if run.returncode != 0 or len(data) < 4:
+            self.wrong(f"TICKS ({self.TICKS}) did not answer a count: {out.strip().splitlines()[-1:] or run.returncode}")
+            return None
+        return int.from_bytes(data[:4], "little")
+
+    def check(self) -> None:
+        self.box.expect_crash = True  # the starting point's host crashes after unload: no need to keep the prefix
+        run, out = self.kmdctl("install", str(self.driver), "--name", self.name)
+        if run.returncode == 0:
+            run, out = self.kmdctl("start", self.name)
+        if run.returncode != 0:
+            self.wrong(f"the driver does not start: {out.strip()}")
+            self.remove()
+            return
+        first = self.ticks()
+        time.sleep(0.3)
+        second = self.ticks()
+        if first is not None and second is not None and second <= first:
+            self.wrong(f"the count does not grow ({first}, then {second} 0.3 s later): the timer's DPC does not run "
+                       "(KeInitializeDpc, then KeSetTimerEx with a period and the DPC)")
+        crashes = self.box.crash_count()
+        run, out = self.kmdctl("stop", self.name, "--timeout", "2000")
+        time.sleep(0.5)  # fifty periods of a 10 ms timer: time for a DPC left behind to run
+        if self.box.crash_count() > crashes:
+            report = self.box.crash_report.read_text(errors="replace")
+            # "page fault on execute access to 0x...": the address varies with where the image was mapped
+            what = re.findall(r"^Unhandled exception: (.*?)(?: to 0x[0-9a-f]+)? in \d+-bit code", report, re.M)[-1:]
+            self.wrong(f"after DriverUnload the driver host crashed ({what[0] if what else 'an exception'}): the timer "
+                       "was still set, and at its next due time the kernel ran the DPC, code that was no longer loaded. "
+                       "Stop the timer (KeCancelTimer) and wait for a DPC already queued (KeFlushQueuedDpcs) in "
+                       "DriverUnload (the exercise)")
+        elif run.returncode != 0:
+            self.wrong(f"stopping the driver failed: {out.strip()}")
+        self.remove()
+
+
+LESSONS = {1: Lesson1, 2: Lesson2, 3: Lesson3, 4: Lesson4, 5: Lesson5, 6: Lesson6, 7: Lesson7, 8: Lesson8}
 VERIFIER_LESSONS = {4, 7}  # run under verify.py, which makes a box of its own per run
 
 
