@@ -428,8 +428,9 @@ class Lesson8(Lesson):
         time.sleep(0.5)  # fifty periods of a 10 ms timer: time for a DPC left behind to run
         if self.box.crash_count() > crashes:
             report = self.box.crash_report.read_text(errors="replace")
-            # "page fault on execute access to 0x...": the address varies with where the image was mapped
-            what = re.findall(r"^Unhandled exception: (.*?)(?: to 0x[0-9a-f]+)? in \d+-bit code", report, re.M)[-1:]
+            # "page fault on execute access to 0x...": the address varies with where the image was mapped,
+            # and the access too (the DPC's code gone: execute; the data it reads gone first: read)
+            what = re.findall(r"^Unhandled exception: (.*?)(?: on \w+ access)?(?: to 0x[0-9a-f]+)? in \d+-bit code", report, re.M)[-1:]
             self.wrong(f"after DriverUnload the driver host crashed ({what[0] if what else 'an exception'}): the timer "
                        "was still set, and at its next due time the kernel ran the DPC, code that was no longer loaded. "
                        "Stop the timer (KeCancelTimer) and wait for a DPC already queued (KeFlushQueuedDpcs) in "
