@@ -17,11 +17,21 @@ int load_contract(const char* verb, const Args& a, Contract& contract)
         path.assign(env, n);
         option = "KMD_CONTRACT";
     }
+    // One verb asks for the contract several times (run: the service, the request, its name's
+    // code): the header is read and parsed once per process, for the path it was read from.
+    static std::wstring read_path;
+    static Contract read;
+    if (read.given && read_path == path) {
+        contract = read;
+        return kExitOk;
+    }
     contract.given = true;
     contract.where = kmd::narrow(path) + " (" + option + ")";
     std::string text;
     if (Failure f = read_whole_file("contract header (" + option + ")", path, text)) return report(verb, f);
     contract.header = kmd::parse_contract_header(text);
+    read_path = path;
+    read = contract;
     return kExitOk;
 }
 
