@@ -300,11 +300,36 @@ const char* host_end_name(HostEnd how)
     }
 }
 
+namespace {
+
+// A crashed host is seen dead as soon as winedbg ends it, and the report can reach its file after
+// that (a debugger command that writes elsewhere first, a slow disk): wait for the report of every
+// host that ended with an exception code, bounded, before calling it missing.
+void wait_for_reports_of(const std::vector<EndedProcess>& ended)
+{
+    if (report_file_of(aedebug_command()).empty()) return; // no debugger writes reports: none will come
+    constexpr DWORD kReportMs = 8000, kStepMs = 50;
+    for (DWORD waited = 0;; Sleep(kStepMs), waited += kStepMs) {
+        const std::vector<unsigned long> reported = reported_pids();
+        bool missing = false;
+        for (const EndedProcess& e : ended) {
+            if (end_by_exit_code(e.exit_code) != HostEnd::crashed) continue;
+            bool found = false;
+            for (unsigned long pid : reported) found = found || pid == e.pid;
+            missing = missing || !found;
+        }
+        if (!missing || waited >= kReportMs) return;
+    }
+}
+
+} // namespace
+
 HostDeath why_host_died(const std::string& image)
 {
     HostDeath d;
-    d.report = crash_report_for(image);
     const std::vector<EndedProcess> ended = ended_driver_hosts();
+    wait_for_reports_of(ended);
+    d.report = crash_report_for(image);
     // A report is this host's only if its process is an ended host of this session that ended with
     // an exception code: a report from an earlier session names a pid that is gone or reused.
     if (d.report.found) {

@@ -62,6 +62,19 @@ class CrashReport(unittest.TestCase):
         self.assertIn("cannot start again in this Wine session", err)
         self.assertNotIn("Access denied", err)  # the old, misleading story is only in stdout's raw status
 
+    def test_a_report_the_debugger_writes_late_is_waited_for(self):
+        # winedbg's report can land after the host is seen dead (a full make test once
+        # said "no crash report names crashnoname.sys" while the report was still being written).
+        # A debugger that copies its report in place a moment late (a loop in cmd) makes that moment certain.
+        late = r"C:\windows\crash-late.txt"
+        slow = (rf"C:\windows\system32\cmd.exe /c C:\windows\system32\winedbg.exe --auto %ld %ld >{late} 2>&1"
+                rf" & for /l %%i in (1,1,100000) do @rem & type {late} >>{winebox.CRASH_REPORT}")
+        key = "HKLM\\" + winebox.AEDEBUG_KEY
+        self.assertEqual(0, self.box.run(["reg", "add", key, "/v", "Debugger", "/t", "REG_SZ", "/d", slow, "/f"]).returncode)
+        err = self.crash_the_driver().stderr
+        self.assertIn("has died: the driver crashed (exception code 0xc0000005;", err)
+        self.assertRegex(err, r"at        : crash_on_ioctl\.sys\+0x[0-9a-f]+\n")
+
     def test_a_failing_run_prints_the_symbolized_crash_report(self):
         result = self.crash_the_driver()
         dump = result.describe()  # what any assertion on this run prints when it fails
