@@ -62,18 +62,34 @@ class CrashReport(unittest.TestCase):
         self.assertIn("cannot start again in this Wine session", err)
         self.assertNotIn("Access denied", err)  # the old, misleading story is only in stdout's raw status
 
-    def test_a_report_the_debugger_writes_late_is_waited_for(self):
-        # winedbg's report can land after the host is seen dead (a full make test once
-        # said "no crash report names crashnoname.sys" while the report was still being written).
-        # A debugger that copies its report in place a moment late (a loop in cmd) makes that moment certain.
+    def debugger_writing_late(self, iterations):
+        """The box's crash debugger, made to copy its report in place late: winedbg writes to a side
+        file, a loop in cmd counts to `iterations` (20,000 took 0.12 s here), then the copy."""
         late = r"C:\windows\crash-late.txt"
         slow = (rf"C:\windows\system32\cmd.exe /c C:\windows\system32\winedbg.exe --auto %ld %ld >{late} 2>&1"
-                rf" & for /l %%i in (1,1,100000) do @rem & type {late} >>{winebox.CRASH_REPORT}")
+                rf" & for /l %%i in (1,1,{iterations}) do @rem & type {late} >>{winebox.CRASH_REPORT}")
         key = "HKLM\\" + winebox.AEDEBUG_KEY
         self.assertEqual(0, self.box.run(["reg", "add", key, "/v", "Debugger", "/t", "REG_SZ", "/d", slow, "/f"]).returncode)
+
+    def test_a_report_the_debugger_writes_late_is_waited_for(self):
+        # winedbg's report can land after the host is seen dead (a full make test once said "no
+        # crash report names crashnoname.sys" while the report was still on its way).
+        self.debugger_writing_late(100000)
         err = self.crash_the_driver().stderr
         self.assertIn("has died: the driver crashed (exception code 0xc0000005;", err)
         self.assertRegex(err, r"at        : crash_on_ioctl\.sys\+0x[0-9a-f]+\n")
+
+    def test_a_crash_while_stopping_is_seen_by_its_debugger_before_its_report(self):
+        # A stop watched only the report file, for 1.5 s: a crash whose report came later was a
+        # clean STOPPED. The debugger process the crashed host starts is the earlier sign.
+        self.debugger_writing_late(400000)
+        self.kmdctl("install", CRASH_DRIVER, "--name", "crash_on_ioctl")
+        self.kmdctl("start", "crash_on_ioctl")
+        self.kmdctl("ioctl", CRASH_LATE_FAULT_IOCTL, "--device", CRASH_DEVICE)
+        stop = self.kmdctl("stop", "crash_on_ioctl", expect=1)
+        self.assertNotIn("STOPPED", stop.stdout)
+        self.assertIn("crash_on_ioctl reported STOPPED, but a driver host crashed while it unloaded", stop.stderr)
+        self.assertIn("in no loaded module: the driver's image was already unloaded", stop.stderr)
 
     def test_a_failing_run_prints_the_symbolized_crash_report(self):
         result = self.crash_the_driver()
