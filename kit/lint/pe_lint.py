@@ -368,8 +368,10 @@ def _stack_cookie_handler(pe, instructions) -> int | None:
         site = instructions[i][0]
         begin = next((b for b, e in functions if b <= site < e), None)
         if begin is None:  # x86: no .pdata. Straight-line code up to the call: back to the end of
-            j = i - 1      # the function before it (its ret or jmp, or the padding after it).
-            while j >= 0 and instructions[j][2] not in ("ret", "jmp", "int3", "nop", "ud2"):
+            j = i - 1      # the function before it (its ret or jmp, or the padding after it, or its
+            # cookie-failure call when it lands right on this function, which then has no padding).
+            while j >= 0 and instructions[j][2] not in ("ret", "jmp", "int3", "nop", "ud2") and not (
+                    instructions[j][2] == "call" and _direct_target(instructions[j][3]) == instructions[j + 1][0]):
                 j -= 1
             begin = instructions[j + 1][0]
         return begin

@@ -26,6 +26,7 @@ using namespace kmdverify;
 extern "C" VOID NTAPI VerifierUnload(PDRIVER_OBJECT)
 {
     PsRemoveLoadImageNotifyRoutine(on_image_load);
+    delete_prober();
     shutdown_special_pool();
     for (const Image& i : g_images)
         if (i.used) DbgPrint("kmdverify: ERROR unloaded while %ws is still loaded: stop verified drivers first\n", i.name);
@@ -52,8 +53,17 @@ extern "C" NTSTATUS NTAPI DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING reg
     g_pool2_exists = MmGetSystemRoutineAddress(&pool2) != nullptr;
     // Without a vectored exception handler special pool cannot report a fault: it is then off.
     if (!init_special_pool()) DbgPrint("kmdverify: ERROR no vectored exception handler (ntdll's RtlAddVectoredExceptionHandler): special pool off\n");
-    const NTSTATUS status = PsSetLoadImageNotifyRoutine(on_image_load);
-    if (!NT_SUCCESS(status)) return status;
+    // \\.\kmdverify: bad and kernel pointers sent from inside the host (prober.cpp). Without it
+    // the verifier still verifies; verify.py's prober requests then fail, and say so.
+    NTSTATUS status = create_prober(driver);
+    if (!NT_SUCCESS(status))
+        DbgPrint("kmdverify: ERROR no prober device \\Device\\kmdverify (status 0x%08lx): bad and kernel pointers cannot be sent\n",
+                 static_cast<ULONG>(status));
+    status = PsSetLoadImageNotifyRoutine(on_image_load);
+    if (!NT_SUCCESS(status)) {
+        delete_prober();
+        return status;
+    }
     driver->DriverUnload = VerifierUnload;
     DbgPrint("kmdverify: ready (%lu wrapped calls); drivers loaded into this host from now on are verified\n",
              wrapped_call_count());

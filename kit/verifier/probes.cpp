@@ -5,6 +5,9 @@
 namespace kmdverify {
 namespace {
 
+// The prober's pages that stand for kernel memory while one of its requests is in flight.
+ULONG_PTR g_declared_start, g_declared_end;
+
 // What a kernel address is here: beyond MmUserProbeAddress (as on Windows), or inside memory the
 // verifier knows to be kernel memory in a real kernel: a tracked pool block or a verified image
 // (its code, data, and read-only data), or this verifier itself.
@@ -12,6 +15,10 @@ bool touches_kernel(ULONG_PTR start, ULONG_PTR end, const char** what)
 {
     if (end < start || end > kUserProbeAddress) {
         *what = "above MmUserProbeAddress";
+        return true;
+    }
+    if (start < g_declared_end && g_declared_start < end) {
+        *what = "kernel pool";
         return true;
     }
     for (unsigned i = 0; i < g_pool_count; ++i) {
@@ -101,5 +108,12 @@ const Wrapper kWrappers[] = {
 };
 } // namespace
 const WrapperList kProbeWrappers = list_of(kWrappers);
+
+void declare_kernel(const void* p, SIZE_T size)
+{
+    Locked lock;
+    g_declared_start = reinterpret_cast<ULONG_PTR>(p);
+    g_declared_end = g_declared_start + size;
+}
 
 } // namespace kmdverify

@@ -122,6 +122,7 @@ LONG NTAPI on_exception(PEXCEPTION_POINTERS info)
     if (r->ExceptionCode != STATUS_ACCESS_VIOLATION || r->NumberParameters < 2) return EXCEPTION_CONTINUE_SEARCH;
     const bool write = r->ExceptionInformation[0] == 1;
     char* address = reinterpret_cast<char*>(r->ExceptionInformation[1]);
+    if (const LONG prober = prober_fault(address, write, r->ExceptionAddress, info->ContextRecord); prober != 0) return prober; // prober.cpp's pages
     const char* kind = nullptr;
     PoolEntry live{};
     Freed freed{};

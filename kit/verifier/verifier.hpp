@@ -14,6 +14,7 @@
 //   irps.cpp       IRPs: completion, pending, forwarding, the dispatch wrapper
 //   objects.cpp    devices, links, handles, object references
 //   irql.cpp       the IRQL model (spin locks) and the IRQL rules
+//   prober.cpp     the control device that sends bad and kernel pointers to a verified driver's device
 #pragma once
 
 #define __INTRINSIC_DEFINED_InterlockedBitTestAndSet
@@ -235,6 +236,15 @@ ULONG wrapped_call_count();
 
 // lifecycle.cpp
 NTSTATUS NTAPI verified_entry(PDRIVER_OBJECT driver, PUNICODE_STRING registry_path);
+
+// probes.cpp: pages the prober hands a driver as kernel memory (nullptr, 0: none), which
+// ProbeForRead/ProbeForWrite then raise for, as for pool.
+void declare_kernel(const void* p, SIZE_T size);
+
+// prober.cpp: \Device\kmdverify, its link, and its fault hook for special_pool.cpp's handler.
+NTSTATUS create_prober(PDRIVER_OBJECT self);
+void delete_prober();
+LONG prober_fault(const void* address, bool write, void* instruction, const CONTEXT* context);
 
 // irps.cpp
 NTSTATUS NTAPI vf_dispatch(PDEVICE_OBJECT device, PIRP irp);

@@ -62,6 +62,15 @@ class StepFailed(RuntimeError):
 # Parameters\SpecialPool (kit/verifier/special_pool.cpp): where each block's guard page lies.
 SPECIAL_POOL_MODES = {"off": 0, "overrun": 1, "underrun": 2}
 
+# The in-host prober (kit/verifier/prober.cpp): kmdverify.sys's control device, its one IOCTL and
+# its cases. Each case is one IRP it builds in the driver host and sends as a UserMode request.
+PROBER_DEVICE = r"\\.\kmdverify"
+PROBE_IOCTL = 0x002227C0
+PROBE_CASES = ["bad-in", "kernel-in", "pool-in", "bad-out", "kernel-out", "pool-out", "ro-out", "no-mdl"]
+NEITHER_CASES = PROBE_CASES[:7]  # what a METHOD_NEITHER code is sent
+DIRECT_CASES = ["no-mdl"]        # what a METHOD_IN_DIRECT / METHOD_OUT_DIRECT code is sent
+PROBE_IN, PROBE_OUT = 16, 256    # the buffer lengths of every default case
+
 STEP_MARK = "@@kmdverify-step "
 RC_MARK = "@@kmdverify-rc "
 
@@ -152,6 +161,8 @@ class Report:
     low_resources: list[str] = field(default_factory=list)  # what the low-resources simulation did, one line each
     image: Path | None = None  # the driver file, to name functions in the report
     replays: dict[int, str] = field(default_factory=dict)  # id(finding) -> the command that sends its request again
+    target: str = ""  # the device name the requests went to (replays name it)
+    probes: list = field(default_factory=list)  # the prober's requests (Probe)
 
     def symbolized(self, text: str, symbols: Symbols) -> str:
         def name(m: re.Match) -> str:
@@ -255,6 +266,52 @@ def ioctl_replay(report: Report, argv: list[str]) -> str:
     return f"kit/verifier/verify.py {image} --no-sweep --device {device} --ioctl {spec}"
 
 
+@dataclass
+class Probe:
+    """One request to the prober: `cases` of IOCTL `code` to device number `device` of the driver."""
+    code: int
+    cases: list[str]
+    in_len: int = PROBE_IN
+    out_len: int = PROBE_OUT
+    device: int = 0
+
+    def spec(self, case: str) -> str:
+        """The --call spec that replays one of its cases."""
+        return f"0x{self.code:08x},in={self.in_len},out={self.out_len},{case}" + (f",device={self.device}" if self.device else "")
+
+
+def probe_cases_for(code: int) -> list[str]:
+    method = code & 3
+    return NEITHER_CASES if method == 3 else DIRECT_CASES if method in (1, 2) else []
+
+
+def parse_probe_spec(spec: str) -> Probe | None:
+    """A --call spec naming prober cases ('0x222407,in=16,out=16,kernel-in'), else None (one for kmdctl sweep)."""
+    parts = [p.strip() for p in spec.split(",")]
+    cases = [p for p in parts[1:] if p in PROBE_CASES]
+    if not cases:
+        return None
+    probe = Probe(int(parts[0], 0), cases)
+    for p in parts[1:]:
+        key, _, value = p.partition("=")
+        if key == "in":
+            probe.in_len = int(value, 0)
+        elif key == "out":
+            probe.out_len = int(value, 0)
+        elif key == "device":
+            probe.device = int(value, 0)
+        elif p not in PROBE_CASES and p != "guard":
+            raise ValueError(f"--call {spec!r}: unknown part {p!r}")
+    return probe
+
+
+def probe_request_hex(driver: str, probe: Probe) -> str:
+    """prober.cpp's ProbeRequest: code, in and out lengths, the case mask, the device index, the image name."""
+    mask = sum(1 << PROBE_CASES.index(c) for c in probe.cases)
+    name = driver.encode("utf-16-le")[:126].ljust(128, b"\0")
+    return (struct.pack("<5I", probe.code, probe.in_len, probe.out_len, mask, probe.device) + name).hex()
+
+
 class Session:
     """A box with kmdverify.sys loaded into the driver host of load-order group `group`."""
 
@@ -334,7 +391,11 @@ class Session:
     def verify_driver(self, driver: Path, service: str, device: str | None, ioctls: list[list[str]], sweep: bool = True,
                       max_points: int = 64, timeout: float = 300, discover: bool = False, low_resources_seed: int = 0,
                       low_resources_sweep: bool = False, calls: list[str] = (),
-                      device_type: str | None = None, functions: str | None = None) -> Report:
+                      device_type: str | None = None, functions: str | None = None, probe: bool = True,
+                      probe_explicit: bool = False) -> Report:
+        """probe: the in-host prober's bad and kernel pointers to every live METHOD_NEITHER code the
+        discovery found (and a dropped MDL to every DIRECT one); probe_explicit: to those of the
+        --ioctl requests too (the command line does; a test that counts its requests does not)."""
         report = Report(driver.name.lower(), image=driver)
         if low_resources_seed:
             # Read when the driver loads: every failable call after its DriverEntry may fail (1 in 4).
@@ -346,6 +407,7 @@ class Session:
             # Without --device: every link the driver made (the verifier saw each IoCreateSymbolicLink),
             # whatever it is named; the service name only when it made none.
             targets = [device] if device else self._links(report) or [service]
+            report.target = targets[0]
             if discover and not device and not self._links(report) and not report.of("DEVICE"):
                 discover = False  # no device, no link: nothing to open (an export driver's DriverEntry)
                 report.discovered.append("no device or link created: nothing to sweep")
@@ -354,13 +416,25 @@ class Session:
             narrowed = ["--functions", functions] if functions else []
             discovery = [Step(self.kmd("sweep", rf"\\.\{target}", "--type", t, *narrowed), may_fail=True)
                          for target in targets for t in types] if discover else []
-            # A replay (--call): one request of the sweep, exactly as the sweep sent it.
+            # A replay (--call): one request of the sweep, exactly as the sweep sent it; one naming a
+            # prober case goes to the prober instead (under Wine no caller can send it).
+            replayed = [parse_probe_spec(spec) for spec in calls]
             discovery += [Step(self.kmd("sweep", rf"\\.\{target}", "--type", types[0], "--call", spec), may_fail=True)
-                          for target in targets for spec in calls]
-            steps = self.batch([*exercise, *discovery, self.kmd("stop", service)], timeout=timeout + 300 * len(discovery), first=4)
+                          for target in targets for spec, pr in zip(calls, replayed) if pr is None]
+            steps = self.batch([*exercise, *discovery], timeout=timeout + 300 * len(discovery), first=4) if exercise or discovery else []
+            report.findings += parse(self.new_lines())
+            probes = [pr for pr in replayed if pr is not None]
+            if probe:
+                probes += self._probes_for(report, exercise if probe_explicit else [], discovery)
+            report.probes = probes
+            probe_steps = [Step(self.kmd("ioctl", f"0x{PROBE_IOCTL:08x}", "--device", PROBER_DEVICE, "--in",
+                                         probe_request_hex(report.driver, pr), "--out-size", str(16 * len(PROBE_CASES))), may_fail=True)
+                           for pr in probes]
+            steps += self.batch([*probe_steps, self.kmd("stop", service)], timeout=timeout + 30 * len(probe_steps), first=4 + len(steps))
         except StepFailed as e:
             report.findings += parse(self.new_lines())
             report.problems.append(str(e) + self._after_fault(report))
+            self._prober_deaths(report)
             self._stop_quietly(service)
             return report
         finally:
@@ -373,7 +447,7 @@ class Session:
             return report
         if int(entries[0].fields["status"], 16) != 0:
             report.problems.append(f"DriverEntry failed without any injected fault: status={entries[0].fields['status']}")
-        self._check_delivery(report, steps, exercise, discovery)
+        self._check_delivery(report, steps, exercise, discovery, probe_steps)
         report.fault_points = int(entries[0].fields.get("failable", "0"))
         if sweep and report.fault_points > max_points:
             report.problems.append(f"{report.fault_points} fault points: more than --max-faults {max_points}")
@@ -527,12 +601,62 @@ class Session:
         return sent, optional_sent
 
     @staticmethod
-    def _check_delivery(report: Report, steps: list[Step], exercise: list[Step], discovery: list[Step] = ()) -> None:
+    def _probes_for(report: Report, exercise: list[Step], discovery: list[Step]) -> list[Probe]:
+        """The prober's requests: its cases for each live METHOD_NEITHER or DIRECT code (found by the
+        discovery sweeps, or sent by the --ioctl steps given), to each device the driver created."""
+        codes: list[int] = []
+        for step in exercise:
+            try:
+                codes.append(int(step.argv[2], 0))
+            except ValueError:
+                pass  # reported by _check_delivery
+        for step in discovery:
+            codes += [int(line.split()[1], 16) for line in step.output.splitlines() if line.startswith("live ")]
+        devices = len(report.of("DEVICE"))
+        return [Probe(code, probe_cases_for(code), device=d) for d in range(devices)
+                for code in dict.fromkeys(codes) if probe_cases_for(code)]
+
+    @staticmethod
+    def _prober_windows(report: Report) -> list[tuple[Finding, Finding | None, list[Finding]]]:
+        """Each prober case as the kernel log shows it: its begin line, its end line (None: the host
+        died in it, or the log ends there) and the driver's lines in between."""
+        windows = []
+        for f in report.findings:
+            if f.what == "PROBER" and f.driver == report.driver and f.text.endswith(" begin"):
+                windows.append((f, None, []))
+            elif windows and windows[-1][1] is None:
+                begin, _, inside = windows[-1]
+                if f.what == "PROBER" and f.driver == report.driver and f.fields.get("case") == begin.fields.get("case"):
+                    windows[-1] = (begin, f, inside)
+                else:
+                    inside.append(f)
+        return windows
+
+    @staticmethod
+    def _probe_replay(report: Report, begin: Finding) -> str:
+        probe = Probe(int(begin.fields["code"], 16), [begin.fields["case"]], int(begin.fields.get("in", PROBE_IN)),
+                      int(begin.fields.get("out", PROBE_OUT)), int(begin.fields.get("device", "0")))
+        return replay_command(report, report.target or report.driver, "0x22", probe.spec(begin.fields["case"]))
+
+    @staticmethod
+    def _prober_deaths(report: Report) -> None:
+        """A case whose end line never came: the host died in it (the driver touched what it was given)."""
+        for begin, end, _ in Session._prober_windows(report):
+            if end is None:
+                report.problems.append(f"the driver host died during the prober's case {begin.fields.get('case')} of IOCTL "
+                                       f"{begin.fields.get('code')} (device {begin.fields.get('device')}): {begin.text}\n"
+                                       f"      replay: {Session._probe_replay(report, begin)}")
+
+    @staticmethod
+    def _check_delivery(report: Report, steps: list[Step], exercise: list[Step], discovery: list[Step] = (),
+                        probe_steps: list[Step] = ()) -> None:
         """Every IOCTL sent must have reached the driver (the verifier's IRP line for its code), and a
         driver that created a device must have been sent something. Each violation after the n-th
-        delivered IOCTL gets that request's replay command."""
+        delivered IOCTL gets that request's replay command; each one during a prober case, that case's."""
         seen: dict[int, int] = {}
-        irps = [f for f in report.of("IRP")]
+        windows = Session._prober_windows(report)
+        in_window = {id(f) for _, _, inside in windows for f in inside}
+        irps = [f for f in report.of("IRP") if id(f) not in in_window]
         requests = [ioctl_replay(report, step.argv) for step in exercise]
         swept, optional = Session._discovered(report, list(discovery), steps)
         requests += swept
@@ -541,14 +665,35 @@ class Session:
             report.problems.append(f"the sweep sent {len(swept)} IOCTLs and the driver saw {delivered} (with the explicit ones)")
         if optional:
             arrived = max(0, min(len(optional), delivered - len(requests)))
-            report.discovered.append(f"  bad and kernel pointers: {len(optional)} sent, {arrived} reached the driver"
+            report.discovered.append(f"  caller-side bad pointers (kmdctl sweep): {len(optional)} sent, {arrived} reached the driver"
                                      + (" (the rest refused by the caller's side: Wine copies buffers there)" if arrived < len(optional) else ""))
             if arrived == len(optional):
                 requests += optional  # all arrived, in order: their findings get their replays
         report.replays = {}
+        # The prober's cases: each must reach the driver (its IRP line inside the case's window).
+        reached = 0
+        for begin, end, inside in windows:
+            replay = Session._probe_replay(report, begin)
+            got = any(f.what == "IRP" and f.driver == report.driver and f.fields.get("major") == "0xe" for f in inside)
+            reached += got
+            for f in inside:
+                if f.driver == report.driver and f.what in ("VIOLATION", "WARNING"):
+                    report.replays[id(f)] = replay
+            if end is not None and not got:
+                report.problems.append(f"the prober's case {begin.fields.get('case')} of {begin.fields.get('code')} never reached the "
+                                       f"driver: {end.text}\n      replay: {replay}")
+        if discovery or report.probes:
+            codes = ", ".join(dict.fromkeys(f"0x{p.code:08x}" for p in report.probes))
+            report.discovered.append(f"  bad and kernel pointers: {len(windows)} sent, {reached} reached the driver"
+                                     + (f" (the in-host prober: {codes})" if codes else " (no live METHOD_NEITHER or DIRECT code)"))
+        Session._prober_deaths(report)
+        for step in probe_steps:
+            if step.rc not in (0, None) and not any(end is None for _, end, _ in windows):
+                report.problems.append(f"step {steps.index(step) + 4} (the prober) failed, exit code {step.rc}: {step.text()}\n"
+                                       f"{step.output.rstrip()[-2000:]}")
         n = 0
         for f in report.findings:
-            if f.driver != report.driver:
+            if f.driver != report.driver or id(f) in in_window:
                 continue
             if f.what == "IRP" and f.fields.get("major") == "0xe":
                 n += 1
@@ -571,7 +716,7 @@ class Session:
             report.problems.append(f"step {number} was not delivered: the driver never saw IOCTL 0x{code:08x} "
                                    f"(exit code {step.rc}): {step.text()}\n{step.output.rstrip()}")
         devices = int(report.of("ENTRY")[0].fields.get("devices", "0"))
-        if devices > 0 and not irps:
+        if devices > 0 and not irps and not windows:
             report.incomplete.append(f"the driver created {devices} device(s) but no request reached it: its dispatch routines "
                                      "were never checked (name its device with --device, and give --ioctl)")
 
@@ -622,7 +767,8 @@ def main(argv: list[str]) -> int:
                                     "creates, else the service name)")
     p.add_argument("--ioctl", action="append", default=[], type=parse_ioctl, metavar="CODE[,in=HEX][,out=N]")
     p.add_argument("--call", action="append", default=[], metavar="CODE[,in=N][,out=N][,guard|bad-in|...]",
-                   help="send one request of the discovery sweep (`kmdctl sweep --call`): what a finding's replay line runs")
+                   help="send one request of the discovery sweep (`kmdctl sweep --call`), or one of the prober's cases ("
+                        + "|".join(PROBE_CASES) + "[,device=N]) from inside the host: what a finding's replay line runs")
     p.add_argument("--type", help="with --call: the device type (default: the device's own)")
     p.add_argument("--functions", metavar="A-B", help="sweep only functions A-B (default the customer range, 0x800-0xfff)")
     p.add_argument("--ioctl-script", type=Path, help="a file of --ioctl specs, one a line (# comments)")
@@ -633,6 +779,9 @@ def main(argv: list[str]) -> int:
     p.add_argument("--no-sweep", action="store_true", help="skip the fault-injection sweep")
     p.add_argument("--no-discover", action="store_true",
                    help="without --ioctl: do not sweep the devices for live IOCTL codes (kmdctl sweep) and exercise them")
+    p.add_argument("--no-probe", action="store_true",
+                   help="do not send bad and kernel pointers from inside the host (the prober, kmdverify.sys's \\\\.\\kmdverify) "
+                        "to the METHOD_NEITHER (and DIRECT) codes discovered or given with --ioctl")
     p.add_argument("--max-faults", type=int, default=64)
     p.add_argument("--low-resources", type=int, default=0, metavar="SEED",
                    help="low-resources simulation: during the requests and unload, each failable call fails with a 1 in 4 "
@@ -653,6 +802,11 @@ def main(argv: list[str]) -> int:
         return 2
     if a.driver and not a.driver.is_file():
         print(f"verify.py: {a.driver}: no such file", file=sys.stderr)
+        return 2
+    try:
+        [parse_probe_spec(spec) for spec in a.call]
+    except ValueError as e:
+        print(f"verify.py: {e}", file=sys.stderr)
         return 2
     ioctls = list(a.ioctl)
     if a.ioctl_script:
@@ -681,7 +835,8 @@ def main(argv: list[str]) -> int:
             reports = [session.verify_driver(a.driver.resolve(), name, a.device, ioctls, sweep=not a.no_sweep,
                                              max_points=a.max_faults, discover=not ioctls and not a.call and not a.no_discover,
                                              low_resources_seed=a.low_resources, low_resources_sweep=a.low_resources_sweep,
-                                             calls=a.call, device_type=a.type, functions=a.functions)]
+                                             calls=a.call, device_type=a.type, functions=a.functions,
+                                             probe=not a.no_probe, probe_explicit=True)]
         try:
             session.stop()
         except StepFailed as e:

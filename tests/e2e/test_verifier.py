@@ -150,7 +150,10 @@ class VerifierCatchesDefects(unittest.TestCase):
         self.assertIn(r"device \\.\sample_dev (type 0x22): 2 live IOCTL code(s) of 32768 swept: 0x00222400, 0x00222407", report.text())
         # 16 sizes, 2 buffers ending at a guard page, 4 bad or kernel pointers. Before: 16.
         self.assertIn("  0x00222407: 22 seeded calls", report.text())
-        self.assertIn("bad and kernel pointers: 8 sent, 0 reached the driver", report.text())
+        # The caller's side (kmdctl) cannot hand a driver a bad pointer under Wine; the in-host prober
+        # can: its 7 cases of the METHOD_NEITHER code all reach the driver. Before: "8 sent, 0 reached".
+        self.assertIn("caller-side bad pointers (kmdctl sweep): 8 sent, 0 reached the driver", report.text())
+        self.assertIn("bad and kernel pointers: 7 sent, 7 reached the driver (the in-host prober: 0x00222407)", report.text())
 
     def test_discovery_catches_a_bug_nobody_asked_about(self):
         report = self.verify("vf_skip_probe", ioctls=(), discover=True)
@@ -176,6 +179,54 @@ class VerifierCatchesDefects(unittest.TestCase):
         self.assertEqual("PASS", report.result, report.text())
         codes = [f.fields.get("code") for f in report.of("IRP") if f.fields.get("major") == "0xe"]
         self.assertEqual(["0x00222400", "0x00222400", "0x00222407"], codes, report.text())
+
+    # --- the in-host prober: bad and kernel pointers that reach the driver (kit/verifier/prober.cpp)
+
+    def discover(self, name, calls=()):
+        """The default run (no --ioctl, no --call), swept over wdm_sample.c's two functions only."""
+        report = self.session.verify_driver(BIN_DIR / f"{name}.sys", name, None, [], sweep=False, discover=not calls,
+                                            functions="0x900-0x901", calls=list(calls))
+        print(report.text())
+        return report
+
+    def test_the_prober_catches_kernel_memory_read_as_a_callers_input(self):
+        # vf_skip_input_probe.sys reads Type3InputBuffer without ProbeForRead. From a caller that is
+        # only a warning (the input is the caller's copy); from the prober, with kernel memory as the
+        # input, the read itself is caught, with the reading instruction and the case. Before: the
+        # bad and kernel pointers never reached the driver, and the run had no violation at all.
+        report = self.discover("vf_skip_input_probe")
+        self.assert_caught(report, "UNPROBED_USER_BUFFER", "read")
+        text = report.text()
+        self.assertRegex(text, r"VIOLATION UNPROBED_USER_BUFFER driver=vf_skip_input_probe\.sys call=read\(address=\S+\) "
+                               r"at=vf_skip_input_probe\.sys\+0x[0-9a-f]+ \[SampleNeither wdm_sample\.c:\d+\] \(read of kernel memory "
+                               r"handed over as the UserMode METHOD_NEITHER Type3InputBuffer, without ProbeForRead; probe case pool-in")
+        self.assertIn("probe case kernel-in", text)  # the kernel-looking address too (the driver's __except then fails it)
+        self.assertRegex(text, r"\n      replay: kit/verifier/verify\.py \S+vf_skip_input_probe\.sys --no-sweep --device "
+                               r"vf_skip_input_probe --call 0x00222407,in=16,out=256,pool-in\n")
+        self.assertIn("bad and kernel pointers: 7 sent, 7 reached the driver", text)
+        # The replay sends that one case again, through the prober, and the violation comes back.
+        again = self.discover("vf_skip_input_probe", calls=["0x00222407,in=16,out=256,pool-in"])
+        self.assert_caught(again, "UNPROBED_USER_BUFFER", "read")
+        self.assertIn("bad and kernel pointers: 1 sent, 1 reached the driver", again.text())
+
+    def test_the_prober_catches_an_unprobed_write_to_kernel_memory(self):
+        report = self.discover("vf_skip_probe")
+        self.assert_caught(report, "UNPROBED_USER_BUFFER", "write")
+        self.assertRegex(report.text(), r"call=write\(address=\S+\) at=vf_skip_probe\.sys\+0x[0-9a-f]+ \[SampleNeither wdm_sample\.c:\d+\] "
+                                        r"\(write of kernel memory handed over as the UserMode METHOD_NEITHER UserBuffer, without "
+                                        r"ProbeForWrite; probe case pool-out")
+        self.assertRegex(report.text(), r"--call 0x00222407,in=16,out=256,pool-out\n")
+
+    def test_the_correct_twin_passes_every_prober_case(self):
+        # wdm_sample.sys probes both buffers inside __try and fails the request with the exception's code.
+        report = self.discover("wdm_sample")
+        self.assertEqual("PASS", report.result, report.text())
+        self.assertIn("bad and kernel pointers: 7 sent, 7 reached the driver (the in-host prober: 0x00222407)", report.text())
+        ends = [f for f in report.of("PROBER") if "outcome" in f.fields]
+        self.assertEqual(["bad-in", "kernel-in", "pool-in", "bad-out", "kernel-out", "pool-out", "ro-out"],
+                         [f.fields["case"] for f in ends], report.text())
+        # Each failed with the exception its probe (or the access after it) raised: none succeeded.
+        self.assertEqual({"0xc0000005"}, {f.fields["status"] for f in ends}, report.text())
 
     # --- the IRP races, made to happen every time (kmdverify.cpp's RaceCode/RaceOrder)
 
