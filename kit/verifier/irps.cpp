@@ -168,7 +168,7 @@ void complete_request(PIRP irp, CCHAR boost, void* site)
                 RtlStringCbPrintfA(args, sizeof args, "irp=%p, code=0x%08lx", irp, stack->Parameters.DeviceIoControl.IoControlCode);
                 if (b.output || b.probed != 0)
                     violation(entry.image, "UNPROBED_USER_BUFFER", "IoCompleteRequest", args, site, detail);
-                else
+                else if (!is_prober_irp(irp)) // the prober's inputs are watched: a read of them is reported where it happens
                     warning(entry.image, "UNPROBED_INPUT", "IoCompleteRequest", site, detail);
             }
         }

@@ -107,6 +107,7 @@ private:
 // kernel memory. Written by the one thread that sends, before and after the IRP.
 struct Watched {
     volatile bool active;
+    PIRP irp;
     Image* image;
     ULONG which;
     char* start[2];
@@ -201,6 +202,7 @@ ProbeResult send_case(Image* image, PDEVICE_OBJECT device, const ProbeRequest& r
     g_watch.guarded = which == pool_in || which == pool_out ? kernel.data() : nullptr;
     g_watch.guarded_size = kernel.size();
     g_watch.reported = 0;
+    g_watch.irp = irp;
     g_watch.active = true;
 
     NTSTATUS status = IoCallDriver(device, irp);
@@ -218,6 +220,7 @@ ProbeResult send_case(Image* image, PDEVICE_OBJECT device, const ProbeRequest& r
         status = result.outcome == Outcome::never_completed ? STATUS_PENDING : flight->iosb.Status;
     }
     g_watch.active = false;
+    g_watch.irp = nullptr;
     if (which == pool_in || which == pool_out) declare_kernel(nullptr, 0);
     result.status = static_cast<ULONG>(status);
     if (result.outcome == Outcome::never_completed) {
@@ -367,6 +370,11 @@ void* touch_site(Image* image, void* instruction, const CONTEXT* context)
 }
 
 } // namespace
+
+bool is_prober_irp(PIRP irp)
+{
+    return g_watch.active && irp != nullptr && g_watch.irp == irp;
+}
 
 // special_pool.cpp's vectored handler asks first: EXCEPTION_CONTINUE_EXECUTION when the fault was
 // on the prober's pages and they are open now, else 0 (EXCEPTION_CONTINUE_SEARCH: the handler goes on).

@@ -245,6 +245,7 @@ void declare_kernel(const void* p, SIZE_T size);
 NTSTATUS create_prober(PDRIVER_OBJECT self);
 void delete_prober();
 LONG prober_fault(const void* address, bool write, void* instruction, const CONTEXT* context);
+bool is_prober_irp(PIRP irp); // one of the prober's requests, in flight
 
 // irps.cpp
 NTSTATUS NTAPI vf_dispatch(PDEVICE_OBJECT device, PIRP irp);
