@@ -301,6 +301,27 @@ class ForwardAndComplete(unittest.TestCase):
         self.assertEqual(2, sum(1 for f in lower_report.of("IRP") if f.fields.get("code") == "0x00222440"), lower_report.text())
 
 
+class ProberEndsTheHost(unittest.TestCase):
+    """vf_unguarded_read.sys reads its METHOD_NEITHER input without ProbeForRead, by a loop its __try
+    does not cover (clang's x64 guard covers calls, and the loop comes before any): the prober's
+    unmapped input pointer ends the driver host, the verifier's with it (a box of its own). Before:
+    those pointers never reached the driver, and the run passed."""
+
+    def test_a_host_that_dies_in_a_prober_case_is_named_with_its_replay(self):
+        box = Box("verifier-prober-death").create()
+        self.addCleanup(box.close)
+        session = Session(box, "kmdverify", BIN_DIR)
+        session.start()
+        report = session.verify_driver(BIN_DIR / "vf_unguarded_read.sys", "vf_unguarded_read", None, [], sweep=False, discover=True,
+                                       functions="0x901-0x901")
+        print(report.text())
+        self.assertEqual("FAIL", report.result, report.text())
+        death = next((p for p in report.problems if "the driver host died during the prober's case" in p), "")
+        self.assertIn("the driver host died during the prober's case bad-in of IOCTL 0x00222407 (device 0)", death, report.text())
+        self.assertRegex(death, r"replay: kit/verifier/verify\.py \S+vf_unguarded_read\.sys --no-sweep --device vf_unguarded_read "
+                                r"--call 0x00222407,in=16,out=256,bad-in$")
+
+
 class VerifyCommandLine(unittest.TestCase):
     def test_a_driver_and_nothing_else(self):
         # `make verify DRIVER=any.sys`: its devices found, its codes swept, the fault sweep run.

@@ -15,6 +15,9 @@
  *   VFBUG_PENDING_NO_MARK  the buffered IOCTL returns STATUS_PENDING without IoMarkIrpPending
  *   VFBUG_PROBE_FIRST_BYTE METHOD_NEITHER output probed for its first byte only, then written whole
  *   VFBUG_SKIP_INPUT_PROBE METHOD_NEITHER input read without ProbeForRead
+ *   VFBUG_UNGUARDED_READ   METHOD_NEITHER input read without ProbeForRead, by a loop of its own
+ *                          before any call in the __try, which clang's x64 guard therefore does not
+ *                          cover (it covers calls): a bad pointer from the in-host prober ends the host
  *   VFBUG_POOL_OVERRUN     the buffered IOCTL clears its scratch buffer one byte too far (i <= size)
  *   VFBUG_POOL_UNDERRUN    the buffered IOCTL clears its scratch buffer from one byte before it
  *   VFBUG_USE_AFTER_FREE   DriverUnload wipes the scratch buffer after freeing it, not before
@@ -123,10 +126,17 @@ static __declspec(noinline) NTSTATUS SampleNeither(PIRP Irp, ULONG outLength, UL
     if (outLength < sizeof(g_answer) || Irp->UserBuffer == NULL) return STATUS_BUFFER_TOO_SMALL;
     SAMPLE_TRY {
         if (input != NULL && inLength != 0) {
-#ifndef VFBUG_SKIP_INPUT_PROBE
+#if !defined(VFBUG_SKIP_INPUT_PROBE) && !defined(VFBUG_UNGUARDED_READ)
             if (Irp->RequestorMode != KernelMode) ProbeForRead((PVOID)input, inLength, 1);
 #endif
+#ifdef VFBUG_UNGUARDED_READ
+            {
+                ULONG i;
+                for (i = 0; i < inLength; ++i) sum += input[i];
+            }
+#else
             sum = RtlCompareMemory(input, input, inLength); /* the input is read: a check nobody needs */
+#endif
             (void)sum;
         }
 #if defined(VFBUG_PROBE_FIRST_BYTE)
