@@ -7,12 +7,14 @@ unloads it, then runs the fault-injection sweep over DriverEntry: for k = 1..N i
 failable call fail, and after each failed start checks that nothing was left behind and that the
 next, unfaulted start succeeds. It prints a report and exits 1 on any violation (2: bad usage or
 the verifier could not attach, 3 INCOMPLETE: nothing failed, but the driver's device never got a
-request, so its dispatch routines were not checked). It fails closed: every step (install, start,
+request, so its dispatch routines were not checked). Bad and kernel pointers, which under Wine no
+caller can send, go to every METHOD_NEITHER code from inside the driver host (kmdverify.sys's
+prober, kit/verifier/prober.cpp). It fails closed: every step (install, start,
 each IOCTL, stop, each sweep start) runs with its exit code and output kept, the first step that
 fails ends the run and is named, and an IOCTL the verifier did not see reach the driver fails the
 run. See docs/verifier.md.
 
-  verify.py DRIVER.sys [--device NAME] [--ioctl 'CODE[,in=HEX][,out=N]']... [--no-sweep]
+  verify.py DRIVER.sys [--device NAME] [--ioctl 'CODE[,in=HEX][,out=N]']... [--no-sweep] [--no-probe]
   verify.py --group G [--expect skeleton.sys,...] -- PROGRAM [ARGS...]   (verify what PROGRAM loads)
 """
 from __future__ import annotations
