@@ -364,7 +364,9 @@ void* touch_site(Image* image, void* instruction, const CONTEXT* context)
 #else
     const auto* slot = reinterpret_cast<const ULONG_PTR*>(context->Esp);
 #endif
-    for (unsigned i = 0; i < 512; ++i) // 4 KiB of x64 stack: the routine the driver called is shallow
+    ULONG_PTR low = 0, high = 0;
+    IoGetStackLimits(&low, &high); // the faulting thread's own stack: the scan never leaves it
+    for (unsigned i = 0; i < 512 && reinterpret_cast<ULONG_PTR>(slot + i + 1) <= high; ++i) // the routine the driver called is shallow
         if (in_code(image, slot[i])) return reinterpret_cast<void*>(slot[i]);
     return reinterpret_cast<void*>(image->real_major[IRP_MJ_DEVICE_CONTROL]);
 }
