@@ -16,6 +16,7 @@ ULONG leftovers(Image& image, const char* phase)
 void release_image(Image& image)
 {
     forget_irps_of(image);
+    forget_routines_of(image);
     Locked lock;
     RtlZeroMemory(&image, sizeof image);
 }
