@@ -212,10 +212,21 @@ class IrqlRules(Checks):
         found = self.caught_in_cancel("vf_cancel_keeps_own_lock")
         self.assertIn("(returned holding 1 spin lock(s) it acquired: at DISPATCH_LEVEL)", found.text)
 
+    def test_a_cancel_routine_releasing_the_cancel_spin_lock_to_the_wrong_irql(self):
+        # IoReleaseCancelSpinLock(DISPATCH_LEVEL), not Irp->CancelIrql: it returns at DISPATCH_LEVEL.
+        report = self.routines("vf_cancel_wrong_irql")
+        self.assertEqual("FAIL", report.result, report.text())
+        found = [f for f in report.violations if f.kind == "IRQL_NOT_RESTORED"]
+        self.assertEqual(1, len(found), report.text())
+        self.assertRegex(found[0].fields.get("call", ""), r"^CancelRoutine\(irp=[0-9A-Fa-f]+\)$", found[0].text)
+        self.assertIn("(must return at PASSIVE_LEVEL, returned at DISPATCH_LEVEL)", found[0].text)
+        self.assertRegex(report.text(), r"at=vf_cancel_wrong_irql\.sys\+0x[0-9a-f]+ \[RoutinesCancel vf_routines\.c:\d+\]")
+
     def test_the_correct_dpc_and_cancel_routine_pass_at_dispatch_level(self):
         # Non-paged pool and a zero-timeout poll in the DPC, the classic cancel protocol: both ran
         # through the trampolines (a DPC line and a CANCEL line), and nothing is reported.
         report = self.routines("vf_routines")
+        print("\n".join(f.text for f in report.of("DPC") + report.of("CANCEL")))
         self.assertEqual("PASS", report.result, report.text())
         self.assertRegex(" ".join(f.text for f in report.of("DPC")), r"at=vf_routines\.sys\+0x[0-9a-f]+ entered at DISPATCH_LEVEL")
         self.assertEqual(1, len(report.of("CANCEL")), report.text())

@@ -15,6 +15,8 @@
  *   VFBUG_CANCEL_KEEPS_CANCEL_LOCK  the cancel routine never calls IoReleaseCancelSpinLock
  *   VFBUG_CANCEL_KEEPS_OWN_LOCK     the cancel routine counts the cancellation under its statistics
  *                             lock and returns without releasing it
+ *   VFBUG_CANCEL_WRONG_IRQL   the cancel routine releases the cancel spin lock to DISPATCH_LEVEL
+ *                             ("it was called at DISPATCH_LEVEL"), not to Irp->CancelIrql
  *
  * SAMPLE_NAME names the device (\Device\SAMPLE_NAME, \DosDevices\SAMPLE_NAME). */
 #include <ntddk.h>
@@ -97,7 +99,9 @@ static VOID RoutinesCancel(PDEVICE_OBJECT DeviceObject, PIRP Irp)
 {
     PROUTINES_EXTENSION ext = (PROUTINES_EXTENSION)DeviceObject->DeviceExtension;
     KIRQL irql;
-#ifndef VFBUG_CANCEL_KEEPS_CANCEL_LOCK
+#if defined(VFBUG_CANCEL_WRONG_IRQL)
+    IoReleaseCancelSpinLock(DISPATCH_LEVEL);
+#elif !defined(VFBUG_CANCEL_KEEPS_CANCEL_LOCK)
     IoReleaseCancelSpinLock(Irp->CancelIrql);
 #endif
     KeAcquireSpinLock(&ext->Lock, &irql);
