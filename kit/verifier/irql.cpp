@@ -320,19 +320,19 @@ void check_dispatch_return(Image* image, const void* routine, PIRP irp, UCHAR ma
     }
 }
 
-IrqlState enter_dispatch_level(bool holding_cancel_lock)
+bool enter_dispatch_level(bool holding_cancel_lock, IrqlState* at_entry)
 {
     Locked lock;
     ThreadIrql* t = slot_of(PsGetCurrentThreadId(), true);
-    if (t == nullptr) return IrqlState{};
-    const IrqlState at_entry{t->locks, t->level, t->cancel_lock};
+    if (t == nullptr) return false; // every slot taken: this call is not modelled
+    *at_entry = IrqlState{t->locks, t->level, t->cancel_lock};
     if (holding_cancel_lock) {
         ++t->locks; // the I/O manager's IoAcquireCancelSpinLock: DISPATCH_LEVEL while held
         t->cancel_lock = true;
     } else if (t->level < DISPATCH_LEVEL) {
         t->level = DISPATCH_LEVEL; // a DPC: the kernel's dispatcher runs it at DISPATCH_LEVEL
     }
-    return at_entry;
+    return true;
 }
 
 bool check_routine_return(Image* image, const char* call, const char* args, const void* routine, IrqlState at_entry, KIRQL leave_at)

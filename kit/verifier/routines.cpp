@@ -103,11 +103,13 @@ VOID NTAPI dpc_trampoline(PKDPC dpc, PVOID context, PVOID argument1, PVOID argum
     if (first)
         DbgPrint("kmdverify: DPC driver=%ws at=%s entered at DISPATCH_LEVEL\n", image->name,
                  site_text(static_cast<const char*>(reinterpret_cast<const void*>(routine)) + 1).text);
-    const IrqlState at_entry = enter_dispatch_level(false);
+    IrqlState at_entry{};
+    const bool modelled = enter_dispatch_level(false, &at_entry);
     {
         RunningImage running(image);
         routine(dpc, context, argument1, argument2);
     }
+    if (!modelled) return;
     char args[48];
     RtlStringCbPrintfA(args, sizeof args, "dpc=%p", dpc);
     check_routine_return(image, "DeferredRoutine", args, reinterpret_cast<const void*>(routine), at_entry, DISPATCH_LEVEL);
@@ -142,11 +144,13 @@ VOID NTAPI cancel_trampoline(PDEVICE_OBJECT device, PIRP irp)
     irp->CancelIrql = cancel_irql;
     DbgPrint("kmdverify: CANCEL driver=%ws irp=%p at=%s entered at DISPATCH_LEVEL holding the cancel spin lock\n", image->name,
              irp, site_text(static_cast<const char*>(reinterpret_cast<const void*>(routine)) + 1).text);
-    const IrqlState at_entry = enter_dispatch_level(true);
+    IrqlState at_entry{};
+    const bool modelled = enter_dispatch_level(true, &at_entry);
     {
         RunningImage running(image);
         routine(device, irp); // usually completes the IRP: not touched after this
     }
+    if (!modelled) return;
     char args[48];
     RtlStringCbPrintfA(args, sizeof args, "irp=%p", irp);
     if (check_routine_return(image, "CancelRoutine", args, reinterpret_cast<const void*>(routine), at_entry, cancel_irql))

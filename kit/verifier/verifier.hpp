@@ -232,8 +232,8 @@ IrqlState irql_state();
 void check_dispatch_return(Image* image, const void* routine, PIRP irp, UCHAR major, IrqlState at_entry);
 // A routine the kernel calls at DISPATCH_LEVEL (routines.cpp): the thread's model raised for its
 // call (a DPC's to DISPATCH_LEVEL; a cancel routine's by the cancel spin lock it is entered
-// holding); returns the state to put back.
-IrqlState enter_dispatch_level(bool holding_cancel_lock);
+// holding); `at_entry` gets the state to put back. false: not modelled (no thread slot left), do not judge.
+bool enter_dispatch_level(bool holding_cancel_lock, IrqlState* at_entry);
 // Judges what the routine left (SPIN_LOCK_HELD_ON_RETURN, IRQL_NOT_RESTORED: it must return at
 // `leave_at`) and puts the model back to `at_entry`; true: it kept the cancel spin lock.
 bool check_routine_return(Image* image, const char* call, const char* args, const void* routine, IrqlState at_entry, KIRQL leave_at);

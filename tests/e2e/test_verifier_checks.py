@@ -192,6 +192,14 @@ class IrqlRules(Checks):
                                            r"\[RoutinesDpc vf_routines\.c:\d+\]", report.text())), report.text())
         self.assertEqual([], report_problems(report.text()), report.text())
 
+    def test_a_dpc_filled_in_by_hand_is_armed_by_kesettimer(self):
+        # No KeInitializeDpc: the KDPC's DeferredRoutine set directly; KeSetTimer's wrapper arms it.
+        report = self.routines("vf_dpc_by_hand")
+        self.assertEqual("FAIL", report.result, report.text())
+        found = [f for f in report.violations if f.kind == "IRQL_TOO_HIGH"]
+        self.assertEqual(["ExAllocatePoolWithTag()"], [f.fields.get("call") for f in found], report.text())
+        self.assertRegex(report.text(), r"at=vf_dpc_by_hand\.sys\+0x[0-9a-f]+ \[RoutinesDpc vf_routines\.c:\d+\]")
+
     def caught_in_cancel(self, name):
         report = self.routines(name)
         self.assertEqual("FAIL", report.result, report.text())

@@ -17,6 +17,8 @@
  *                             lock and returns without releasing it
  *   VFBUG_CANCEL_WRONG_IRQL   the cancel routine releases the cancel spin lock to DISPATCH_LEVEL
  *                             ("it was called at DISPATCH_LEVEL"), not to Irp->CancelIrql
+ *   VF_DPC_BY_HAND            the KDPC is filled in by hand, not by KeInitializeDpc (the verifier
+ *                             then arms it when KeSetTimer is given it)
  *
  * SAMPLE_NAME names the device (\Device\SAMPLE_NAME, \DosDevices\SAMPLE_NAME). */
 #include <ntddk.h>
@@ -192,7 +194,13 @@ NTSTATUS DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath)
     if (!NT_SUCCESS(status)) return status;
     ext = (PROUTINES_EXTENSION)device->DeviceExtension;
     KeInitializeTimer(&ext->Timer);
+#ifdef VF_DPC_BY_HAND
+    RtlZeroMemory(&ext->Dpc, sizeof(ext->Dpc));
+    ext->Dpc.DeferredRoutine = RoutinesDpc;
+    ext->Dpc.DeferredContext = ext;
+#else
     KeInitializeDpc(&ext->Dpc, RoutinesDpc, ext);
+#endif
     KeInitializeEvent(&ext->Ticked, NotificationEvent, FALSE);
     KeInitializeEvent(&ext->Stop, NotificationEvent, FALSE);
     KeInitializeSpinLock(&ext->Lock);
