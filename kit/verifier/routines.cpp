@@ -21,6 +21,12 @@
 //   trampoline (compare-exchange: a driver clearing it meanwhile wins), and the driver's routine is
 //   kept by IRP. The driver sees no difference: IoSetCancelRoutine(irp, NULL) hands back non-NULL
 //   either way. A cancel routine set again later, outside a dispatch routine, runs unwrapped.
+//
+// A timer still set when the memory holding it goes - the device extension IoDeleteDevice frees,
+// a pool block, the image at unload - is TIMER_STILL_SET (Windows' verifier bug-checks 0xC7,
+// TIMER_OR_DPC_INVALID): under Wine its DPC then fires into freed memory or an unloaded image.
+// A timer counts as set from KeSetTimer(Ex) with a DPC until KeCancelTimer, or until its DPC
+// runs for a one-shot timer; the verifier cancels it when it reports it, so the host lives on.
 #include "verifier.hpp"
 
 namespace kmdverify {
@@ -42,8 +48,71 @@ struct CancelEntry {
     Image* image;
 };
 
+constexpr unsigned kMaxTimers = 64;
+
+struct TimerEntry {
+    PKTIMER timer;
+    PKDPC dpc;
+    LONG period; // 0: one-shot, done once its DPC runs
+    Image* image;
+    const void* site; // the KeSetTimer(Ex) call
+};
+
 DpcEntry g_dpcs[kMaxDpcs];
 CancelEntry g_cancels[kMaxCancels];
+TimerEntry g_timers[kMaxTimers];
+
+// Set with a DPC: kept until cancelled, or until its DPC runs (one-shot). A full table keeps none.
+void timer_set(Image* image, PKTIMER timer, PKDPC dpc, LONG period, const void* site)
+{
+    if (image == nullptr || timer == nullptr) return;
+    Locked lock;
+    TimerEntry* slot = nullptr;
+    for (TimerEntry& e : g_timers)
+        if (e.timer == timer) slot = &e; // set again: replaces its earlier setting
+    if (slot == nullptr)
+        for (TimerEntry& e : g_timers)
+            if (e.timer == nullptr && slot == nullptr) slot = &e;
+    if (slot == nullptr) return;
+    if (dpc == nullptr)
+        *slot = TimerEntry{}; // no DPC: nothing of the driver's runs when it fires
+    else
+        *slot = TimerEntry{timer, dpc, period, image, site};
+}
+
+void one_shot_ran(PKDPC dpc)
+{
+    Locked lock;
+    for (TimerEntry& e : g_timers)
+        if (e.timer != nullptr && e.dpc == dpc && e.period == 0) e = TimerEntry{};
+}
+
+// Every timer of `image` set inside [begin, begin + size) (all of them when begin is null):
+// reported, then cancelled by the verifier.
+ULONG timers_going(Image& image, const char* begin, SIZE_T size, const char* detail)
+{
+    ULONG found = 0;
+    for (;;) {
+        TimerEntry t{};
+        {
+            Locked lock;
+            for (TimerEntry& e : g_timers) {
+                const char* at = reinterpret_cast<const char*>(e.timer);
+                if (e.timer != nullptr && e.image == &image && (begin == nullptr || (at >= begin && at < begin + size))) {
+                    t = e;
+                    e = TimerEntry{};
+                    break;
+                }
+            }
+        }
+        if (t.timer == nullptr) return found;
+        char args[96];
+        RtlStringCbPrintfA(args, sizeof args, "timer=%p, dpc=%p, period=%ld", t.timer, t.dpc, t.period);
+        violation(&image, "TIMER_STILL_SET", t.period != 0 ? "KeSetTimerEx" : "KeSetTimer", args, t.site, detail);
+        KeCancelTimer(t.timer);
+        ++found;
+    }
+}
 
 VOID NTAPI dpc_trampoline(PKDPC dpc, PVOID context, PVOID argument1, PVOID argument2);
 VOID NTAPI cancel_trampoline(PDEVICE_OBJECT device, PIRP irp);
@@ -103,6 +172,7 @@ VOID NTAPI dpc_trampoline(PKDPC dpc, PVOID context, PVOID argument1, PVOID argum
     if (first)
         DbgPrint("kmdverify: DPC driver=%ws at=%s entered at DISPATCH_LEVEL\n", image->name,
                  site_text(static_cast<const char*>(reinterpret_cast<const void*>(routine)) + 1).text);
+    one_shot_ran(dpc); // before the call: the routine may set its timer again
     IrqlState at_entry{};
     const bool modelled = enter_dispatch_level(false, &at_entry);
     {
@@ -174,6 +244,7 @@ BOOLEAN NTAPI vf_KeSetTimer(PKTIMER timer, LARGE_INTEGER due, PKDPC dpc)
     Image* image = caller_image(RA);
     check_irql(image, "KeSetTimer", DISPATCH_LEVEL, RA);
     arm_timer_dpc(dpc);
+    timer_set(image, timer, dpc, 0, RA);
     return KeSetTimer(timer, due, dpc);
 }
 
@@ -182,13 +253,23 @@ BOOLEAN NTAPI vf_KeSetTimerEx(PKTIMER timer, LARGE_INTEGER due, LONG period, PKD
     Image* image = caller_image(RA);
     check_irql(image, "KeSetTimerEx", DISPATCH_LEVEL, RA);
     arm_timer_dpc(dpc);
+    timer_set(image, timer, dpc, period, RA);
     return KeSetTimerEx(timer, due, period, dpc);
+}
+
+BOOLEAN NTAPI vf_KeCancelTimer(PKTIMER timer)
+{
+    Image* image = caller_image(RA);
+    check_irql(image, "KeCancelTimer", DISPATCH_LEVEL, RA);
+    timer_set(image, timer, nullptr, 0, RA); // no longer set
+    return KeCancelTimer(timer);
 }
 
 const Wrapper kWrappers[] = {
     {"KeInitializeDpc", reinterpret_cast<void*>(vf_KeInitializeDpc)},
     {"KeSetTimer", reinterpret_cast<void*>(vf_KeSetTimer)},
     {"KeSetTimerEx", reinterpret_cast<void*>(vf_KeSetTimerEx)},
+    {"KeCancelTimer", reinterpret_cast<void*>(vf_KeCancelTimer)},
 };
 
 } // namespace
@@ -219,6 +300,16 @@ void forget_cancel_routine_locked(PIRP irp)
     *e = CancelEntry{};
 }
 
+void timers_in_freed_memory(Image* image, const void* begin, SIZE_T size, const char* detail)
+{
+    if (image != nullptr && begin != nullptr) timers_going(*image, static_cast<const char*>(begin), size, detail);
+}
+
+ULONG timer_leftovers(Image& image, const char* phase)
+{
+    return timers_going(image, nullptr, 0, phase);
+}
+
 void forget_routines_of(Image& image)
 {
     Locked lock;
@@ -226,6 +317,8 @@ void forget_routines_of(Image& image)
         if (e.image == &image) e = DpcEntry{};
     for (CancelEntry& e : g_cancels)
         if (e.image == &image) e = CancelEntry{};
+    for (TimerEntry& e : g_timers)
+        if (e.image == &image) e = TimerEntry{};
 }
 
 } // namespace kmdverify

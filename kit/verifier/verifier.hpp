@@ -59,7 +59,7 @@ constexpr ULONG kNoneTag = 0x656E6F4E;   // "None": the tag Windows gives untagg
 // Special pool (special_pool.cpp): where a verified driver's blocks get their guard page.
 enum class SpecialPool : ULONG { off = 0, overrun = 1, underrun = 2 };
 
-struct Device { PDEVICE_OBJECT object; void* site; };
+struct Device { PDEVICE_OBJECT object; void* site; ULONG extension_size; };
 struct Link { WCHAR name[96]; USHORT length; void* site; };
 struct Handle { HANDLE handle; const char* call; void* site; };
 struct Reference { PVOID object; LONG count; void* site; };
@@ -243,6 +243,8 @@ bool check_routine_return(Image* image, const char* call, const char* args, cons
 void arm_cancel_routine_locked(Image* image, PIRP irp);
 void forget_cancel_routine_locked(PIRP irp);
 void forget_routines_of(Image& image); // its DPCs and cancel routines, when it unloads
+// A timer of `image` still set inside memory being freed: TIMER_STILL_SET, and cancelled.
+void timers_in_freed_memory(Image* image, const void* begin, SIZE_T size, const char* detail);
 
 // images.cpp
 ULONG read_param(const WCHAR* name, ULONG absent = 0); // a REG_DWORD of the Parameters key
@@ -263,6 +265,7 @@ void configure_irp_checks(); // the test interleaving (Parameters\\RaceCode, Rac
 ULONG pool_leftovers(Image& image, const char* phase);    // pool.cpp
 ULONG object_leftovers(Image& image, const char* phase);  // objects.cpp: links, devices, handles, references
 ULONG irp_leftovers(Image& image, const char* phase);     // irps.cpp
+ULONG timer_leftovers(Image& image, const char* phase);   // routines.cpp: timers still set
 void forget_irps_of(Image& image);                        // irps.cpp: its completed-IRP records
 
 // Each family's wrappers, by the name of the routine they stand for (images.cpp patches imports

@@ -240,6 +240,24 @@ class IrqlRules(Checks):
         self.assertEqual(1, len(report.of("CANCEL")), report.text())
         self.assertIn("holding the cancel spin lock", report.of("CANCEL")[0].text)
 
+    # A timer still set when the memory holding it goes (Windows' verifier: bug check 0xC7,
+    # TIMER_OR_DPC_INVALID). Before: PASS, and the DPC fired on into the unloaded image.
+    def test_a_periodic_timer_left_set_at_unload(self):
+        report = self.verify("vf_timer_left_set", ioctls=(TICK,))
+        self.assertEqual("FAIL", report.result, report.text())
+        found = [f for f in report.violations if f.kind == "TIMER_STILL_SET"]
+        self.assertEqual(1, len(found), report.text())
+        self.assertRegex(report.text(), r"VIOLATION TIMER_STILL_SET .* call=KeSetTimerEx\(timer=[0-9A-Fa-f]+, dpc=[0-9A-Fa-f]+, "
+                                        r"period=10\) at=vf_timer_left_set\.sys\+0x[0-9a-f]+ \[RoutinesTick vf_routines\.c:\d+\]")
+        self.assertIn("(in the device extension IoDeleteDevice frees", found[0].text)
+        # The verifier cancelled it: its DPC never ran into the unloaded image.
+        self.assertNotIn("a DPC ran after its driver unloaded", report.text())
+        self.assertEqual([], report_problems(report.text()), report.text())
+
+    def test_a_periodic_timer_cancelled_at_unload_passes(self):
+        report = self.verify("vf_timer_periodic", ioctls=(TICK,))
+        self.assertEqual("PASS", report.result, report.text())
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -130,6 +130,12 @@ class VerifierOnX86(unittest.TestCase):
         self.assertEqual(1, len(report.of("DPC")), report.text())
         self.assertEqual(1, len(report.of("CANCEL")), report.text())
 
+    def test_a_periodic_timer_left_set_at_unload(self):
+        # KeSetTimerEx/KeCancelTimer (stdcall) tracked: the timer in the deleted device extension.
+        violation, report = self.caught("vf_timer_left_set", "TIMER_STILL_SET", "KeSetTimerEx", ioctls=(TICK,))
+        self.assertIn("(in the device extension IoDeleteDevice frees", violation.text)
+        self.assertEqual("PASS", self.verify("vf_timer_periodic", ioctls=(TICK,)).result)
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -19,6 +19,10 @@
  *                             ("it was called at DISPATCH_LEVEL"), not to Irp->CancelIrql
  *   VF_DPC_BY_HAND            the KDPC is filled in by hand, not by KeInitializeDpc (the verifier
  *                             then arms it when KeSetTimer is given it)
+ *   VF_PERIODIC               TICK sets a periodic timer (KeSetTimerEx, every 10 ms), which stays set
+ *                             until DriverUnload cancels it (KeCancelTimer)
+ *   VFBUG_UNLOAD_KEEPS_TIMER  DriverUnload forgets KeCancelTimer: the timer, still set, is in the
+ *                             device extension IoDeleteDevice frees, its DPC in the image going away
  *
  * SAMPLE_NAME names the device (\Device\SAMPLE_NAME, \DosDevices\SAMPLE_NAME). */
 #include <ntddk.h>
@@ -123,7 +127,11 @@ static NTSTATUS RoutinesTick(PROUTINES_EXTENSION ext)
     due.QuadPart = -10000LL; /* 1 ms from now */
     wait.QuadPart = -20000000LL; /* 2 s */
     KeClearEvent(&ext->Ticked);
+#ifdef VF_PERIODIC
+    KeSetTimerEx(&ext->Timer, due, 10, &ext->Dpc);
+#else
     KeSetTimer(&ext->Timer, due, &ext->Dpc);
+#endif
     return KeWaitForSingleObject(&ext->Ticked, Executive, KernelMode, FALSE, &wait) == STATUS_SUCCESS ? STATUS_SUCCESS : STATUS_IO_TIMEOUT;
 }
 
@@ -160,7 +168,9 @@ static VOID RoutinesUnload(PDRIVER_OBJECT DriverObject)
 {
     PROUTINES_EXTENSION ext = (PROUTINES_EXTENSION)DriverObject->DeviceObject->DeviceExtension;
     KIRQL irql;
+#ifndef VFBUG_UNLOAD_KEEPS_TIMER
     KeCancelTimer(&ext->Timer);
+#endif
     KeFlushQueuedDpcs();
     /* Parked requests whose cancel routine can still be taken back complete as cancelled. */
     for (;;) {
