@@ -15,7 +15,8 @@ const Wrapper kOwnWrappers[] = {
 const WrapperList kOwnList = list_of(kOwnWrappers);
 // Pointers, not copies: a copy of another file's list would need a dynamic initializer, which
 // nothing runs in a driver (no C runtime).
-const WrapperList* const kFamilies[] = {&kPoolWrappers, &kProbeWrappers, &kIrpWrappers, &kObjectWrappers, &kIrqlWrappers, &kOwnList};
+const WrapperList* const kFamilies[] = {&kPoolWrappers, &kProbeWrappers, &kIrpWrappers, &kObjectWrappers, &kIrqlWrappers, &kRoutineWrappers,
+                                               &kOwnList};
 
 void* wrapper_for(const char* name)
 {

@@ -121,6 +121,7 @@ void complete_request(PIRP irp, CCHAR boost, void* site)
         Locked lock;
         IrpEntry* e = find_irp(irp);
         if (e == nullptr) e = find_forwarded(irp, image); // the caller got it back from a lower driver
+        forget_cancel_routine_locked(irp);
         if (e != nullptr) {
             entry = *e;
             *e = IrpEntry{};
@@ -311,6 +312,9 @@ NTSTATUS NTAPI vf_dispatch(PDEVICE_OBJECT device, PIRP irp)
                 mine->in_dispatch = false;
                 still_owned = true;
                 marked = (stack->Control & SL_PENDING_RETURNED) != 0;
+                // Still ours, so not completed (a completion takes it out under this lock first):
+                // the cancel routine it set is entered through the verifier's (routines.cpp).
+                arm_cancel_routine_locked(image, irp);
             }
         } else if (CompletedIrp* done = find_completed(irp)) {
             marked = done->marked_pending;

@@ -10,12 +10,13 @@ namespace {
 // that the host stays usable for the next start (Windows would keep the leak until reboot).
 ULONG leftovers(Image& image, const char* phase)
 {
-    return pool_leftovers(image, phase) + object_leftovers(image, phase) + irp_leftovers(image, phase);
+    return timer_leftovers(image, phase) + pool_leftovers(image, phase) + object_leftovers(image, phase) + irp_leftovers(image, phase);
 }
 
 void release_image(Image& image)
 {
     forget_irps_of(image);
+    forget_routines_of(image);
     Locked lock;
     RtlZeroMemory(&image, sizeof image);
 }

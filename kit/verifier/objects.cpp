@@ -42,7 +42,7 @@ NTSTATUS NTAPI vf_IoCreateDevice(PDRIVER_OBJECT driver, ULONG ext, PUNICODE_STRI
     NTSTATUS status = IoCreateDevice(driver, ext, name, type, chars, excl, out);
     if (NT_SUCCESS(status) && image != nullptr) {
         Locked lock;
-        if (Device* d = find_in(image->devices, [](const Device& e) { return e.object == nullptr; })) *d = {*out, RA};
+        if (Device* d = find_in(image->devices, [](const Device& e) { return e.object == nullptr; })) *d = {*out, RA, ext};
     }
     return status;
 }
@@ -51,10 +51,17 @@ VOID NTAPI vf_IoDeleteDevice(PDEVICE_OBJECT device)
 {
     Image* image = caller_image(RA);
     check_irql(image, "IoDeleteDevice", PASSIVE_LEVEL, RA);
+    ULONG extension_size = 0;
     if (image != nullptr) {
         Locked lock;
-        if (Device* d = find_in(image->devices, [&](const Device& e) { return e.object == device && device != nullptr; })) *d = Device{};
+        if (Device* d = find_in(image->devices, [&](const Device& e) { return e.object == device && device != nullptr; })) {
+            extension_size = d->extension_size;
+            *d = Device{};
+        }
     }
+    if (device != nullptr)
+        timers_in_freed_memory(image, device->DeviceExtension, extension_size,
+                               "(in the device extension IoDeleteDevice frees: cancel it first, KeCancelTimer)");
     IoDeleteDevice(device);
 }
 

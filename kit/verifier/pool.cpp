@@ -133,6 +133,7 @@ VOID NTAPI vf_ExFreePoolWithTag(PVOID p, ULONG tag)
     Image* image = caller_image(RA);
     PoolEntry e{};
     if (!untrack_free(image, p, tag, true, "ExFreePoolWithTag", RA, e)) return;
+    timers_in_freed_memory(image, e.p, e.size, "(in the pool block being freed: cancel it first, KeCancelTimer)");
     if (e.region != nullptr)
         special_free(e, RA);
     else
@@ -144,6 +145,7 @@ VOID NTAPI vf_ExFreePool(PVOID p)
     Image* image = caller_image(RA);
     PoolEntry e{};
     if (!untrack_free(image, p, 0, false, "ExFreePool", RA, e)) return;
+    timers_in_freed_memory(image, e.p, e.size, "(in the pool block being freed: cancel it first, KeCancelTimer)");
     if (e.region != nullptr)
         special_free(e, RA);
     else

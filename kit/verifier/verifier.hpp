@@ -14,6 +14,7 @@
 //   irps.cpp       IRPs: completion, pending, forwarding, the dispatch wrapper
 //   objects.cpp    devices, links, handles, object references
 //   irql.cpp       the IRQL model (spin locks) and the IRQL rules
+//   routines.cpp   DPC and cancel routines, entered through trampolines at DISPATCH_LEVEL
 //   prober.cpp     the control device that sends bad and kernel pointers to a verified driver's device
 #pragma once
 
@@ -59,7 +60,7 @@ constexpr ULONG kNoneTag = 0x656E6F4E;   // "None": the tag Windows gives untagg
 // Special pool (special_pool.cpp): where a verified driver's blocks get their guard page.
 enum class SpecialPool : ULONG { off = 0, overrun = 1, underrun = 2 };
 
-struct Device { PDEVICE_OBJECT object; void* site; };
+struct Device { PDEVICE_OBJECT object; void* site; ULONG extension_size; };
 struct Link { WCHAR name[96]; USHORT length; void* site; };
 struct Handle { HANDLE handle; const char* call; void* site; };
 struct Reference { PVOID object; LONG count; void* site; };
@@ -222,12 +223,29 @@ void special_release(const PoolEntry& e);                           // gives the
 
 // irql.cpp: the modelled IRQL of this thread (DISPATCH_LEVEL while it holds a spin lock)
 KIRQL modelled_irql();
-void check_irql(Image* image, const char* call, KIRQL maximum, const void* site); // IRQL_TOO_HIGH
+// IRQL_TOO_HIGH; `when` qualifies the maximum (" with a nonzero timeout").
+void check_irql(Image* image, const char* call, KIRQL maximum, const void* site, const char* when = "");
 LONG locks_held();
-struct IrqlState { LONG locks; KIRQL level; }; // a thread's spin locks and raised IRQL, at a routine's entry
+// A thread's spin locks (one of them perhaps the cancel spin lock) and raised IRQL, at a routine's entry.
+struct IrqlState { LONG locks; KIRQL level; bool cancel_lock; };
 IrqlState irql_state();
 // SPIN_LOCK_HELD_ON_RETURN, IRQL_NOT_RESTORED; puts the model back to `at_entry`.
 void check_dispatch_return(Image* image, const void* routine, PIRP irp, UCHAR major, IrqlState at_entry);
+// A routine the kernel calls at DISPATCH_LEVEL (routines.cpp): the thread's model raised for its
+// call (a DPC's to DISPATCH_LEVEL; a cancel routine's by the cancel spin lock it is entered
+// holding); `at_entry` gets the state to put back. false: not modelled (no thread slot left), do not judge.
+bool enter_dispatch_level(bool holding_cancel_lock, IrqlState* at_entry);
+// Judges what the routine left (SPIN_LOCK_HELD_ON_RETURN, IRQL_NOT_RESTORED: it must return at
+// `leave_at`) and puts the model back to `at_entry`; true: it kept the cancel spin lock.
+bool check_routine_return(Image* image, const char* call, const char* args, const void* routine, IrqlState at_entry, KIRQL leave_at);
+
+// routines.cpp: a cancel routine a verified driver set on an IRP it owns is entered through the
+// verifier's (armed when its dispatch routine returns, g_lock held); forgotten at completion.
+void arm_cancel_routine_locked(Image* image, PIRP irp);
+void forget_cancel_routine_locked(PIRP irp);
+void forget_routines_of(Image& image); // its DPCs and cancel routines, when it unloads
+// A timer of `image` still set inside memory being freed: TIMER_STILL_SET, and cancelled.
+void timers_in_freed_memory(Image* image, const void* begin, SIZE_T size, const char* detail);
 
 // images.cpp
 ULONG read_param(const WCHAR* name, ULONG absent = 0); // a REG_DWORD of the Parameters key
@@ -258,6 +276,7 @@ void configure_irp_checks(); // the test interleaving (Parameters\\RaceCode, Rac
 ULONG pool_leftovers(Image& image, const char* phase);    // pool.cpp
 ULONG object_leftovers(Image& image, const char* phase);  // objects.cpp: links, devices, handles, references
 ULONG irp_leftovers(Image& image, const char* phase);     // irps.cpp
+ULONG timer_leftovers(Image& image, const char* phase);   // routines.cpp: timers still set
 void forget_irps_of(Image& image);                        // irps.cpp: its completed-IRP records
 
 // Each family's wrappers, by the name of the routine they stand for (images.cpp patches imports
@@ -275,6 +294,6 @@ constexpr WrapperList list_of(const Wrapper (&w)[N])
 {
     return {w, N};
 }
-extern const WrapperList kPoolWrappers, kProbeWrappers, kIrpWrappers, kObjectWrappers, kIrqlWrappers;
+extern const WrapperList kPoolWrappers, kProbeWrappers, kIrpWrappers, kObjectWrappers, kIrqlWrappers, kRoutineWrappers;
 
 } // namespace kmdverify

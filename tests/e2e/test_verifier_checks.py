@@ -7,12 +7,15 @@ Special pool (kit/verifier/special_pool.cpp): every block of a verified driver a
 (after it by default, before it in underrun mode), freed blocks kept inaccessible: an overrun, an
 underrun or a use after free faults at the instruction that does it.
 
-IRQL rules (kit/verifier/irql.cpp): DDIs above their documented maximum IRQL, and a spin lock
-still held when a dispatch routine returns.
+IRQL rules (kit/verifier/irql.cpp, routines.cpp): DDIs above their documented maximum IRQL, a
+spin lock still held when a dispatch routine returns, and the routines a kernel calls at
+DISPATCH_LEVEL - a timer's DPC, a cancel routine - entered through the verifier's trampolines at
+DISPATCH_LEVEL and judged on their return (tests/drivers/verifier/vf_routines.c).
 
 Low resources (kit/verifier/faults.cpp): failable calls made after DriverEntry (requests, unload)
 fail in turn (the k-th, swept) or by a seeded chance; the driver must fail the request and leak
 nothing."""
+import re
 import sys
 import unittest
 
@@ -23,6 +26,8 @@ from verify import Session  # noqa: E402
 
 BUFFERED = ["ioctl", "0x222400", "--out-size", "16"]  # clears the 64-byte scratch block, then answers
 NEITHER = ["ioctl", "0x222407", "--out-size", "16"]
+TICK = ["ioctl", "0x222480"]  # vf_routines.c: a one-shot timer's DPC runs, the request waits for it
+PARK = "0x222484,out=16"      # vf_routines.c: parked; `kmdctl sweep --call` cancels it after 100 ms (CancelIo)
 
 
 def report_problems(text):
@@ -168,6 +173,90 @@ class IrqlRules(Checks):
         self.assertEqual(1, len(found), report.text())
         self.assertIn("returned holding 1 spin lock(s)", found[0].text)
         self.assertRegex(report.text(), r"at=vf_lock_held_on_return\.sys\+0x[0-9a-f]+ \[SampleDeviceControl")
+
+    # The routines a kernel enters at DISPATCH_LEVEL (kit/verifier/routines.cpp). Before them, under
+    # Wine both ran at PASSIVE_LEVEL and every driver below passed.
+    def routines(self, name):
+        return self.verify(name, ioctls=(TICK,), calls=[PARK])
+
+    def test_a_timer_dpc_allocating_paged_pool_and_waiting(self):
+        report = self.routines("vf_dpc_at_dispatch")
+        self.assertEqual("FAIL", report.result, report.text())
+        found = {f.fields.get("call"): f for f in report.violations if f.kind == "IRQL_TOO_HIGH"}
+        self.assertEqual({"ExAllocatePoolWithTag()", "KeWaitForSingleObject()"}, set(found), report.text())
+        self.assertIn("(called at DISPATCH_LEVEL; its documented maximum is APC_LEVEL)", found["ExAllocatePoolWithTag()"].text)
+        self.assertIn("(called at DISPATCH_LEVEL; its documented maximum is APC_LEVEL with a nonzero timeout)",
+                      found["KeWaitForSingleObject()"].text)
+        # Both inside the DPC, named from the PDB.
+        self.assertEqual(2, len(re.findall(r"VIOLATION IRQL_TOO_HIGH .* at=vf_dpc_at_dispatch\.sys\+0x[0-9a-f]+ "
+                                           r"\[RoutinesDpc vf_routines\.c:\d+\]", report.text())), report.text())
+        self.assertEqual([], report_problems(report.text()), report.text())
+
+    def test_a_dpc_filled_in_by_hand_is_armed_by_kesettimer(self):
+        # No KeInitializeDpc: the KDPC's DeferredRoutine set directly; KeSetTimer's wrapper arms it.
+        report = self.routines("vf_dpc_by_hand")
+        self.assertEqual("FAIL", report.result, report.text())
+        found = [f for f in report.violations if f.kind == "IRQL_TOO_HIGH"]
+        self.assertEqual(["ExAllocatePoolWithTag()"], [f.fields.get("call") for f in found], report.text())
+        self.assertRegex(report.text(), r"at=vf_dpc_by_hand\.sys\+0x[0-9a-f]+ \[RoutinesDpc vf_routines\.c:\d+\]")
+
+    def caught_in_cancel(self, name):
+        report = self.routines(name)
+        self.assertEqual("FAIL", report.result, report.text())
+        found = [f for f in report.violations if f.kind == "SPIN_LOCK_HELD_ON_RETURN"]
+        self.assertEqual(1, len(found), report.text())
+        self.assertRegex(found[0].fields.get("call", ""), r"^CancelRoutine\(irp=[0-9A-Fa-f]+\)$", found[0].text)
+        self.assertRegex(report.text(), rf"VIOLATION SPIN_LOCK_HELD_ON_RETURN .* at={name}\.sys\+0x[0-9a-f]+ \[RoutinesCancel vf_routines\.c:\d+\]")
+        # Reported, and the request was still cancelled and completed (the sweep waits 2 s for that).
+        self.assertEqual([], report_problems(report.text()), report.text())
+        self.assertEqual(1, len(report.of("CANCEL")), report.text())
+        return found[0]
+
+    def test_a_cancel_routine_returning_with_the_cancel_spin_lock(self):
+        found = self.caught_in_cancel("vf_cancel_keeps_cancel_lock")
+        self.assertIn("(returned holding the cancel spin lock: a cancel routine releases it", found.text)
+
+    def test_a_cancel_routine_returning_with_its_own_spin_lock(self):
+        found = self.caught_in_cancel("vf_cancel_keeps_own_lock")
+        self.assertIn("(returned holding 1 spin lock(s) it acquired: at DISPATCH_LEVEL)", found.text)
+
+    def test_a_cancel_routine_releasing_the_cancel_spin_lock_to_the_wrong_irql(self):
+        # IoReleaseCancelSpinLock(DISPATCH_LEVEL), not Irp->CancelIrql: it returns at DISPATCH_LEVEL.
+        report = self.routines("vf_cancel_wrong_irql")
+        self.assertEqual("FAIL", report.result, report.text())
+        found = [f for f in report.violations if f.kind == "IRQL_NOT_RESTORED"]
+        self.assertEqual(1, len(found), report.text())
+        self.assertRegex(found[0].fields.get("call", ""), r"^CancelRoutine\(irp=[0-9A-Fa-f]+\)$", found[0].text)
+        self.assertIn("(must return at PASSIVE_LEVEL, returned at DISPATCH_LEVEL)", found[0].text)
+        self.assertRegex(report.text(), r"at=vf_cancel_wrong_irql\.sys\+0x[0-9a-f]+ \[RoutinesCancel vf_routines\.c:\d+\]")
+
+    def test_the_correct_dpc_and_cancel_routine_pass_at_dispatch_level(self):
+        # Non-paged pool and a zero-timeout poll in the DPC, the classic cancel protocol: both ran
+        # through the trampolines (a DPC line and a CANCEL line), and nothing is reported.
+        report = self.routines("vf_routines")
+        print("\n".join(f.text for f in report.of("DPC") + report.of("CANCEL")))
+        self.assertEqual("PASS", report.result, report.text())
+        self.assertRegex(" ".join(f.text for f in report.of("DPC")), r"at=vf_routines\.sys\+0x[0-9a-f]+ entered at DISPATCH_LEVEL")
+        self.assertEqual(1, len(report.of("CANCEL")), report.text())
+        self.assertIn("holding the cancel spin lock", report.of("CANCEL")[0].text)
+
+    # A timer still set when the memory holding it goes (Windows' verifier: bug check 0xC7,
+    # TIMER_OR_DPC_INVALID). Before: PASS, and the DPC fired on into the unloaded image.
+    def test_a_periodic_timer_left_set_at_unload(self):
+        report = self.verify("vf_timer_left_set", ioctls=(TICK,))
+        self.assertEqual("FAIL", report.result, report.text())
+        found = [f for f in report.violations if f.kind == "TIMER_STILL_SET"]
+        self.assertEqual(1, len(found), report.text())
+        self.assertRegex(report.text(), r"VIOLATION TIMER_STILL_SET .* call=KeSetTimerEx\(timer=[0-9A-Fa-f]+, dpc=[0-9A-Fa-f]+, "
+                                        r"period=10\) at=vf_timer_left_set\.sys\+0x[0-9a-f]+ \[RoutinesTick vf_routines\.c:\d+\]")
+        self.assertIn("(in the device extension IoDeleteDevice frees", found[0].text)
+        # The verifier cancelled it: its DPC never ran into the unloaded image.
+        self.assertNotIn("a DPC ran after its driver unloaded", report.text())
+        self.assertEqual([], report_problems(report.text()), report.text())
+
+    def test_a_periodic_timer_cancelled_at_unload_passes(self):
+        report = self.verify("vf_timer_periodic", ioctls=(TICK,))
+        self.assertEqual("PASS", report.result, report.text())
 
 
 if __name__ == "__main__":

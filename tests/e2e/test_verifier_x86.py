@@ -18,6 +18,8 @@ from verify import Session  # noqa: E402
 
 BUFFERED = ["ioctl", "0x222400", "--out-size", "16"]
 NEITHER = ["ioctl", "0x222407", "--out-size", "16"]
+TICK = ["ioctl", "0x222480"]  # vf_routines.c: a one-shot timer's DPC runs, the request waits for it
+PARK = "0x222484,out=16"      # vf_routines.c: parked, then cancelled by `kmdctl sweep --call` after 100 ms
 
 _box = None
 _session = None
@@ -42,8 +44,8 @@ def tearDownModule():
 
 
 class VerifierOnX86(unittest.TestCase):
-    def verify(self, name, ioctls=(BUFFERED, NEITHER), sweep=False):
-        report = _session.verify_driver(BIN_DIR / f"{name}.sys", name, None, list(ioctls), sweep=sweep)
+    def verify(self, name, ioctls=(BUFFERED, NEITHER), sweep=False, calls=()):
+        report = _session.verify_driver(BIN_DIR / f"{name}.sys", name, None, list(ioctls), sweep=sweep, calls=list(calls))
         print(report.text())
         return report
 
@@ -107,6 +109,32 @@ class VerifierOnX86(unittest.TestCase):
     def test_the_raise_with_its_lower_passes(self):
         report = self.verify("vf_irql_raised")
         self.assertEqual("PASS", report.result, report.text())
+
+    # The stdcall trampolines of kit/verifier/routines.cpp: a timer's DPC (4 arguments) and a cancel
+    # routine (2), entered at DISPATCH_LEVEL. Before them: both bad drivers PASSed.
+    def test_a_timer_dpc_allocating_paged_pool_and_waiting(self):
+        _, report = self.caught("vf_dpc_at_dispatch", "IRQL_TOO_HIGH", ioctls=(TICK,))
+        calls = sorted(f.fields.get("call", "") for f in report.violations)
+        self.assertEqual(["ExAllocatePoolWithTag()", "KeWaitForSingleObject()"], calls, report.text())
+        self.assertIn("its documented maximum is APC_LEVEL with a nonzero timeout", report.text())
+
+    def test_a_cancel_routine_returning_with_the_cancel_spin_lock(self):
+        violation, report = self.caught("vf_cancel_keeps_cancel_lock", "SPIN_LOCK_HELD_ON_RETURN", "CancelRoutine",
+                                        ioctls=(TICK,), calls=(PARK,))
+        self.assertIn("returned holding the cancel spin lock", violation.text)
+        self.assertFalse([p for p in report.problems], report.text())  # released by the verifier: the request completed
+
+    def test_the_correct_dpc_and_cancel_routine_pass(self):
+        report = self.verify("vf_routines", ioctls=(TICK,), calls=(PARK,))
+        self.assertEqual("PASS", report.result, report.text())
+        self.assertEqual(1, len(report.of("DPC")), report.text())
+        self.assertEqual(1, len(report.of("CANCEL")), report.text())
+
+    def test_a_periodic_timer_left_set_at_unload(self):
+        # KeSetTimerEx/KeCancelTimer (stdcall) tracked: the timer in the deleted device extension.
+        violation, report = self.caught("vf_timer_left_set", "TIMER_STILL_SET", "KeSetTimerEx", ioctls=(TICK,))
+        self.assertIn("(in the device extension IoDeleteDevice frees", violation.text)
+        self.assertEqual("PASS", self.verify("vf_timer_periodic", ioctls=(TICK,)).result)
 
 
 if __name__ == "__main__":
