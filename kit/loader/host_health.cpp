@@ -188,6 +188,9 @@ bool a_driver_host_started_a_debugger()
     return false;
 }
 
+// How long a crash report being written is waited for, once a crash is known.
+constexpr DWORD kReportMs = 8000;
+
 } // namespace
 
 ReportMark mark_crash_reports()
@@ -208,7 +211,7 @@ bool report_crash_since(std::FILE* out, const std::string& service, const Report
     // for, briefly, and once one is there its report is waited for. Outside Wine (no winedevice.exe
     // to watch) the file alone is watched, longer.
     const bool hosts_watched = running_under_wine();
-    constexpr DWORD kNoticeMs = 500, kFileOnlyNoticeMs = 1500, kReportMs = 8000, kStepMs = 20;
+    constexpr DWORD kNoticeMs = 500, kFileOnlyNoticeMs = 1500, kStepMs = 20;
     DWORD waited = 0;
     bool debugger = false;
     while (file_size(file) == before.size) {
@@ -342,7 +345,7 @@ namespace {
 void wait_for_reports_of(const std::vector<EndedProcess>& ended)
 {
     if (report_file_of(aedebug_command()).empty()) return; // no debugger writes reports: none will come
-    constexpr DWORD kReportMs = 8000, kStepMs = 50;
+    constexpr DWORD kStepMs = 50;
     for (DWORD waited = 0;; Sleep(kStepMs), waited += kStepMs) {
         const std::vector<unsigned long> reported = reported_pids();
         bool missing = false;

@@ -71,6 +71,18 @@ class CrashReport(unittest.TestCase):
         key = "HKLM\\" + winebox.AEDEBUG_KEY
         self.assertEqual(0, self.box.run(["reg", "add", key, "/v", "Debugger", "/t", "REG_SZ", "/d", slow, "/f"]).returncode)
 
+    def stop_after_a_late_fault(self, *install_args):
+        """The crash driver left code running after DriverUnload (its late fault armed), then
+        stopped: the stop must say the host crashed, never STOPPED."""
+        self.kmdctl("install", CRASH_DRIVER, "--name", "crash_on_ioctl", *install_args)
+        self.kmdctl("start", "crash_on_ioctl")
+        self.kmdctl("ioctl", CRASH_LATE_FAULT_IOCTL, "--device", CRASH_DEVICE)
+        stop = self.kmdctl("stop", "crash_on_ioctl", expect=1)
+        self.assertNotIn("STOPPED", stop.stdout)
+        self.assertIn("crash_on_ioctl reported STOPPED, but a driver host crashed while it unloaded", stop.stderr)
+        self.assertIn("in no loaded module: the driver's image was already unloaded", stop.stderr)
+        return stop
+
     def test_a_report_the_debugger_writes_late_is_waited_for(self):
         # winedbg's report can land after the host is seen dead (a full make test once said "no
         # crash report names crashnoname.sys" while the report was still on its way).
@@ -83,13 +95,7 @@ class CrashReport(unittest.TestCase):
         # A stop watched only the report file, for 1.5 s: a crash whose report came later was a
         # clean STOPPED. The debugger process the crashed host starts is the earlier sign.
         self.debugger_writing_late(400000)
-        self.kmdctl("install", CRASH_DRIVER, "--name", "crash_on_ioctl")
-        self.kmdctl("start", "crash_on_ioctl")
-        self.kmdctl("ioctl", CRASH_LATE_FAULT_IOCTL, "--device", CRASH_DEVICE)
-        stop = self.kmdctl("stop", "crash_on_ioctl", expect=1)
-        self.assertNotIn("STOPPED", stop.stdout)
-        self.assertIn("crash_on_ioctl reported STOPPED, but a driver host crashed while it unloaded", stop.stderr)
-        self.assertIn("in no loaded module: the driver's image was already unloaded", stop.stderr)
+        self.stop_after_a_late_fault()
 
     def test_a_failing_run_prints_the_symbolized_crash_report(self):
         result = self.crash_the_driver()
@@ -152,13 +158,7 @@ class CrashReport(unittest.TestCase):
         # shares the host (same load-order group), as in the reliability report, and dies with it.
         self.kmdctl("install", BIN_DIR / "debug_holder.sys", "--name", "neighbour", "--group", "shared")
         self.kmdctl("start", "neighbour")
-        self.kmdctl("install", CRASH_DRIVER, "--name", "crash_on_ioctl", "--group", "shared")
-        self.kmdctl("start", "crash_on_ioctl")
-        self.kmdctl("ioctl", CRASH_LATE_FAULT_IOCTL, "--device", CRASH_DEVICE)
-        stop = self.kmdctl("stop", "crash_on_ioctl", expect=1)
-        self.assertNotIn("STOPPED", stop.stdout)
-        self.assertIn("crash_on_ioctl reported STOPPED, but a driver host crashed while it unloaded", stop.stderr)
-        self.assertIn("in no loaded module: the driver's image was already unloaded", stop.stderr)
+        stop = self.stop_after_a_late_fault("--group", "shared")
         self.assertIn("docs/wine-unload-race.md", stop.stderr)
         neighbour = self.kmdctl("status", "neighbour", expect=1)
         self.assertIn("HOST               : DEAD", neighbour.stdout)
