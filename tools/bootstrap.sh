@@ -5,6 +5,7 @@ set -euo pipefail
 
 PACKAGES=(
   cmake make ninja-build cppcheck                 # build, static analysis
+  ccache                                          # compiler cache: a build from nothing compiles only what changed
   gdb-mingw-w64                                   # x86_64-w64-mingw32-gdb: source-level driver debugging (kit/harness/kmd_debug.py)
   clang lld libclang-rt-14-dev                    # Windows binaries (clang+lld), host fuzzer/sanitizers
   g++-mingw-w64-x86-64                            # mingw-w64 headers, DDK, import libs, libstdc++

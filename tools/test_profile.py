@@ -75,6 +75,31 @@ def phases_of(out: Path) -> dict[str, dict[str, float]]:
     return spent
 
 
+def programs_of(out: Path) -> dict[str, list[float]]:
+    """Seconds of each run of each kind of Windows program ("kmdctl.exe start"), over all tests."""
+    runs: dict[str, list[float]] = defaultdict(list)
+    for f in out.glob("*.jsonl"):
+        for line in f.read_text().splitlines():
+            try:
+                r = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if r["phase"] == "programs":
+                runs[r.get("what") or "(not named)"].append(r["end"] - r["start"])
+    return runs
+
+
+def programs_table(out: Path, top: int = 15) -> list[str]:
+    runs = programs_of(out)
+    if not runs:
+        return []
+    lines = ["", f"{'Windows program (name, first word)':42} {'runs':>5} {'sum s':>7} {'median':>7} {'max':>6}"]
+    for what, times in sorted(runs.items(), key=lambda kv: -sum(kv[1]))[:top]:
+        times.sort()
+        lines.append(f"{what:42} {len(times):5d} {sum(times):7.1f} {times[len(times) // 2]:7.2f} {times[-1]:6.2f}")
+    return lines
+
+
 def two_lane_schedule(durations: list[float], lanes: int) -> float:
     """Makespan of the longest-first schedule on `lanes` lanes: what ordering by cost could reach."""
     finish = [0.0] * lanes
@@ -117,6 +142,7 @@ def report(out: Path) -> str:
         f"(no order beats max(sum / {jobs}, longest) = {max(sum(walls) / jobs, longest[1]):.1f} s)",
         f"box overhead (template+clone+boot+teardown) summed: "
         f"{sum(totals[1 + PHASES.index(p)] for p in ('template', 'clone', 'boot', 'teardown')):.1f} s",
+        *programs_table(out),
     ]
     return "\n".join(lines) + "\n"
 

@@ -318,6 +318,11 @@ endif()
 macro(kmd_project)
   cmake_parse_arguments(_KMD_PROJECT "X86" "" "" ${ARGN})
   if(CMAKE_SYSTEM_NAME STREQUAL "Windows")
+    if(CMAKE_CXX_COMPILER_LAUNCHER MATCHES "ccache")
+      # Through ccache (the toolchain's KMD_CCACHE): a PCH without clang's build-time stamp, or
+      # no compile that includes one could ever be a cache hit.
+      add_compile_options("$<$<COMPILE_LANGUAGE:CXX>:SHELL:-Xclang -fno-pch-timestamp>")
+    endif()
     set(KMD_OUTPUT_DIR "${CMAKE_BINARY_DIR}/bin" CACHE PATH "Where the Windows binaries go")
     set(KMD_PACKAGE_DIR "${CMAKE_BINARY_DIR}/package" CACHE PATH "Where the driver packages (INF + .sys) go")
     set(CMAKE_RUNTIME_OUTPUT_DIRECTORY "${KMD_OUTPUT_DIR}")

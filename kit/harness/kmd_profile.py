@@ -28,12 +28,14 @@ def test_name() -> str:
     return os.environ.get("KMD_TEST_NAME") or "unnamed"
 
 
-def record(name: str, start: float, end: float, box: str = "") -> None:
+def record(name: str, start: float, end: float, box: str = "", what: str = "") -> None:
     directory = os.environ.get("KMD_PROFILE_DIR")
     if not directory:
         return
-    line = json.dumps({"test": test_name(), "phase": name, "box": box, "start": start, "end": end,
-                       "pid": os.getpid()}) + "\n"
+    entry = {"test": test_name(), "phase": name, "box": box, "start": start, "end": end, "pid": os.getpid()}
+    if what:  # which program, e.g. "kmdctl.exe start": tools/test_profile.py --programs sums by it
+        entry["what"] = what
+    line = json.dumps(entry) + "\n"
     path = Path(directory) / f"{test_name()}.jsonl"
     path.parent.mkdir(parents=True, exist_ok=True)
     # One write of one short line in append mode: lines of parallel writers never interleave.
@@ -42,9 +44,9 @@ def record(name: str, start: float, end: float, box: str = "") -> None:
 
 
 @contextlib.contextmanager
-def phase(name: str, box: str = ""):
+def phase(name: str, box: str = "", what: str = ""):
     start = time.time()
     try:
         yield
     finally:
-        record(name, start, time.time(), box)
+        record(name, start, time.time(), box, what)

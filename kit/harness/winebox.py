@@ -66,6 +66,17 @@ def wine_command(argv: list) -> list[str]:
 # --- x86 (i686): end
 
 
+def program_label(argv: list) -> str:
+    """A program's name and first word for the profile: "kmdctl.exe start", "cmd.exe /c"."""
+    words = [str(a) for a in argv[:2]]
+    if not words:
+        return ""
+    words[0] = re.split(r"[\\/]", words[0])[-1]
+    if len(words) > 1 and len(words[1]) > 3 and re.search(r"[\\/]", words[1]):
+        words.pop()  # a path, not a verb: its file name is in the test's own records
+    return " ".join(words)[:60]
+
+
 def windows_path(path: str | Path) -> str:
     """The Windows view of a Unix path inside any prefix: Wine maps Z: to /."""
     return "Z:" + str(Path(path).resolve()).replace("/", "\\")
@@ -594,7 +605,7 @@ class Box:
         """Runs one Windows program (a Unix path to an .exe, or a name Wine finds) to its end,
         inside the box's session (started on first use)."""
         self._ready_session()  # its boot is timed as such, not as the program's
-        with phase("programs", self.name):
+        with phase("programs", self.name, program_label(argv)):
             return self._run(argv, timeout, env, input, debug)
 
     def _run(self, argv: list[str], timeout: float, env: dict[str, str] | None, input: str | None, debug: str) -> Run:

@@ -150,6 +150,21 @@ class Symbols:
             self.cache[offset] = named
         return self.cache[offset]
 
+    @classmethod
+    def of(cls, image: Path | None) -> "Symbols":
+        """One Symbols per image file as it is on disk: a report's text is made again for every
+        message that shows it, and each llvm-nm or llvm-symbolizer run reads the whole PDB."""
+        if image is None or not image.is_file():
+            return cls(None)
+        st = image.stat()
+        key = (str(image.resolve()), st.st_mtime_ns, st.st_size)
+        if key not in _SYMBOLS:
+            _SYMBOLS[key] = cls(image)
+        return _SYMBOLS[key]
+
+
+_SYMBOLS: dict[tuple[str, int, int], Symbols] = {}
+
 
 @dataclass
 class Report:
@@ -208,7 +223,7 @@ class Report:
                  f"  fault-injection points: {self.fault_points} (DriverEntry started {self.sweep_runs} times faulted)",
                  f"  warnings:               {len(self.of('WARNING'))}",
                  f"  violations:             {len(self.violations)}"]
-        symbols = Symbols(self.image)
+        symbols = Symbols.of(self.image)
         special = self.total("special")
         modes = sorted({f.fields.get("special_pool", "off") for f in self.of("VERIFYING")})
         if special or modes != ["off"]:

@@ -162,11 +162,37 @@ class TestProfile(unittest.TestCase):
         self.assertGreater(programs, 0.0, row)
         self.assertAlmostEqual(wall, template + clone + boot + build + programs + teardown + work, delta=0.3)
         self.assertRegex(r.stdout, r"these tests longest first on 2 lanes: +[\d.]+ s")
+        # Every program run is named (program and verb), and the table sums them by name.
+        self.assertTrue(all(rec.get("what") for rec in records if rec["phase"] == "programs"), records)
+        self.assertRegex(r.stdout, r"\nkmdctl\.exe run +1 +[\d.]+ ")
         # The saved run prints again without running anything.
         again = subprocess.run([sys.executable, str(ROOT / "tools" / "test_profile.py"), "--read", str(out)],
                                capture_output=True, text=True, timeout=60)
         self.assertEqual(0, again.returncode, again.stderr)
         self.assertIn(row, again.stdout)
+
+
+
+class CompilerCache(unittest.TestCase):
+    """With ccache installed (tools/bootstrap.sh), every Windows compile goes through it, and a
+    precompiled header carries no build-time stamp: otherwise no compile that includes one hits."""
+
+    def test_windows_compiles_go_through_ccache_with_stampless_pchs(self):
+        if not shutil.which("ccache"):
+            self.skipTest("ccache is not installed (tools/bootstrap.sh installs it)")
+        for arch in ("windows-x64", "windows-x86"):
+            rules = BUILD_DIR / arch / "CMakeFiles" / "rules.ninja"
+            if not rules.exists():
+                continue
+            with self.subTest(arch=arch):
+                compiles = [l for l in rules.read_text().splitlines() if l.strip().startswith("command =") and "clang++" in l
+                            and " -c " in l]
+                self.assertTrue(compiles, rules)
+                self.assertTrue(all("ccache" in l for l in compiles), compiles[:2])
+                pch = [l for l in (BUILD_DIR / arch / "build.ninja").read_text().splitlines()
+                       if l.startswith("  FLAGS =") and "-emit-pch" in l]
+                self.assertTrue(pch, "no PCH compile found")
+                self.assertTrue(all("-fno-pch-timestamp" in l for l in pch), pch[:1])
 
 
 if __name__ == "__main__":

@@ -6,10 +6,12 @@ import re
 import subprocess
 import sys
 import unittest
+from pathlib import Path
 
 from e2e_support import BIN_DIR, ROOT, Box
 
 sys.path.insert(0, str(ROOT / "kit" / "verifier"))
+import verify as verify_module  # noqa: E402
 from verify import PARAMS_KEY, Report, Session, parse  # noqa: E402
 from winebox import windows_path  # noqa: E402
 
@@ -355,6 +357,33 @@ class VerifyCommandLine(unittest.TestCase):
                               capture_output=True, text=True, timeout=300)
         self.assertEqual(3, proc.returncode, proc.stdout + proc.stderr)
         self.assertIn("result: INCOMPLETE", proc.stdout)
+
+
+
+class ReportTextReadsSymbolsOnce(unittest.TestCase):
+    """A report's text is made for every assertion message that shows it: its driver's symbols
+    are read once per image, not once per text (each llvm-nm or llvm-symbolizer reads the PDB)."""
+
+    def test_the_same_report_twice_runs_each_symbol_tool_once_per_address(self):
+        image = BIN_DIR / "vf_pool_leak.sys"
+        line = f"kmdverify: VIOLATION POOL_LEAK driver=vf_pool_leak.sys tag='Leak' size=100 at=vf_pool_leak.sys+0x1040"
+        runs = []
+        real_run = verify_module.subprocess.run
+
+        def counting_run(argv, *args, **kwargs):
+            runs.append(Path(argv[0]).name)
+            return real_run(argv, *args, **kwargs)
+
+        verify_module.subprocess.run = counting_run
+        try:
+            first = Report("vf_pool_leak.sys", findings=parse([line]), image=image).text()
+            again = Report("vf_pool_leak.sys", findings=parse([line]), image=image).text()
+        finally:
+            verify_module.subprocess.run = real_run
+        self.assertEqual(first, again)
+        self.assertRegex(first, r"at=vf_pool_leak\.sys\+0x1040 \[")  # named, by one of the two tools
+        self.assertEqual(1, runs.count("llvm-nm"), runs)
+        self.assertLessEqual(runs.count("llvm-symbolizer"), 1, runs)
 
 
 if __name__ == "__main__":
