@@ -336,7 +336,7 @@ class Session:
         self.box, self.group, self.bin_dir = box, group, bin_dir
         self.special_pool = special_pool
         self.kmdctl = windows_path(bin_dir / "kmdctl.exe")
-        self._log_seen = 0
+        self._log_read = 0  # bytes of the box's kernel log already parsed
 
     def batch(self, steps: list[Step | list[str]], timeout: float = 300, first: int = 1) -> list[Step]:
         """Runs the steps one after another in one cmd.exe (one Wine process start instead of one
@@ -370,9 +370,10 @@ class Session:
         return steps
 
     def new_lines(self) -> list[str]:
-        lines = dbgprint_lines(self.box.kernel_log_text())
-        fresh, self._log_seen = lines[self._log_seen:], len(lines)
-        return fresh
+        """The driver messages logged since the last call: only the new part of the log is read
+        (a session's log grows to megabytes, and this is asked after every step)."""
+        text, self._log_read = self.box.kernel_log_lines_since(self._log_read)
+        return dbgprint_lines(text)
 
     def fault_at(self, k: int) -> list[str]:
         return ["reg", "add", PARAMS_KEY, "/v", "FaultAt", "/t", "REG_DWORD", "/d", str(k), "/f"]

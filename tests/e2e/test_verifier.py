@@ -386,5 +386,31 @@ class ReportTextReadsSymbolsOnce(unittest.TestCase):
         self.assertLessEqual(runs.count("llvm-symbolizer"), 1, runs)
 
 
+
+class SessionReadsItsLogOnce(unittest.TestCase):
+    """Session.new_lines() reads only what the kernel log gained, and never a line half written:
+    the verifier's lines are parsed whole, each once, also across a session restart."""
+
+    PREFIX = "0114:warn:debugstr:vDbgPrintExWithPrefix 0000004d:00000003: "
+
+    def test_a_line_still_being_written_is_read_whole_next_time(self):
+        box = Box("verifier-log-reader")  # no prefix or session: only its kernel log file is used
+        self.addCleanup(box.kernel_log.unlink, True)
+        session = Session(box, "kmdverify", BIN_DIR)
+        first = self.PREFIX + "kmdverify: VERIFYING driver=a.sys special_pool=off\n"
+        half = self.PREFIX + "kmdverify: VIOLATION POOL_LEAK driver=a.sys tag='Leak'"
+        box.kernel_log.write_text(first + half)
+        self.assertEqual(["kmdverify: VERIFYING driver=a.sys special_pool=off"], session.new_lines())
+        with box.kernel_log.open("a") as f:
+            f.write(" size=100 at=a.sys+0x10\n")
+        later = parse(session.new_lines())
+        self.assertEqual(1, len(later), later)
+        self.assertEqual({"driver": "a.sys", "tag": "'Leak'", "size": "100", "at": "a.sys+0x10"}, later[0].fields)
+        self.assertEqual([], session.new_lines())
+        # A restarted session starts a new log (the old one is kept beside): read from its start.
+        box.kernel_log.write_text(self.PREFIX + "kmdverify: ready\n")
+        self.assertEqual(["kmdverify: ready"], session.new_lines())
+
+
 if __name__ == "__main__":
     unittest.main()
