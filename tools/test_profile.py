@@ -57,19 +57,24 @@ def run_ctest(build_dir: Path, out: Path, jobs: int, ctest_args: list[str]) -> i
     return rc
 
 
+def records_of(out: Path):
+    """Every phase record of a run (kmd_profile.py's lines); a line cut short is skipped."""
+    for f in out.glob("*.jsonl"):
+        for line in f.read_text().splitlines():
+            try:
+                yield json.loads(line)
+            except json.JSONDecodeError:
+                continue
+
+
 def phases_of(out: Path) -> dict[str, dict[str, float]]:
     """Seconds per test per phase, and the number of boxes each test made."""
     spent: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     boxes: dict[str, set] = defaultdict(set)
-    for f in out.glob("*.jsonl"):
-        for line in f.read_text().splitlines():
-            try:
-                r = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            spent[r["test"]][r["phase"]] += r["end"] - r["start"]
-            if r["phase"] == "clone":
-                boxes[r["test"]].add(r["box"])
+    for r in records_of(out):
+        spent[r["test"]][r["phase"]] += r["end"] - r["start"]
+        if r["phase"] == "clone":
+            boxes[r["test"]].add(r["box"])
     for test, names in boxes.items():
         spent[test]["boxes"] = len(names)
     return spent
@@ -78,14 +83,9 @@ def phases_of(out: Path) -> dict[str, dict[str, float]]:
 def programs_of(out: Path) -> dict[str, list[float]]:
     """Seconds of each run of each kind of Windows program ("kmdctl.exe start"), over all tests."""
     runs: dict[str, list[float]] = defaultdict(list)
-    for f in out.glob("*.jsonl"):
-        for line in f.read_text().splitlines():
-            try:
-                r = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if r["phase"] == "programs":
-                runs[r.get("what") or "(not named)"].append(r["end"] - r["start"])
+    for r in records_of(out):
+        if r["phase"] == "programs":
+            runs[r.get("what") or "(not named)"].append(r["end"] - r["start"])
     return runs
 
 
