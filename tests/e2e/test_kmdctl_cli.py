@@ -82,6 +82,60 @@ class KmdctlCli(unittest.TestCase):
         self.assertIn("usage=1639", result.stdout, result.describe())  # ERROR_INVALID_COMMAND_LINE
         self.assertIn("help=0", result.stdout, result.describe())
 
+    def test_batch_runs_its_steps_in_order_and_ends_at_the_first_failure(self):
+        k = windows_path(KMDCTL)
+        steps = self.work / "steps.txt"
+        key = r"HKLM\Software\kmdtest"
+        steps.write_text("\r\n".join([
+            f"reg add {key} /v Answer /t REG_DWORD /d 0x2a /f",
+            f'reg add {key} /v Where /t REG_SZ /d "C:\\a b" /f',
+            f'"{k}" install "{windows_path(DRIVER)}" --name batched',
+            f"{k} --trace start batched",
+            "# a comment, then a step that may fail",
+            f"- {k} ioctl 0x222007 --device \\\\.\\no_such_device",
+            f"{k} status batched",   # not traced: --trace was the start's only
+            f"{k} stop no_such_service",
+            f"{k} remove batched",   # never runs: the step before it failed
+        ]) + "\r\n")
+        result = self.kmdctl("batch", r"C:\kmdtest\steps.txt")
+        self.assertEqual(1, result.returncode, result.describe())  # the failed stop's own status
+        self.assertEqual("", result.stderr, "a batch merges each step's errors into its output, in order")
+        out = result.stdout
+        marks = re.findall(r"^@@kmdctl-(step|rc) (\d+)(?: (-?\d+))?$", out, re.M)
+        expected = [("step", str(n), "") if mark == "step" else ("rc", str(n), rc)
+                    for n, rc in enumerate(["0", "0", "0", "0", "1", "0", "1"], 1) for mark in ("step", "rc")]
+        self.assertEqual(expected, marks, result.describe())
+        between = re.split(r"^@@kmdctl-step \d+$", out, flags=re.M)
+        self.assertIn("OpenService(batched, SERVICE_QUERY_STATUS|SERVICE_QUERY_CONFIG|SERVICE_START) = ok", between[4])
+        self.assertIn("CreateFile(\\\\.\\no_such_device): error 2", between[5])
+        self.assertIn("RUNNING", between[6])
+        self.assertNotIn(" -> ", between[6], "--trace lasted beyond its step")
+        self.assertIn("OpenService(no_such_service", between[7])
+        query = self.box.run(["reg", "query", key, "/v", "Answer"])
+        self.assertRegex(query.stdout, r"Answer\s+REG_DWORD\s+0x2a", query.describe())
+        query = self.box.run(["reg", "query", key, "/v", "Where"])
+        self.assertRegex(query.stdout, r"Where\s+REG_SZ\s+C:\\a b\n", query.describe())
+        self.assertIn("RUNNING", self.kmdctl("status", "batched").stdout, "the step after the failure ran")
+        self.assertEqual(0, self.kmdctl("remove", "batched").returncode)
+
+    def test_a_batch_with_a_bad_line_runs_nothing(self):
+        k = windows_path(KMDCTL)
+        for bad, words in ((f"{k} stat batched", "line 2: unknown verb 'stat'"),
+                           (f"{k} start batched --bogus", "line 2: start: unknown option '--bogus'"),
+                           ("sc.exe stop batched", "line 2: 'sc.exe' is neither kmdctl nor reg add"),
+                           (r"reg add HKLM\Software\kmdtest /v A /t REG_BINARY /d 00 /f", "line 2: reg add: only /t REG_DWORD or REG_SZ"),
+                           (f"{k} batch other.txt", "line 2: a batch does not run batches")):
+            (self.work / "bad.txt").write_text(f'"{k}" install "{windows_path(DRIVER)}" --name batched\r\n{bad}\r\n')
+            result = self.kmdctl("batch", r"C:\kmdtest\bad.txt")
+            self.assertEqual(2, result.returncode, result.describe())
+            self.assertIn(words, result.stderr, result.describe())
+            self.assertIn("(nothing was run)", result.stderr, result.describe())
+            self.assertEqual("", result.stdout, result.describe())
+        self.assertNotIn("batched", self.kmdctl("list").stdout, "a refused batch installed its first step")
+        missing = self.kmdctl("batch", r"C:\kmdtest\no_such_file.txt")
+        self.assertEqual(1, missing.returncode, missing.describe())
+        self.assertIn(r"batch file C:\kmdtest\no_such_file.txt: error 2", missing.stderr, missing.describe())
+
     def test_each_verb_asks_for_the_least_access(self):
         self.assertEqual(0, self.kmdctl("install", DRIVER).returncode)
         expected = {

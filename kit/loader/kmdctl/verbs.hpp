@@ -1,7 +1,12 @@
 // verbs.hpp - kmdctl's verbs, one family a file: run (verb_run.cpp), the service one step at a
 // time (verbs_service.cpp), the device (verbs_device.cpp), the image (verbs_image.cpp), IOCTL
-// arithmetic (verbs_codes.cpp). main.cpp holds the table that parses and dispatches them.
+// arithmetic (verbs_codes.cpp), a file of steps in one process (verb_batch.cpp). main.cpp holds
+// the table that parses and dispatches them.
 #pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
 
 #include "cli.hpp"
 
@@ -20,6 +25,13 @@ int cmd_sweep(const Args& a);
 int cmd_imports(const Args& a);
 int cmd_decode(const Args& a);
 int cmd_encode(const Args& a);
+int cmd_batch(const Args& a);
+
+// main.cpp: a whole command as typed after the program name (global options, verb, arguments).
+// check_command: why it would be refused (unknown verb, bad arguments), nothing run; `verb` is its
+// verb. run_command: runs it as main() would; its --trace and --win32-exit last for it only.
+std::optional<std::string> check_command(const std::vector<std::string>& argv, std::string& verb);
+int run_command(const std::vector<std::string>& argv);
 
 // The service run and install create: --name, else the contract's KMD_CONTRACT_SERVICE_W, else
 // the driver file's name without its extension (mydrv.sys -> mydrv).
