@@ -9,6 +9,8 @@
 #include "crash_symbols.hpp"
 #include "nt5_compat.hpp"
 #include "scm.hpp"
+#include "trace.hpp"
+#include "wine_host.hpp"
 
 namespace kmd {
 
@@ -193,9 +195,11 @@ constexpr DWORD kReportMs = 8000;
 
 } // namespace
 
-ReportMark mark_crash_reports()
+ReportMark mark_crash_reports(const std::wstring& service)
 {
+    forget_unload_verdict(service);
     ReportMark m;
+    m.service = service;
     const std::wstring file = report_file_of(aedebug_command());
     m.configured = !file.empty();
     if (m.configured) m.size = file_size(file);
@@ -211,12 +215,21 @@ bool report_crash_since(std::FILE* out, const std::string& service, const Report
     // for, briefly, and once one is there its report is waited for. Outside Wine (no winedevice.exe
     // to watch) the file alone is watched, longer.
     const bool hosts_watched = running_under_wine();
+    // What the shim saw at the unload: with nothing of the driver left to run, no later crash
+    // can be the driver's, and only one already under way (its debugger started) is waited for.
+    const std::wstring verdict = unload_verdict(before.service);
+    const bool nothing_left = verdict == L"none";
+    if (trace_enabled() && !verdict.empty())
+        std::printf("      -> the host shim on %s's unload: %s\n", service.c_str(),
+                    nothing_left ? "nothing of it can run any more (no wait for a late crash)"
+                                 : ("it may still run: " + narrow(verdict) + " (watching for a late crash)").c_str());
     constexpr DWORD kNoticeMs = 500, kFileOnlyNoticeMs = 1500, kStepMs = 20;
+    const DWORD notice = nothing_left ? 0 : hosts_watched ? kNoticeMs : kFileOnlyNoticeMs;
     DWORD waited = 0;
     bool debugger = false;
     while (file_size(file) == before.size) {
         debugger = debugger || (hosts_watched && a_driver_host_started_a_debugger());
-        if (waited >= (debugger ? kReportMs : hosts_watched ? kNoticeMs : kFileOnlyNoticeMs)) break;
+        if (waited >= (debugger ? kReportMs : notice)) break;
         Sleep(kStepMs), waited += kStepMs;
     }
     if (file_size(file) == before.size && !debugger) return false;

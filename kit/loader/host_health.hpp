@@ -73,17 +73,21 @@ std::string image_file_name(const std::wstring& image_path);
 void explain_dead_host(std::FILE* out, const std::string& service, const std::wstring& image_path, const HostState& host,
                        const std::wstring& link = {}, const HostDeath* death = nullptr);
 
-// The crash report file as it is now (AeDebug's report file; 0 when there is none), to tell a
-// crash that happens later from the ones before.
+// Taken right before `service` is stopped: the crash report file as it is now (AeDebug's report
+// file; 0 when there is none), to tell a crash that happens later from the ones before; and under
+// Wine the host shim's verdict on the service's last unload forgotten, so the next is this stop's.
 struct ReportMark {
     unsigned long long size = 0;
     bool configured = false;
+    std::wstring service;
 };
-ReportMark mark_crash_reports();
+ReportMark mark_crash_reports(const std::wstring& service);
 
 // A stop said STOPPED: did a driver host crash meanwhile? Under Wine 8 a request still in flight
 // can reach the unloaded image (docs/wine-unload-race.md). Waits briefly for the crash debugger
 // (only when AeDebug writes a report file), prints the crash in words, returns true if one came.
+// No wait when the host shim saw that nothing of the driver can run any more (wine_host.hpp,
+// unload_verdict): a crash already on its way is still seen and reported.
 bool report_crash_since(std::FILE* out, const std::string& service, const ReportMark& before);
 
 // After a device request failed: every driver service whose host died. Prints each (the

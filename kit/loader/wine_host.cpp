@@ -91,4 +91,34 @@ Failure prepare_wine_host(SC_HANDLE service, StartRetry* retry)
     return {};
 }
 
+namespace {
+
+// The Unloads key of the shim in `service`'s group: "" when the service has no group.
+std::wstring unloads_key_of(const std::wstring& service)
+{
+    const std::wstring key = L"System\\CurrentControlSet\\Services\\" + service;
+    const std::wstring group = read_registry_string(HKEY_LOCAL_MACHINE, key.c_str(), L"Group");
+    if (group.empty()) return {};
+    return L"System\\CurrentControlSet\\Services\\kmdhost_" + group + L"\\Unloads";
+}
+
+} // namespace
+
+void forget_unload_verdict(const std::wstring& service)
+{
+    if (!running_under_wine()) return;
+    const std::wstring key = unloads_key_of(service);
+    HKEY h = nullptr;
+    if (key.empty() || RegOpenKeyExW(HKEY_LOCAL_MACHINE, key.c_str(), 0, KEY_SET_VALUE, &h) != ERROR_SUCCESS) return;
+    RegDeleteValueW(h, service.c_str());
+    RegCloseKey(h);
+}
+
+std::wstring unload_verdict(const std::wstring& service)
+{
+    if (!running_under_wine()) return {};
+    const std::wstring key = unloads_key_of(service);
+    return key.empty() ? std::wstring{} : read_registry_string(HKEY_LOCAL_MACHINE, key.c_str(), service.c_str());
+}
+
 } // namespace kmd

@@ -29,4 +29,11 @@ std::wstring service_group(const std::wstring& requested);
 // fails the driver's start too: its host would be the next to die.
 Failure prepare_wine_host(SC_HANDLE service, StartRetry* retry);
 
+// The shim's verdict on the last unload of `service` (kit/winehost/image_watch.hpp), read from
+// HKLM\...\Services\kmdhost_<group>\Unloads: "none" when nothing of the driver can run any more,
+// else the reason something may; "" when the shim said nothing (not under Wine, no shim, no
+// unload since forget_unload_verdict). Forgotten before a stop, so a verdict read after it is its own.
+void forget_unload_verdict(const std::wstring& service);
+std::wstring unload_verdict(const std::wstring& service);
+
 } // namespace kmd

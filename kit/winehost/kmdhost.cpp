@@ -21,12 +21,17 @@
 //             image can be unmapped.
 // The shim's device lives as long as the shim: nothing is created or sent from an unload routine
 // but that one request. It is never stopped (no DriverUnload): the drivers it wraps call through it.
+//
+// It also tells whether anything of an unloaded image can still run (image_watch.hpp): in the
+// kernel log, and as the REG_SZ <service name> under its own key's volatile Unloads subkey, "none"
+// or the reason, for kmdctl's stop (kit/loader/host_health.cpp) to skip its wait for a late crash.
 #include <kmd/nt.hpp>
 
 #include <ntimage.h>
 
 #include "dispatch_guard.hpp"
 #include "image_patch.hpp"
+#include "image_watch.hpp"
 
 namespace {
 
@@ -45,6 +50,7 @@ struct Image {
     PDRIVER_UNLOAD real_unload;
     PDRIVER_DISPATCH real_major[IRP_MJ_MAXIMUM_FUNCTION + 1];
     kmd::DispatchGuard guard;
+    kmd::winehost::ImageWatch watch;
 };
 
 // "%.*ws" and these two arguments print a counted UNICODE_STRING (Wine's DbgPrint has no %wZ).
@@ -56,6 +62,8 @@ char* g_self_base;
 SIZE_T g_self_size;
 WCHAR g_device_text[96];
 UNICODE_STRING g_device_name; // \Device\<our service name>: one shim per host, one name each
+ULONG g_generation;           // counts image loads: a watch's slot is used again by later images
+HANDLE g_unloads_key;         // <our service key>\Unloads, volatile: the verdicts, by service name
 
 class Locked {
 public:
@@ -78,6 +86,24 @@ Image* image_at(const void* address)
 }
 
 Image* image_of(PDRIVER_OBJECT driver) { return driver != nullptr ? image_at(driver->DriverStart) : nullptr; }
+
+// What nothing of the image may do any more, said where kmdctl reads it: "none", or the reason.
+void publish_verdict(PDRIVER_OBJECT driver, const char* why)
+{
+    if (g_unloads_key == nullptr) return;
+    UNICODE_STRING name = driver->DriverName; // \Driver\<service name>
+    USHORT start = name.Length / sizeof(WCHAR);
+    while (start > 0 && name.Buffer[start - 1] != L'\\') --start;
+    name.Buffer += start;
+    name.Length = static_cast<USHORT>(name.Length - start * sizeof(WCHAR));
+    name.MaximumLength = name.Length;
+    WCHAR text[96];
+    const char* says = why != nullptr ? why : "none";
+    ULONG n = 0;
+    for (; says[n] != 0 && n + 1 < ARRAYSIZE(text); ++n) text[n] = static_cast<WCHAR>(says[n]);
+    text[n] = 0;
+    ZwSetValueKey(g_unloads_key, &name, 0, REG_SZ, text, (n + 1) * sizeof(WCHAR));
+}
 
 void release(Image& image)
 {
@@ -122,7 +148,10 @@ NTSTATUS NTAPI host_dispatch(PDEVICE_OBJECT device, PIRP irp)
     PDRIVER_DISPATCH real = image != nullptr && major <= IRP_MJ_MAXIMUM_FUNCTION ? image->real_major[major] : nullptr;
     if (real != nullptr) {
         const auto pass = image->guard.enter();
-        if (pass) return real(device, irp);
+        if (pass) {
+            kmd::winehost::irp_dispatched(image->watch, irp);
+            return real(device, irp);
+        }
     }
     // Unloading (or already gone): the driver's code must not run again.
     const NTSTATUS status = major == IRP_MJ_CLOSE || major == IRP_MJ_CLEANUP ? STATUS_SUCCESS : kmd::DispatchGuard::kRefusal;
@@ -148,8 +177,11 @@ VOID NTAPI host_unload(PDRIVER_OBJECT driver)
     const LONGLONG elapsed = now_100ns() - start;
     // 32-bit division: a 64-bit one would call libgcc on x86, which no kernel exports.
     const ULONG us = elapsed > 0 && elapsed < 0x7FFFFFFF ? static_cast<ULONG>(elapsed) / 10 : 0;
-    DbgPrint("kmdhost: %.*ws unloaded; its requests settled in %lu us%s\n", USTR(&driver->DriverName), us,
-             barrier ? "" : " (no barrier: unloaded on the dispatch thread)");
+    const char* why = kmd::winehost::what_may_still_run(image->watch, driver);
+    DbgPrint("kmdhost: %.*ws unloaded; its requests settled in %lu us%s; %s%s\n", USTR(&driver->DriverName), us,
+             barrier ? "" : " (no barrier: unloaded on the dispatch thread)", why == nullptr ? "nothing of it can run any more" : "it may still run: ",
+             why == nullptr ? "" : why);
+    publish_verdict(driver, why);
     release(*image);
 }
 
@@ -163,8 +195,10 @@ NTSTATUS NTAPI host_entry(PDRIVER_OBJECT driver, PUNICODE_STRING registry_path)
     PDRIVER_DISPATCH before[IRP_MJ_MAXIMUM_FUNCTION + 1];
     for (unsigned i = 0; i <= IRP_MJ_MAXIMUM_FUNCTION; ++i) before[i] = driver->MajorFunction[i];
     image->guard.initialize();
+    kmd::winehost::watch_image(image->watch, image->base, image->size, ZwProtectVirtualMemory);
     const NTSTATUS status = image->real_entry(driver, registry_path);
     if (!NT_SUCCESS(status)) {
+        kmd::winehost::unwatch_image(image->watch, ZwProtectVirtualMemory); // Wine keeps this mapping for the next start
         release(*image);
         return status;
     }
@@ -202,6 +236,7 @@ VOID NTAPI on_image_load(PUNICODE_STRING full_name, HANDLE, PIMAGE_INFO info)
             image->size = info->ImageSize;
             image->real_entry = nullptr;
             image->real_unload = nullptr;
+            image->watch.generation = ++g_generation;
             for (PDRIVER_DISPATCH& r : image->real_major) r = nullptr;
         }
     }
@@ -226,7 +261,46 @@ NTSTATUS NTAPI ShimDispatch(PDEVICE_OBJECT, PIRP irp)
     return STATUS_SUCCESS;
 }
 
+// <our service key>\Unloads, made volatile: the verdicts live as long as the session.
+HANDLE open_unloads_key(PUNICODE_STRING registry_path)
+{
+    OBJECT_ATTRIBUTES attributes;
+    InitializeObjectAttributes(&attributes, registry_path, OBJ_KERNEL_HANDLE | OBJ_CASE_INSENSITIVE, nullptr, nullptr);
+    HANDLE service = nullptr;
+    if (!NT_SUCCESS(ZwOpenKey(&service, KEY_CREATE_SUB_KEY, &attributes))) return nullptr;
+    UNICODE_STRING name;
+    RtlInitUnicodeString(&name, L"Unloads");
+    InitializeObjectAttributes(&attributes, &name, OBJ_KERNEL_HANDLE | OBJ_CASE_INSENSITIVE, service, nullptr);
+    HANDLE unloads = nullptr;
+    if (!NT_SUCCESS(ZwCreateKey(&unloads, KEY_SET_VALUE, &attributes, 0, nullptr, REG_OPTION_VOLATILE, nullptr))) unloads = nullptr;
+    ZwClose(service);
+    return unloads;
+}
+
 } // namespace
+
+namespace kmd::winehost {
+
+ImageWatch* watch_at(const void* address)
+{
+    Image* image = image_at(address);
+    return image != nullptr ? &image->watch : nullptr;
+}
+
+ImageWatch* find_watch(bool (*visit)(ImageWatch& w, const void* what), const void* what)
+{
+    for (Image& i : g_images) {
+        bool used;
+        {
+            Locked lock;
+            used = i.used;
+        }
+        if (used && visit(i.watch, what)) return &i.watch;
+    }
+    return nullptr;
+}
+
+} // namespace kmd::winehost
 
 extern "C" DRIVER_INITIALIZE DriverEntry;
 
@@ -240,6 +314,8 @@ extern "C" NTSTATUS NTAPI DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING reg
     RtlInitUnicodeString(&protect, L"ZwProtectVirtualMemory");
     ZwProtectVirtualMemory = reinterpret_cast<kmd::winehost::ZwProtectVirtualMemoryFn>(MmGetSystemRoutineAddress(&protect));
     if (ZwProtectVirtualMemory == nullptr) return STATUS_PROCEDURE_NOT_FOUND;
+    kmd::winehost::initialize_image_watches();
+    g_unloads_key = open_unloads_key(registry_path); // none: no verdicts, and every stop waits as before
 
     // \Device\ + the last component of our service key.
     USHORT start = registry_path->Length / sizeof(WCHAR);

@@ -239,7 +239,7 @@ int cmd_run(const Args& a)
     step(6, "ControlService(SERVICE_CONTROL_STOP) (the kernel calls DriverUnload)");
     if (undo.has_started()) {
         DWORD state = 0;
-        const kmd::ReportMark reports = kmd::mark_crash_reports();
+        const kmd::ReportMark reports = kmd::mark_crash_reports(name);
         if (Failure f = kmd::stop_service(service.get(), kStopTimeoutMs, state)) return step_failed(6, host_crash_or(undo, f, device_path));
         if (kmd::report_crash_since(stderr, shown_name, reports)) {
             undo.stopped();

@@ -106,7 +106,7 @@ int cmd_stop(const Args& a)
     if (Failure f = open_named(name, SERVICE_STOP | SERVICE_QUERY_STATUS, scm, service)) return report("stop", f);
     if (const DWORD dead = host_died(scm.get(), name)) return failed_exit(dead); // never "STOPPED" over a dead host
     DWORD state = 0;
-    const kmd::ReportMark reports = kmd::mark_crash_reports();
+    const kmd::ReportMark reports = kmd::mark_crash_reports(name);
     if (Failure f = kmd::stop_service(service.get(), *timeout, state)) {
         std::fprintf(stderr, "kmdctl stop: %s (state now %s)\n", f.describe().c_str(), kmd::state_name(state));
         host_died(scm.get(), name);
@@ -131,7 +131,7 @@ int cmd_remove(const Args& a)
     bool crashed_on_stop = false;
     if (status.dwCurrentState != SERVICE_STOPPED && dead_host == 0) {
         DWORD state = 0;
-        const kmd::ReportMark reports = kmd::mark_crash_reports();
+        const kmd::ReportMark reports = kmd::mark_crash_reports(name);
         if (Failure f = kmd::stop_service(service.get(), kStopTimeoutMs, state)) return report("remove", f);
         if (kmd::report_crash_since(stderr, shown, reports)) crashed_on_stop = true;
         else std::printf("%s: stopped\n", shown.c_str());
