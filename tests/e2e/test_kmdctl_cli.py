@@ -151,6 +151,11 @@ class KmdctlCli(unittest.TestCase):
             self.assertIn(f"OpenSCManager({scm}) = ok", result.stdout, result.describe())
             self.assertIn(f"OpenService(skeleton, {service}) = ok", result.stdout, result.describe())
             self.assertNotIn("ALL_ACCESS", result.stdout, result.describe())
+            if verb == "stop":
+                # Under Wine the host shim judged the unload: nothing of skeleton.sys can run any
+                # more, so the stop did not wait for a late crash (docs/wine-host-shim.md).
+                self.assertIn("-> the host shim on skeleton's unload: nothing of it can run any more (no wait for a late crash)",
+                              result.stdout, result.describe())
         self.assertEqual(0, self.kmdctl("install", DRIVER).returncode)
         listing = self.kmdctl("--trace", "list")
         # ENUMERATE_SERVICE for the list; CONNECT because it opens each running driver with
