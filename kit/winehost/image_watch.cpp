@@ -108,10 +108,21 @@ VOID NTAPI thread_start(PVOID p)
     if (registered && s.watch->generation == s.generation) forget_thread(*s.watch, id);
 }
 
+// Only images have these hooks in their import tables, so a call no image can be named for came
+// from one that jumped to the routine instead of calling it: every watched image is in doubt.
+bool doubt(ImageWatch& w, const void* why)
+{
+    if (w.dynamic_why[0] == 0) say(w.dynamic_why, static_cast<const char*>(why), "");
+    return false; // visit them all
+}
+
 NTSTATUS NTAPI hook_create_thread(PHANDLE handle, ULONG access, POBJECT_ATTRIBUTES attributes, HANDLE process, PCLIENT_ID client,
                                   PKSTART_ROUTINE start, PVOID context)
 {
-    ImageWatch* w = watch_at(__builtin_return_address(0));
+    // The image whose code the thread runs, else the caller's (the two differ only for odd code).
+    ImageWatch* w = watch_at(reinterpret_cast<const void*>(start));
+    if (w == nullptr) w = watch_at(__builtin_return_address(0));
+    if (w == nullptr) find_watch(doubt, "a thread was started that no image could be named for");
     const auto next = reinterpret_cast<CreateThreadFn>(next_of(w, kCreateThread));
     auto* s = w != nullptr ? static_cast<ThreadStart*>(ExAllocatePoolWithTag(NonPagedPool, sizeof(ThreadStart), 'tWHK')) : nullptr;
     if (s == nullptr) {
@@ -157,6 +168,7 @@ VOID FASTCALL hook_complete(PIRP irp, CCHAR boost)
 PVOID NTAPI hook_lookup(PUNICODE_STRING name)
 {
     ImageWatch* w = watch_at(__builtin_return_address(0));
+    if (w == nullptr) find_watch(doubt, "a routine was looked up that no image could be named for");
     if (w != nullptr && name != nullptr && name->Buffer != nullptr && w->dynamic_why[0] == 0) {
         char ascii[40] = {};
         const USHORT n = name->Length / sizeof(WCHAR);

@@ -87,7 +87,8 @@ Image* image_at(const void* address)
 
 Image* image_of(PDRIVER_OBJECT driver) { return driver != nullptr ? image_at(driver->DriverStart) : nullptr; }
 
-// What nothing of the image may do any more, said where kmdctl reads it: "none", or the reason.
+// The unload's verdict, where kmdctl reads it: "none" (nothing of the image can run any more), or
+// the reason something may.
 void publish_verdict(PDRIVER_OBJECT driver, const char* why)
 {
     if (g_unloads_key == nullptr) return;
