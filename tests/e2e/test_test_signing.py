@@ -70,6 +70,22 @@ class TestSigning(unittest.TestCase):
         check = subprocess.run(["osslsigncode", "verify", "-CAfile", str(cert), "-in", str(out)], capture_output=True, text=True)
         self.assertIn("Signature verification: ok", check.stdout)
 
+    def test_signings_at_once_share_one_certificate(self):
+        """A fresh build signs two images at once (skeleton.signed.sys and the package's copy): each
+        run found no certificate and made its own, and one signature then failed against the
+        certificate left on disk (seen in a clean-clone CI run: 'self-signed certificate')."""
+        tmp = Path(tempfile.mkdtemp())
+        self.addCleanup(shutil.rmtree, tmp)
+        outs = [tmp / f"signed{n}.sys" for n in range(4)]
+        runs = [subprocess.Popen([str(ROOT / "kit" / "signing" / "test_sign.sh"), str(BIN_DIR / "skeleton.sys"), str(out), str(tmp)],
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for out in outs]
+        for run in runs:
+            self.assertEqual(0, run.wait(timeout=120), run.stdout.read())
+        for out in outs:
+            check = subprocess.run(["osslsigncode", "verify", "-CAfile", str(tmp / "test-signing.crt"), "-in", str(out)],
+                                   capture_output=True, text=True)
+            self.assertIn("Signature verification: ok", check.stdout, f"{out.name}:\n{check.stdout}{check.stderr}")
+
     def test_signed_image_loads_and_answers(self):
         with Box("signed") as box:
             result = box.run([KMDCTL, "run", SIGNED])
