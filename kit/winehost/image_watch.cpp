@@ -124,7 +124,7 @@ NTSTATUS NTAPI hook_create_thread(PHANDLE handle, ULONG access, POBJECT_ATTRIBUT
     if (w == nullptr) w = watch_at(__builtin_return_address(0));
     if (w == nullptr) find_watch(doubt, "a thread was started that no image could be named for");
     const auto next = reinterpret_cast<CreateThreadFn>(next_of(w, kCreateThread));
-    auto* s = w != nullptr ? static_cast<ThreadStart*>(ExAllocatePoolWithTag(NonPagedPool, sizeof(ThreadStart), 'tWHK')) : nullptr;
+    auto* s = w != nullptr ? static_cast<ThreadStart*>(ExAllocatePoolWithTag(NonPagedPoolNx, sizeof(ThreadStart), 'tWHK')) : nullptr;
     if (s == nullptr) {
         if (w != nullptr) w->lost_track = true;
         return next(handle, access, attributes, process, client, start, context);

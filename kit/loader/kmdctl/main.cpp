@@ -237,9 +237,10 @@ int run_command(const std::vector<std::string>& argv)
     }
     // Set for this command only: a batch's next step starts from the defaults again.
     const bool old_exit = std::exchange(g_win32_exit, c.win32_exit);
+    const bool old_trace = kmd::trace_enabled();
     if (c.trace) kmd::set_trace(true);
     const int rc = run_verb(*c.verb, c.words);
-    kmd::set_trace(false);
+    kmd::set_trace(old_trace);
     g_win32_exit = old_exit;
     return rc;
 }
