@@ -1,7 +1,6 @@
 #include "batch_script.hpp"
 
 #include <algorithm>
-#include <cctype>
 
 #include "cli_parse.hpp"
 
@@ -10,25 +9,16 @@ namespace {
 
 bool blank(char c) { return c == ' ' || c == '\t'; }
 
-std::string upper(std::string_view s)
-{
-    std::string out(s);
-    for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-    return out;
-}
-
-bool same_word(std::string_view a, std::string_view b) { return upper(a) == upper(b); }
-
 // reg add KEY /v NAME /t REG_DWORD|REG_SZ /d DATA /f, the options in any order, as reg.exe takes them.
 std::string parse_reg_add(const std::vector<std::string>& w, BatchStep& step)
 {
-    if (w.size() < 3 || !same_word(w[1], "add")) return "reg: only 'reg add KEY /v NAME /t REG_DWORD|REG_SZ /d DATA /f' runs in a batch";
+    if (w.size() < 3 || !equals_ignore_case(w[1], "add")) return "reg: only 'reg add KEY /v NAME /t REG_DWORD|REG_SZ /d DATA /f' runs in a batch";
     const std::string& key = w[2];
     const size_t slash = key.find('\\');
-    const std::string root = upper(key.substr(0, slash));
-    if (root == "HKLM" || root == "HKEY_LOCAL_MACHINE")
+    const std::string_view root = std::string_view(key).substr(0, slash);
+    if (equals_ignore_case(root, "HKLM") || equals_ignore_case(root, "HKEY_LOCAL_MACHINE"))
         step.root = "HKLM";
-    else if (root == "HKCU" || root == "HKEY_CURRENT_USER")
+    else if (equals_ignore_case(root, "HKCU") || equals_ignore_case(root, "HKEY_CURRENT_USER"))
         step.root = "HKCU";
     else
         return "reg add: the key must start with HKLM\\ or HKCU\\, not '" + key + "'";
@@ -37,22 +27,23 @@ std::string parse_reg_add(const std::vector<std::string>& w, BatchStep& step)
     bool have_name = false, have_type = false, have_data = false, force = false;
     std::string data;
     for (size_t i = 3; i < w.size(); ++i) {
-        const std::string option = upper(w[i]);
+        const std::string& option = w[i];
         const bool last = i + 1 >= w.size();
-        if (option == "/F") {
+        if (equals_ignore_case(option, "/f")) {
             force = true;
-        } else if ((option == "/V" || option == "/T" || option == "/D") && last) {
-            return "reg add: " + w[i] + " needs a value";
-        } else if (option == "/V") {
+        } else if ((equals_ignore_case(option, "/v") || equals_ignore_case(option, "/t") || equals_ignore_case(option, "/d")) && last) {
+            return "reg add: " + option + " needs a value";
+        } else if (equals_ignore_case(option, "/v")) {
             step.value_name = w[++i], have_name = true;
-        } else if (option == "/T") {
-            const std::string type = upper(w[++i]);
-            if (type != "REG_DWORD" && type != "REG_SZ") return "reg add: only /t REG_DWORD or REG_SZ runs in a batch, not " + w[i];
-            step.is_text = type == "REG_SZ", have_type = true;
-        } else if (option == "/D") {
+        } else if (equals_ignore_case(option, "/t")) {
+            const std::string& type = w[++i];
+            if (!equals_ignore_case(type, "REG_DWORD") && !equals_ignore_case(type, "REG_SZ"))
+                return "reg add: only /t REG_DWORD or REG_SZ runs in a batch, not " + type;
+            step.is_text = equals_ignore_case(type, "REG_SZ"), have_type = true;
+        } else if (equals_ignore_case(option, "/d")) {
             data = w[++i], have_data = true;
         } else {
-            return "reg add: unknown option '" + w[i] + "'";
+            return "reg add: unknown option '" + option + "'";
         }
     }
     if (!have_name || !have_type || !have_data) return "reg add: give /v NAME /t REG_DWORD|REG_SZ /d DATA";
@@ -100,7 +91,7 @@ bool names_kmdctl(std::string_view word)
 {
     const size_t slash = word.find_last_of("\\/");
     const std::string_view file = slash == std::string_view::npos ? word : word.substr(slash + 1);
-    return same_word(file, "kmdctl") || same_word(file, "kmdctl.exe");
+    return equals_ignore_case(file, "kmdctl") || equals_ignore_case(file, "kmdctl.exe");
 }
 
 std::string batch_word(std::string_view word)
@@ -140,7 +131,7 @@ BatchScript parse_batch_script(std::string_view text)
             step.kind = BatchStep::Kind::kmdctl;
             step.words.assign(words.begin() + 1, words.end());
             if (step.words.empty()) return fail("kmdctl and no verb");
-        } else if (same_word(words[0], "reg") || same_word(words[0], "reg.exe")) {
+        } else if (equals_ignore_case(words[0], "reg") || equals_ignore_case(words[0], "reg.exe")) {
             step.kind = BatchStep::Kind::reg_value;
             if (std::string why = parse_reg_add(words, step); !why.empty()) return fail(why);
         } else {

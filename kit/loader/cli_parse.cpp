@@ -14,14 +14,6 @@ int hex_digit(char c)
     return -1;
 }
 
-bool equals_ignore_case(std::string_view a, std::string_view b)
-{
-    if (a.size() != b.size()) return false;
-    for (size_t i = 0; i < a.size(); ++i)
-        if (std::toupper(static_cast<unsigned char>(a[i])) != std::toupper(static_cast<unsigned char>(b[i]))) return false;
-    return true;
-}
-
 struct Named {
     const char* name;
     uint32_t value;
@@ -61,6 +53,14 @@ const char* name_of(uint32_t value, const Named (&table)[N])
 }
 
 } // namespace
+
+bool equals_ignore_case(std::string_view a, std::string_view b)
+{
+    if (a.size() != b.size()) return false;
+    for (size_t i = 0; i < a.size(); ++i)
+        if (std::toupper(static_cast<unsigned char>(a[i])) != std::toupper(static_cast<unsigned char>(b[i]))) return false;
+    return true;
+}
 
 std::optional<uint64_t> parse_u64(std::string_view text)
 {

@@ -18,6 +18,9 @@ namespace kmd {
 // Text without its leading and trailing blanks (spaces, tabs).
 std::string_view trim_blanks(std::string_view s);
 
+// ASCII letters compared without case ("REG_DWORD" and "reg_dword"), as Windows tools read words.
+bool equals_ignore_case(std::string_view a, std::string_view b);
+
 // "0x222007", "2236423", "0X1f": the whole string must be a number that fits 32 bits.
 std::optional<uint32_t> parse_u32(std::string_view text);
 
