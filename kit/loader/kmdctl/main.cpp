@@ -169,14 +169,21 @@ int cmd_help(const Args& a)
     return kExitOk;
 }
 
+// --help anywhere after the verb: its page, whatever else the line holds.
+bool asks_for_help(const std::vector<std::string>& words)
+{
+    for (const std::string& w : words)
+        if (w == "--help") return true;
+    return false;
+}
+
 // Parses the verb's arguments and runs it: the one place every verb passes through.
 int run_verb(const Verb& verb, const std::vector<std::string>& words)
 {
-    for (const std::string& w : words)
-        if (w == "--help") {
-            print_verb_help(verb);
-            return kExitOk;
-        }
+    if (asks_for_help(words)) {
+        print_verb_help(verb);
+        return kExitOk;
+    }
     Args args;
     if (auto error = kmd::parse_command_args(words, verb.spec, args)) return usage_error(verb.name, *error);
     if (args.has("--trace")) kmd::set_trace(true);
@@ -221,8 +228,7 @@ std::optional<std::string> check_command(const std::vector<std::string>& argv, s
     Command c;
     if (auto error = split_command(argv, c)) return error;
     verb = c.verb->name;
-    for (const std::string& w : c.words)
-        if (w == "--help") return std::nullopt;
+    if (asks_for_help(c.words)) return std::nullopt;
     Args args;
     if (auto error = kmd::parse_command_args(c.words, c.verb->spec, args)) return std::string(c.verb->name) + ": " + *error;
     return std::nullopt;
@@ -231,15 +237,21 @@ std::optional<std::string> check_command(const std::vector<std::string>& argv, s
 int run_command(const std::vector<std::string>& argv)
 {
     Command c;
-    if (auto error = split_command(argv, c)) {
-        std::fprintf(stderr, "kmdctl: %s\n", error->c_str());
-        return kExitUsage;
-    }
-    // Set for this command only: a batch's next step starts from the defaults again.
+    const std::optional<std::string> error = split_command(argv, c);
+    // Set for this command only: a batch's next step starts from the batch's own state again.
     const bool old_exit = std::exchange(g_win32_exit, c.win32_exit);
     const bool old_trace = kmd::trace_enabled();
-    if (c.trace) kmd::set_trace(true);
-    const int rc = run_verb(*c.verb, c.words);
+    int rc = kExitOk;
+    if (c.no_verb) {
+        cmd_help(Args{}); // no verb at all: the overview
+        rc = g_win32_exit ? static_cast<int>(ERROR_INVALID_COMMAND_LINE) : kExitUsage;
+    } else if (error) {
+        std::fprintf(stderr, "kmdctl: %s\n", error->c_str());
+        rc = g_win32_exit ? static_cast<int>(ERROR_INVALID_COMMAND_LINE) : kExitUsage;
+    } else {
+        if (c.trace) kmd::set_trace(true);
+        rc = run_verb(*c.verb, c.words);
+    }
     kmd::set_trace(old_trace);
     g_win32_exit = old_exit;
     return rc;
@@ -255,17 +267,5 @@ int main()
 {
     const kmd::Utf8Console console;
     const std::vector<std::string> argv = kmd::command_line_arguments();
-    Command c;
-    const std::optional<std::string> error = split_command(std::vector<std::string>(argv.begin() + (argv.empty() ? 0 : 1), argv.end()), c);
-    g_win32_exit = c.win32_exit;
-    if (c.no_verb) {
-        cmd_help(Args{}); // no verb at all: the overview
-        return g_win32_exit ? static_cast<int>(ERROR_INVALID_COMMAND_LINE) : kExitUsage;
-    }
-    if (error) {
-        std::fprintf(stderr, "kmdctl: %s\n", error->c_str());
-        return g_win32_exit ? static_cast<int>(ERROR_INVALID_COMMAND_LINE) : kExitUsage;
-    }
-    if (c.trace) kmd::set_trace(true);
-    return run_verb(*c.verb, c.words);
+    return run_command(std::vector<std::string>(argv.begin() + (argv.empty() ? 0 : 1), argv.end()));
 }

@@ -29,7 +29,8 @@ int cmd_batch(const Args& a);
 
 // main.cpp: a whole command as typed after the program name (global options, verb, arguments).
 // check_command: why it would be refused (unknown verb, bad arguments), nothing run; `verb` is its
-// verb. run_command: runs it as main() would; its --trace and --win32-exit last for it only.
+// verb. run_command: runs it (main() runs the program's own line so); its --trace and --win32-exit
+// last for it only.
 std::optional<std::string> check_command(const std::vector<std::string>& argv, std::string& verb);
 int run_command(const std::vector<std::string>& argv);
 
