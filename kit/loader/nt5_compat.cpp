@@ -3,6 +3,8 @@
 
 #include <vector>
 
+#include "win32.hpp"
+
 namespace kmd {
 namespace {
 
@@ -63,13 +65,13 @@ BOOL cancel_io_ex(HANDLE file, OVERLAPPED* overlapped)
 
 std::wstring read_registry_string(HKEY root, const wchar_t* subkey, const wchar_t* value)
 {
-    HKEY key = nullptr;
-    if (RegOpenKeyExW(root, subkey, 0, KEY_QUERY_VALUE, &key) != ERROR_SUCCESS) return {};
+    HKEY raw = nullptr;
+    if (RegOpenKeyExW(root, subkey, 0, KEY_QUERY_VALUE, &raw) != ERROR_SUCCESS) return {};
+    const RegKey key(raw);
     std::vector<wchar_t> data(2048, L'\0');
     DWORD type = 0;
     DWORD size = static_cast<DWORD>((data.size() - 1) * sizeof(wchar_t)); // room for a terminator it may lack
-    const LONG rc = RegQueryValueExW(key, value, nullptr, &type, reinterpret_cast<BYTE*>(data.data()), &size);
-    RegCloseKey(key);
+    const LONG rc = RegQueryValueExW(key.get(), value, nullptr, &type, reinterpret_cast<BYTE*>(data.data()), &size);
     if (rc != ERROR_SUCCESS || (type != REG_SZ && type != REG_EXPAND_SZ)) return {};
     data[size / sizeof(wchar_t)] = L'\0';
     return data.data();

@@ -51,8 +51,15 @@ struct FileHandleTraits {
     static void close(HANDLE h) { CloseHandle(h); }
 };
 
+struct RegKeyTraits {
+    using handle_type = HKEY;
+    static HKEY invalid() { return nullptr; }
+    static void close(HKEY h) { RegCloseKey(h); }
+};
+
 using ScHandle = UniqueHandle<ServiceHandleTraits>;
 using FileHandle = UniqueHandle<FileHandleTraits>;
+using RegKey = UniqueHandle<RegKeyTraits>;
 
 // "The system cannot find the file specified." for 2, without the trailing newline.
 std::string error_text(DWORD error);

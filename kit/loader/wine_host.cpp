@@ -110,8 +110,8 @@ void forget_unload_verdict(const std::wstring& service)
     const std::wstring key = unloads_key_of(service);
     HKEY h = nullptr;
     if (key.empty() || RegOpenKeyExW(HKEY_LOCAL_MACHINE, key.c_str(), 0, KEY_SET_VALUE, &h) != ERROR_SUCCESS) return;
-    RegDeleteValueW(h, service.c_str());
-    RegCloseKey(h);
+    const RegKey unloads(h);
+    RegDeleteValueW(unloads.get(), service.c_str());
 }
 
 std::wstring unload_verdict(const std::wstring& service)

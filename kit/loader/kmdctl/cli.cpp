@@ -169,12 +169,12 @@ void say_debug_print_hint()
     if (rtl_get_version == nullptr || rtl_get_version(&version) != 0) return;
     const bool filters = kmd::kernel_filters_debug_print(kmd::running_under_wine(), version.dwMajorVersion);
     if (!filters) return;
-    HKEY key = nullptr;
+    HKEY raw = nullptr;
     bool mask_present = false;
     if (RegOpenKeyExW(HKEY_LOCAL_MACHINE, L"SYSTEM\\CurrentControlSet\\Control\\Session Manager\\Debug Print Filter", 0,
-                      KEY_QUERY_VALUE, &key) == ERROR_SUCCESS) {
-        mask_present = RegQueryValueExW(key, L"IHVDRIVER", nullptr, nullptr, nullptr, nullptr) == ERROR_SUCCESS;
-        RegCloseKey(key);
+                      KEY_QUERY_VALUE, &raw) == ERROR_SUCCESS) {
+        const kmd::RegKey key(raw);
+        mask_present = RegQueryValueExW(key.get(), L"IHVDRIVER", nullptr, nullptr, nullptr, nullptr) == ERROR_SUCCESS;
     }
     if (const char* hint = kmd::debug_print_hint(filters, mask_present)) std::fprintf(stderr, "  hint: %s\n", hint);
 }

@@ -18,19 +18,12 @@ namespace {
 constexpr const char* kStepMark = "@@kmdctl-step";
 constexpr const char* kRcMark = "@@kmdctl-rc";
 
-struct RegKeyTraits {
-    using handle_type = HKEY;
-    static HKEY invalid() { return nullptr; }
-    static void close(HKEY h) { RegCloseKey(h); }
-};
-using RegKey = kmd::UniqueHandle<RegKeyTraits>;
-
 int set_value(const kmd::BatchStep& step)
 {
     const HKEY root = step.root == "HKCU" ? HKEY_CURRENT_USER : HKEY_LOCAL_MACHINE;
     HKEY raw = nullptr;
     LONG error = RegCreateKeyExW(root, kmd::widen(step.key).c_str(), 0, nullptr, 0, KEY_SET_VALUE, nullptr, &raw, nullptr);
-    const RegKey key(error == ERROR_SUCCESS ? raw : nullptr);
+    const kmd::RegKey key(error == ERROR_SUCCESS ? raw : nullptr);
     const char* call = "RegCreateKeyEx";
     if (error == ERROR_SUCCESS) {
         const std::wstring name = kmd::widen(step.value_name);
