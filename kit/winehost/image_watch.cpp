@@ -30,12 +30,6 @@ private:
     KIRQL irql_;
 };
 
-bool same_name(const char* a, const char* b)
-{
-    while (*a != 0 && *a == *b) ++a, ++b;
-    return *a == *b;
-}
-
 // out = a + b, cut to fit.
 template <size_t N>
 void say(char (&out)[N], const char* a, const char* b)
@@ -186,13 +180,6 @@ void* const kHookOf[kHooks] = {reinterpret_cast<void*>(hook_create_thread), rein
                                reinterpret_cast<void*>(hook_complete), reinterpret_cast<void*>(hook_lookup)};
 static_assert(ARRAYSIZE(kWatchedImports) == kHooks);
 
-int hook_of(const char* name)
-{
-    for (int h = 0; h < kHooks; ++h)
-        if (watched_import(name) && same_name(name, kWatchedImports[h])) return h;
-    return -1;
-}
-
 bool in_image(const ImageWatch& w, const void* p)
 {
     const char* c = static_cast<const char*>(p);
@@ -253,7 +240,7 @@ void watch_image(ImageWatch& w, char* base, SIZE_T size, ZwProtectVirtualMemoryF
                 continue;
             }
             const char* name = reinterpret_cast<const char*>(reinterpret_cast<IMAGE_IMPORT_BY_NAME*>(base + names->u1.AddressOfData)->Name);
-            const int h = kernel_module(base + d->Name) ? hook_of(name) : -1;
+            const int h = kernel_module(base + d->Name) ? watched_import(name) : -1;
             if (h < 0) {
                 if (!inert_import(name) && w.import_why[0] == 0) say(w.import_why, "it imports ", name);
                 continue;

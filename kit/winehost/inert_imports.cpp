@@ -102,11 +102,11 @@ bool inert_import(const char* name)
     return false;
 }
 
-bool watched_import(const char* name)
+int watched_import(const char* name)
 {
-    for (const char* n : kWatchedImports)
-        if (same(name, n)) return true;
-    return false;
+    for (int i = 0; i < static_cast<int>(sizeof kWatchedImports / sizeof kWatchedImports[0]); ++i)
+        if (same(name, kWatchedImports[i])) return i;
+    return -1;
 }
 
 bool kernel_module(const char* dll_name)

@@ -19,7 +19,8 @@ bool inert_import(const char* name);
 // order of image_watch.cpp's hooks.
 inline constexpr const char* kWatchedImports[] = {"PsCreateSystemThread", "PsTerminateSystemThread", "IofCompleteRequest",
                                                   "MmGetSystemRoutineAddress"};
-bool watched_import(const char* name);
+// Its index in kWatchedImports, or -1.
+int watched_import(const char* name);
 
 // The modules whose exports inert_import() describes (compared without case).
 bool kernel_module(const char* dll_name);
