@@ -31,6 +31,7 @@
 #include <ntstrsafe.h>
 
 #include "../winehost/image_patch.hpp" // the entry stub and image writes, shared with kmdhost.sys
+#include "../winehost/spin_lock_guard.hpp"
 
 namespace kmdverify {
 
@@ -140,15 +141,9 @@ extern ULONG g_unmapped;         // IRPs vf_dispatch could not give to a verifie
 
 // Every table above is touched under g_lock, and nothing that may call back into a wrapper runs
 // while it is held (no real routine, no raise).
-class Locked {
+class Locked : kmd::winehost::SpinLockGuard {
 public:
-    Locked() { KeAcquireSpinLock(&g_lock, &irql_); } // x64 KeAcquireSpinLockRaiseToDpc, x86 hal's KfAcquireSpinLock
-    ~Locked() { KeReleaseSpinLock(&g_lock, irql_); }
-    Locked(const Locked&) = delete;
-    Locked& operator=(const Locked&) = delete;
-
-private:
-    KIRQL irql_ = PASSIVE_LEVEL;
+    Locked() : SpinLockGuard(g_lock) {}
 };
 
 // ------------------------------------------------------------------ attribution (state.cpp)

@@ -3,6 +3,7 @@
 #include <ntimage.h>
 
 #include "inert_imports.hpp"
+#include "spin_lock_guard.hpp"
 
 namespace kmd::winehost {
 namespace {
@@ -18,17 +19,6 @@ using LookupFn = PVOID(NTAPI*)(PUNICODE_STRING);
 // jumps to the routine instead of calling it leaves no return address of its own).
 void* g_kernel[kHooks];
 
-class WatchLock {
-public:
-    explicit WatchLock(ImageWatch& w) : w_(w) { KeAcquireSpinLock(&w_.lock, &irql_); }
-    ~WatchLock() { KeReleaseSpinLock(&w_.lock, irql_); }
-    WatchLock(const WatchLock&) = delete;
-    WatchLock& operator=(const WatchLock&) = delete;
-
-private:
-    ImageWatch& w_;
-    KIRQL irql_;
-};
 
 // out = a + b, cut to fit.
 template <size_t N>
@@ -44,7 +34,7 @@ void* next_of(const ImageWatch* w, Hook h) { return w != nullptr && w->next[h] !
 
 bool forget_thread(ImageWatch& w, HANDLE id)
 {
-    WatchLock lock(w);
+    SpinLockGuard lock(w.lock);
     for (HANDLE& t : w.thread_ids)
         if (t == id) {
             t = nullptr;
@@ -56,7 +46,7 @@ bool forget_thread(ImageWatch& w, HANDLE id)
 
 bool holds_thread(ImageWatch& w, const void* id)
 {
-    WatchLock lock(w);
+    SpinLockGuard lock(w.lock);
     for (HANDLE t : w.thread_ids)
         if (t == id) return true;
     return false;
@@ -64,7 +54,7 @@ bool holds_thread(ImageWatch& w, const void* id)
 
 bool take_irp(ImageWatch& w, const void* irp)
 {
-    WatchLock lock(w);
+    SpinLockGuard lock(w.lock);
     for (ULONG i = 0; i < w.irp_count; ++i)
         if (w.irps[i] == irp) {
             w.irps[i] = w.irps[--w.irp_count];
@@ -89,7 +79,7 @@ VOID NTAPI thread_start(PVOID p)
     const HANDLE id = PsGetCurrentThreadId();
     bool registered = false;
     if (s.watch->generation == s.generation) {
-        WatchLock lock(*s.watch);
+        SpinLockGuard lock(s.watch->lock);
         for (HANDLE& t : s.watch->thread_ids)
             if (t == nullptr) {
                 t = id;
@@ -266,7 +256,7 @@ void unwatch_image(ImageWatch& w, ZwProtectVirtualMemoryFn protect)
 
 void irp_dispatched(ImageWatch& w, PIRP irp)
 {
-    WatchLock lock(w);
+    SpinLockGuard lock(w.lock);
     if (w.irp_count < ImageWatch::kMaxIrps)
         w.irps[w.irp_count++] = irp;
     else

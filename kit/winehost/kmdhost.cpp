@@ -32,6 +32,7 @@
 #include "dispatch_guard.hpp"
 #include "image_patch.hpp"
 #include "image_watch.hpp"
+#include "spin_lock_guard.hpp"
 
 namespace {
 
@@ -65,15 +66,9 @@ UNICODE_STRING g_device_name; // \Device\<our service name>: one shim per host, 
 ULONG g_generation;           // counts image loads: a watch's slot is used again by later images
 HANDLE g_unloads_key;         // <our service key>\Unloads, volatile: the verdicts, by service name
 
-class Locked {
+class Locked : kmd::winehost::SpinLockGuard {
 public:
-    Locked() { KeAcquireSpinLock(&g_lock, &irql_); }
-    ~Locked() { KeReleaseSpinLock(&g_lock, irql_); }
-    Locked(const Locked&) = delete;
-    Locked& operator=(const Locked&) = delete;
-
-private:
-    KIRQL irql_;
+    Locked() : SpinLockGuard(g_lock) {}
 };
 
 Image* image_at(const void* address)
