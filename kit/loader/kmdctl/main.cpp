@@ -266,6 +266,7 @@ using namespace kmdctl;
 int main()
 {
     const kmd::Utf8Console console;
-    const std::vector<std::string> argv = kmd::command_line_arguments();
-    return run_command(std::vector<std::string>(argv.begin() + (argv.empty() ? 0 : 1), argv.end()));
+    std::vector<std::string> words = kmd::command_line_arguments();
+    if (!words.empty()) words.erase(words.begin()); // the program's own name
+    return run_command(words);
 }
