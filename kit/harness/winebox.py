@@ -561,33 +561,30 @@ class Box:
             self._log_file.flush()
         return self.kernel_log.stat().st_size if self.kernel_log.exists() else 0
 
+    def _kernel_log_from(self, offset: int) -> bytes:
+        """The kernel log's bytes from `offset` on, without reading what came before."""
+        if self._log_file:
+            self._log_file.flush()
+        if not self.kernel_log.exists():
+            return b""
+        with self.kernel_log.open("rb") as f:
+            f.seek(offset)
+            return f.read()
+
     def kernel_log_lines_since(self, offset: int) -> tuple[str, int]:
         """The whole lines of the kernel log from byte `offset` on, and the offset after them: a
         line still being written is left for the next call. A log replaced by a session restart
         (shorter than `offset`) is read from its start."""
-        if self._log_file:
-            self._log_file.flush()
-        if not self.kernel_log.exists():
-            return "", 0
-        with self.kernel_log.open("rb") as f:
-            f.seek(0, os.SEEK_END)
-            if f.tell() < offset:
-                offset = 0
-            f.seek(offset)
-            data = f.read()
+        if self.kernel_log_size() < offset:
+            offset = 0
+        data = self._kernel_log_from(offset)
         whole = data[:data.rfind(b"\n") + 1]
         return whole.decode(errors="replace"), offset + len(whole)
 
     def kernel_log_since(self, offset: int) -> str:
         """The kernel log from byte `offset` on, without reading (or cleaning) what came before:
         after a long run - a million logged requests - the whole log is hundreds of MB."""
-        if self._log_file:
-            self._log_file.flush()
-        if not self.kernel_log.exists():
-            return ""
-        with self.kernel_log.open("rb") as f:
-            f.seek(offset)
-            return f.read().decode(errors="replace")
+        return self._kernel_log_from(offset).decode(errors="replace")
 
     def kernel_log_text(self) -> str:
         if self._log_file:
