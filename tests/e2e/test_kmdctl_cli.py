@@ -118,6 +118,16 @@ class KmdctlCli(unittest.TestCase):
         self.assertIn("RUNNING", self.kmdctl("status", "batched").stdout, "the step after the failure ran")
         self.assertEqual(0, self.kmdctl("remove", "batched").returncode)
 
+    def test_a_traced_batch_narrates_every_step(self):
+        # --trace before `batch` is the batch's: a step's own --trace must not end it.
+        (self.work / "traced.txt").write_text(f"{windows_path(KMDCTL)} --trace list\r\n{windows_path(KMDCTL)} list\r\n")
+        result = self.kmdctl("--trace", "batch", r"C:\kmdtest\traced.txt")
+        self.assertEqual(0, result.returncode, result.describe())
+        steps = re.split(r"^@@kmdctl-step \d+$", result.stdout, flags=re.M)
+        self.assertEqual(3, len(steps), result.describe())
+        for step in steps[1:]:
+            self.assertIn("EnumServicesStatusEx = ", step, result.describe())
+
     def test_a_batch_with_a_bad_line_runs_nothing(self):
         k = windows_path(KMDCTL)
         for bad, words in ((f"{k} stat batched", "line 2: unknown verb 'stat'"),
