@@ -555,6 +555,40 @@ class Box:
         text = f"--- kernel log, last {len(lines)} lines ({self.kernel_log})\n" + "".join(l + "\n" for l in lines)
         return text + self.crash_report_text()
 
+    def _silent_exit_report(self, returncode: int, log_mark: int, tail_lines: int = 40) -> str:
+        """For a program that ended non-zero without a word: the box as it was right after. Wine's
+        own refusals look like this - a wineserver that kills a client for a protocol error, or
+        one shutting down, says why on its own stderr (the kernel log), not on the program's."""
+        if self._holder is None:
+            holder = "none (no session)"
+        elif self._holder.poll() is None:
+            holder = f"running (pid {self._holder.pid})"
+        else:
+            holder = f"ended (exit status {self._holder.returncode})"
+        servers, others = [], []
+        for pid in sorted(_box_processes(self.prefix)):
+            try:
+                argv = [a.decode(errors="replace") for a in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0") if a]
+            except OSError:
+                continue  # gone meanwhile
+            if not argv:
+                continue
+            name = re.split(r"[\\/]", argv[0])[-1]
+            (servers if name.startswith("wineserver") else others).append(f"{pid} {' '.join([name, *argv[1:]])[:80]}")
+        server_dir = _server_dir(self.prefix)
+        if server_dir is None:
+            socket = "no wineserver process of this box, so no socket directory"
+        else:
+            socket = f"{server_dir / 'socket'} {'present' if (server_dir / 'socket').exists() else 'MISSING'}"
+        log = self.kernel_log_since(log_mark).splitlines()[-tail_lines:] if self._log_file else []
+        return (f"--- winebox: exit {returncode} and no output at all; the box right after it\n"
+                f"session holder: {holder}\n"
+                f"wineserver: {'; '.join(servers) or 'NONE'}\n"
+                f"server socket: {socket}\n"
+                f"other processes of the box: {len(others)}: {', '.join(o.split(' ', 2)[1] for o in others)}\n"
+                f"--- kernel log during the run, last {len(log)} lines ({self.kernel_log})\n"
+                + "".join(l + "\n" for l in log))
+
     def kernel_log_size(self) -> int:
         """Bytes in the kernel log so far: a mark for kernel_log_since()."""
         if self._log_file:
@@ -652,6 +686,8 @@ class Box:
             if crashes > seen:  # a new crash during this run
                 self._crashes_seen_file.write_text(str(crashes))
                 result.post_mortem = self.post_mortem()
+        if not result.post_mortem and result.returncode and not result.stdout and not result.stderr:
+            result.post_mortem = self._silent_exit_report(result.returncode, log_mark)
         bugchecks = bugcheck_report(self.kernel_log_since(log_mark), self.symbol_dirs) if self._log_file else ""
         if bugchecks:  # a driver bug-checked during this run: Wine wrote no crash report for it
             result.post_mortem = f"--- bug check (the driver's last words in the kernel log)\n{bugchecks}\n" + (

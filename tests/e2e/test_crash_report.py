@@ -357,6 +357,34 @@ class BoundedWaits(unittest.TestCase):
         box.keep = False  # kept on purpose above; this test needs no post-mortem of its own
 
 
+class SilentExit(unittest.TestCase):
+    """A program that ends non-zero without a word (seen in CI: `reg.exe query` exit 1 in 0.0 s,
+    nothing on stdout or stderr) comes with the box's state right after: whether the session
+    holder and the wineserver still ran, the server socket, and what the wineserver itself wrote
+    to the kernel log meanwhile (its protocol errors go there, not to the program)."""
+
+    def test_a_silent_failure_shows_the_session_and_the_wineserver(self):
+        box = Box("crash-silent-exit").create()
+        self.addCleanup(box.close)
+        quiet = box.run(["cmd.exe", "/c", "exit 3"])
+        self.assertEqual(3, quiet.returncode, quiet.describe())
+        self.assertIn("--- winebox: exit 3 and no output at all; the box right after it", quiet.describe())
+        self.assertIn(f"session holder: running (pid {box._holder.pid})", quiet.post_mortem)
+        self.assertRegex(quiet.post_mortem, r"wineserver: \d+ wineserver\S* ")
+        self.assertRegex(quiet.post_mortem, r"server socket: \S+/socket present")
+        self.assertIn("--- kernel log during the run", quiet.post_mortem)
+        # The holder gone (killed here): the report says so, where before it said nothing at all.
+        os.killpg(box._holder.pid, signal.SIGKILL)
+        box._holder.wait(timeout=20)
+        again = box.run(["cmd.exe", "/c", "exit 4"])
+        self.assertEqual(4, again.returncode, again.describe())
+        self.assertIn("session holder: ended (exit status -9)", again.post_mortem)
+        # Words on either stream: no report (the program said what went wrong itself).
+        said = box.run(["cmd.exe", "/c", "echo why & exit 5"])
+        self.assertEqual(5, said.returncode, said.describe())
+        self.assertEqual("", said.post_mortem)
+
+
 class KernelCallTrace(unittest.TestCase):
     def test_trace_kernel_shows_what_driver_entry_calls(self):
         winebox = ROOT / "kit" / "harness" / "winebox.py"
