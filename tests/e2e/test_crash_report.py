@@ -357,6 +357,42 @@ class BoundedWaits(unittest.TestCase):
         box.keep = False  # kept on purpose above; this test needs no post-mortem of its own
 
 
+class SystemPrograms(unittest.TestCase):
+    """Wine's own programs named bare (reg.exe, sc.exe, cmd.exe) start as one Wine process: winebox
+    passes their system32 path, since for a bare name Wine runs start.exe, which searches the
+    PATH and runs the program as a second process in a job (twice the process starts)."""
+
+    def test_a_bare_name_runs_without_start_exe(self):
+        box = Box("crash-system-programs").create()
+        self.addCleanup(box.close)
+        box.start_session()
+        self.assertEqual([], self.start_exes(box), "the session holder itself")
+        waiting = box.spawn(["cmd.exe", "/c", "set /p line="], stdin=subprocess.PIPE)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not any("set /p" in c for c in self.commands(box)):
+            time.sleep(0.05)
+        self.assertTrue(any("set /p" in c for c in self.commands(box)), self.commands(box))
+        self.assertEqual([], self.start_exes(box), "a program named bare")
+        out, err = waiting.communicate(input="done\n", timeout=30)
+        self.assertEqual(0, waiting.returncode, err)
+        # A name that is no program of the box is passed on as it is: Wine's own error, as before.
+        missing = box.run(["no_such_program.exe"])
+        self.assertNotEqual(0, missing.returncode, missing.describe())
+
+    @staticmethod
+    def commands(box):
+        found = []
+        for pid in winebox._box_processes(box.prefix):
+            try:
+                found.append(Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace"))
+            except OSError:
+                continue
+        return found
+
+    def start_exes(self, box):
+        return [c for c in self.commands(box) if "start.exe" in c.lower()]
+
+
 class SilentExit(unittest.TestCase):
     """A program that ends non-zero without a word (seen in CI: `reg.exe query` exit 1 in 0.0 s,
     nothing on stdout or stderr) comes with the box's state right after: whether the session
