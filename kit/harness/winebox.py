@@ -367,6 +367,7 @@ class Box:
         self._holder: subprocess.Popen | None = None
         self._log_file = None
         self._session_held_elsewhere = False  # a `session start` keeper process holds it
+        self._log_origin = 0  # where this test's part of the kernel log starts (box_pool.py)
 
     # -- lifetime
     def create(self) -> "Box":
@@ -443,6 +444,7 @@ class Box:
     def _start_holder(self) -> None:
         self._crashes_at_session_start = self.crash_count()
         self._log_file = open(self.kernel_log, "w")
+        self._log_origin = 0
         self._holder = subprocess.Popen(wine_command(["wine", self._system_program("cmd.exe")]), env={**_base_env(self.prefix, self.session_debug), **self.env},
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log_file,
                                         start_new_session=True, text=True, errors="replace", preexec_fn=self._preexec())
@@ -462,6 +464,14 @@ class Box:
         if not seen.wait(timeout=180):
             self.stop_session()
             raise RuntimeError(f"Wine session did not come up in {self.prefix}: see {self.kernel_log}")
+
+    def session_running(self) -> bool:
+        return self._holder is not None and self._holder.poll() is None
+
+    def begin_next_test(self) -> None:
+        """This box, given back clean by one test, goes to the next (box_pool.py): its kernel log
+        text starts here, so the next test sees only its own lines."""
+        self._log_origin = self.kernel_log_size()
 
     def stop_session(self) -> None:
         if self._holder is None:
@@ -635,7 +645,7 @@ class Box:
     def kernel_log_text(self) -> str:
         if self._log_file:
             self._log_file.flush()
-        text = self.kernel_log.read_text(errors="replace") if self.kernel_log.exists() else ""
+        text = self._kernel_log_from(self._log_origin).decode(errors="replace")
         clean = [l for l in dbgprint_lines(text)] if text else []
         crash = [l for l in text.splitlines() if l.startswith("wine: Unhandled") or l.startswith("wine: Call from")]
         if text:

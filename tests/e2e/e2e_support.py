@@ -8,6 +8,7 @@ sys.path.insert(0, str(ROOT / "kit" / "harness"))
 
 from kmd_e2e import bin_dir  # noqa: E402
 from winebox import Box, Run, dbgprint_lines, windows_path  # noqa: E402,F401
+from box_pool import BoxPool  # noqa: E402,F401
 
 BIN_DIR = bin_dir()
 KMDCTL = BIN_DIR / "kmdctl.exe"

@@ -14,7 +14,7 @@ import time
 import unittest
 from pathlib import Path
 
-from e2e_support import BIN_DIR, DRIVER, KMDCTL, ROOT, Box, driver_host_pids
+from e2e_support import BIN_DIR, DRIVER, KMDCTL, ROOT, Box, BoxPool, driver_host_pids
 import winebox  # noqa: E402  (e2e_support put kit/harness on the path)
 
 CRASH_DRIVER = BIN_DIR / "crash_on_ioctl.sys"
@@ -391,6 +391,83 @@ class SystemPrograms(unittest.TestCase):
 
     def start_exes(self, box):
         return [c for c in self.commands(box) if "start.exe" in c.lower()]
+
+
+class PooledBoxes(unittest.TestCase):
+    """kit/harness/box_pool.py: a box goes to the next test only as a new box would be; a box with
+    anything left in it is closed and deleted, and the next test gets a new one."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.pool = BoxPool("crash-pool")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.pool.close()
+
+    def assertRefused(self, box, why):
+        self.pool.give_back(box)
+        self.assertFalse(box.prefix.exists(), "a box with something left is closed and deleted")
+        self.assertIn(why, self.pool.refusals[-1])
+        self.assertIsNot(box, self.pool.spare, "and not kept for the next test")
+
+    def test_a_box_left_as_new_goes_to_the_next_test_with_a_fresh_log_and_folder(self):
+        box = self.pool.take()
+        work = box.prefix / "drive_c" / "kmdtest"
+        work.mkdir()
+        (work / "mine.sys").write_bytes(DRIVER.read_bytes())
+        self.assertEqual(0, box.run(["cmd.exe", "/c", "echo hello"]).returncode)
+        box.run(["reg.exe", "query", r"HKLM\Software\no_such_key"])  # a failing program leaves nothing
+        with box.kernel_log.open("a") as log:
+            log.write("a line of the first test\n")
+        reused = self.pool.reused
+        self.pool.give_back(box)
+        again = self.pool.take()
+        self.addCleanup(self.pool.give_back, again)
+        self.assertIs(box, again, self.pool.refusals)
+        self.assertEqual(reused + 1, self.pool.reused)
+        self.assertFalse(work.exists(), "the tests' folder starts empty")
+        self.assertNotIn("a line of the first test", again.kernel_log_text())
+        self.assertEqual(0, again.run(["cmd.exe", "/c", "echo again"]).returncode)
+
+    def test_a_service_left_behind_means_a_new_box(self):
+        box = self.pool.take()
+        made = box.run(["sc.exe", "create", "leftover", "binpath=", r"C:\windows\system32\notepad.exe"])
+        self.assertEqual(0, made.returncode, made.describe())
+        self.assertRefused(box, "services differ from its boot: added ['leftover']")
+
+    def test_a_key_of_its_own_left_behind_means_a_new_box(self):
+        box = self.pool.take()
+        added = box.run(["reg.exe", "add", r"HKCU\Software\kmdtest_left", "/v", "A", "/t", "REG_SZ", "/d", "x", "/f"])
+        self.assertEqual(0, added.returncode, added.describe())
+        self.assertRefused(box, r"subkeys of HKCU\Software differ from its boot: added ['kmdtest_left']")
+
+    def test_a_driver_started_leaves_the_shim_service_so_a_new_box(self):
+        box = self.pool.take()
+        ran = box.run([KMDCTL, "run", DRIVER, "--no-ioctl", "--cleanup"])
+        self.assertEqual(0, ran.returncode, ran.describe())
+        self.assertRefused(box, "added ['kmdhost_kmdhost']")
+
+    def test_a_program_still_running_means_a_new_box(self):
+        box = self.pool.take()
+        waiting = box.spawn(["cmd.exe", "/c", "set /p line="], stdin=subprocess.PIPE)
+        self.addCleanup(waiting.communicate)  # runs last: the box's close ended the program
+        self.addCleanup(waiting.kill)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not any("set /p" in c for c in SystemPrograms.commands(box)):
+            time.sleep(0.05)
+        self.assertRefused(box, "processes differ from its boot: {'cmd.exe': 1} more")
+
+    def test_a_file_added_outside_the_tests_folder_means_a_new_box(self):
+        box = self.pool.take()
+        (box.prefix / "drive_c" / "windows" / "left.txt").write_text("left\n")
+        self.assertRefused(box, "files added outside drive_c/kmdtest: ['drive_c/windows/left.txt']")
+
+    def test_a_crashed_box_is_never_handed_on(self):
+        box = self.pool.take()
+        box.expect_crash = True
+        box.crash_report.write_text("Unhandled exception: page fault\n")
+        self.assertRefused(box, "kept, or set up for a crash")
 
 
 class SilentExit(unittest.TestCase):

@@ -5,7 +5,7 @@ import json
 import re
 import unittest
 
-from e2e_support import BIN_DIR, DRIVER, KMDCTL, ROOT, Box, windows_path
+from e2e_support import BIN_DIR, DRIVER, KMDCTL, ROOT, BoxPool, windows_path
 
 SKELETON_HEADER = ROOT / "samples" / "skeleton" / "include" / "skeleton" / "ioctl.h"
 # Wine turns the Unix argv into UTF-16 with the Unix locale's charset: UTF-8 here, so "ñ" arrives.
@@ -14,10 +14,18 @@ UTF8 = {"LC_ALL": "C.UTF-8"}
 NO_CONTRACT = {"KMD_CONTRACT": ""}
 
 
+# A box as a new one is for every test; a box a test left so goes to the next (box_pool.py).
+POOL = BoxPool("cli")
+
+
+def tearDownModule():
+    POOL.close()
+
+
 class KmdctlCli(unittest.TestCase):
     def setUp(self):
-        self.box = Box(f"cli-{self._testMethodName}").create()
-        self.addCleanup(self.box.close)
+        self.box = POOL.take()
+        self.addCleanup(POOL.give_back, self.box)
         self.work = self.box.prefix / "drive_c" / "kmdtest"
         self.work.mkdir()
         (self.work / "a_directory").mkdir()

@@ -1,0 +1,203 @@
+"""Boxes reused by the tests of one file, when a test leaves its box as a new one would be.
+
+A box's boot (services.exe and its auto-start services: ~0.5 s a box, 83 s of a whole `make test`,
+docs/performance.md) is the same for every test; what differs is what a test leaves behind. So a
+pool hands a test the box the previous test gave back, *after checking* that nothing of that test
+is left - and a new box when anything is:
+
+* the session still runs, no driver host crashed, the box was not kept (a timeout, a crash);
+* the services (HKLM\\System\\CurrentControlSet\\Services) are the ones the box booted with. A
+  test that started a driver leaves the kit's shim service (kmdhost_<group>, which stays for the
+  prefix's life: docs/wine-host-shim.md), so the next test gets a new box, as before;
+* so are the subkeys of HKLM\\Software and HKCU\\Software, where a test's own keys go;
+* the processes of the box are those it booted with, by name and number (a driver host or a
+  program still running is not);
+* every file of the template is still the template's (same inode: Wine replaces files, it never
+  writes into them); files a test added are deleted, but only under drive_c/kmdtest, the tests'
+  own folder - anything new elsewhere means a new box.
+
+Only for tests whose state lives there: a test that changes values of keys a new box has (a
+Windows version, AeDebug) or expects a first boot uses its own Box.
+
+    POOL = BoxPool("loader")
+    def tearDownModule(): POOL.close()
+    ... setUp: self.box = POOL.take(); self.addCleanup(POOL.give_back, self.box)
+"""
+from __future__ import annotations
+
+import atexit
+import os
+import re
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from winebox import Box, _box_processes, ensure_template  # noqa: E402
+
+SERVICES_KEY = r"HKLM\System\CurrentControlSet\Services"
+# Keys whose subkeys must be the boot's too: where a test's own keys go (kmdctl batch's `reg add`).
+OTHER_KEYS = (r"HKLM\Software", r"HKCU\Software")
+WORK_DIR = Path("drive_c") / "kmdtest"  # the tests' own folder: what a test adds there goes
+
+
+class BoxPool:
+    def __init__(self, name: str, **box_args):
+        self.name = name
+        self.box_args = box_args
+        self._spare: Box | None = None
+        self._made = 0
+        # What a box of this pool has once booted (same template, same environment: the same for
+        # every box), read from the first one; a box that ever differs is not handed on.
+        self._services: frozenset[str] | None = None
+        self._other_keys: dict[str, frozenset[str]] = {}
+        self._processes: Counter | None = None
+        self._boxes: set[str] = set()  # prefixes of the boxes this pool made
+        self.reused = 0  # tests that got a given-back box (for the profile and the tests)
+        self.refusals: list[str] = []  # why a given-back box was not kept, one line each
+        atexit.register(self.close)
+
+    @property
+    def spare(self) -> Box | None:
+        """The box kept for the next test, if any."""
+        return self._spare
+
+    def take(self) -> Box:
+        """A box with its session running, as a new box would be."""
+        if self._spare is not None:
+            box, self._spare = self._spare, None
+            box.begin_next_test()
+            self.reused += 1
+            return box
+        self._made += 1
+        box = Box(f"{self.name}-{self._made}", **self.box_args).create()
+        box.start_session()
+        self._boxes.add(str(box.prefix))
+        if self._services is None:
+            self._processes = self._settled_processes(box)
+            self._services = self._service_names(box)
+            self._other_keys = {key: self._subkeys(box, key) for key in OTHER_KEYS}
+        return box
+
+    def give_back(self, box: Box) -> None:
+        """After a test: kept for the next test when nothing of this one is left, else closed."""
+        try:
+            why = self._what_is_left(box)
+        except Exception as error:  # a check that cannot run proves nothing: a new box
+            why = f"the check failed: {error!r}"
+        if why is None and self._spare is None:
+            self._spare = box
+            return
+        self.refusals.append(f"{box.name}: {why}")
+        if os.environ.get("KMD_POOL_VERBOSE"):
+            print(f"box_pool: {box.name} not reused: {why}", file=sys.stderr)
+        box.close()
+
+    def close(self) -> None:
+        if self._spare is not None:
+            spare, self._spare = self._spare, None
+            spare.close()
+
+    # -- the checks
+    def _what_is_left(self, box: Box) -> str | None:
+        if str(box.prefix) not in self._boxes or self._services is None:
+            return "not a box of this pool"
+        if box.keep or box.expect_crash or not box.auto_recover:
+            return "kept, or set up for a crash"
+        if box.crashed():
+            return "a driver host crashed in it"
+        if not box.session_running():
+            return "its session ended"
+        services = self._service_names(box)
+        if services != self._services:
+            added = sorted(services - self._services)
+            gone = sorted(self._services - services)
+            return f"services differ from its boot: added {added}, gone {gone}"
+        for key, at_boot in self._other_keys.items():
+            now = self._subkeys(box, key)
+            if now != at_boot:
+                return f"subkeys of {key} differ from its boot: added {sorted(now - at_boot)}, gone {sorted(at_boot - now)}"
+        processes = self._processes_once_settled(box, self._processes)
+        if processes != self._processes:
+            return f"processes differ from its boot: {dict(processes - self._processes)} more, " \
+                   f"{dict(self._processes - processes)} fewer"
+        return self._reset_files(box)
+
+    @classmethod
+    def _service_names(cls, box: Box) -> frozenset[str]:
+        return cls._subkeys(box, SERVICES_KEY)
+
+    @staticmethod
+    def _subkeys(box: Box, key: str) -> frozenset[str]:
+        """The names of a key's direct subkeys, lower case, as reg.exe lists them."""
+        query = box.run(["reg.exe", "query", key])
+        if query.returncode != 0:
+            raise RuntimeError(query.describe())
+        long = key.replace("HKLM", "HKEY_LOCAL_MACHINE", 1).replace("HKCU", "HKEY_CURRENT_USER", 1)
+        prefix = long.lower() + "\\"
+        return frozenset(line.strip()[len(prefix):].lower() for line in query.stdout.splitlines()
+                         if line.strip().lower().startswith(prefix))
+
+    @staticmethod
+    def _process_names(box: Box) -> Counter:
+        names = Counter()
+        for pid in _box_processes(box.prefix):
+            try:
+                argv0 = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")
+            except OSError:
+                continue  # ended meanwhile
+            names[re.split(r"[\\/]", argv0)[-1].lower()] += 1
+        return names
+
+    def _settled_processes(self, box: Box, quiet_s: float = 0.3, limit_s: float = 10) -> Counter:
+        """The box's processes once its boot has finished starting them: unchanged for quiet_s."""
+        deadline = time.monotonic() + limit_s
+        last, since = self._process_names(box), time.monotonic()
+        while time.monotonic() < deadline:
+            time.sleep(0.05)
+            now = self._process_names(box)
+            if now != last:
+                last, since = now, time.monotonic()
+            elif time.monotonic() - since >= quiet_s:
+                break
+        return last
+
+    def _processes_once_settled(self, box: Box, expected: Counter, limit_s: float = 3) -> Counter:
+        """The processes, given a program that just finished time to end."""
+        deadline = time.monotonic() + limit_s
+        while True:
+            now = self._process_names(box)
+            if now == expected or time.monotonic() >= deadline:
+                return now
+            time.sleep(0.05)
+
+    @staticmethod
+    def _reset_files(box: Box) -> str | None:
+        template = ensure_template(box.wine_dir)
+        for dirpath, dirnames, filenames in os.walk(template):
+            for name in filenames:
+                original = Path(dirpath) / name
+                relative = original.relative_to(template)
+                copy = box.prefix / relative
+                try:
+                    same = copy.stat().st_ino == original.stat().st_ino
+                except OSError:
+                    return f"{relative} is gone"
+                if not same and original.suffix != ".reg":
+                    return f"{relative} was replaced"
+        added = []
+        for dirpath, dirnames, filenames in os.walk(box.prefix):
+            for name in [*dirnames, *filenames]:
+                relative = (Path(dirpath) / name).relative_to(box.prefix)
+                if not (template / relative).exists() and not (template / relative).is_symlink():
+                    added.append(relative)
+            dirnames[:] = [d for d in dirnames if (template / Path(dirpath).relative_to(box.prefix) / d).exists()]
+        outside = [str(a) for a in added if a != WORK_DIR and WORK_DIR not in a.parents]
+        if outside:
+            return f"files added outside {WORK_DIR}: {outside[:5]}"
+        work = box.prefix / WORK_DIR
+        if work.exists():
+            subprocess.run(["rm", "-rf", "--one-file-system", str(work)], check=True)
+        return None
