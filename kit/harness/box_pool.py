@@ -84,7 +84,7 @@ class BoxPool:
     def give_back(self, box: Box) -> None:
         """After a test: kept for the next test when nothing of this one is left, else closed."""
         try:
-            why = self._what_is_left(box)
+            why = self.left_behind(box)
         except Exception as error:  # a check that cannot run proves nothing: a new box
             why = f"the check failed: {error!r}"
         if why is None and self._spare is None:
@@ -101,7 +101,9 @@ class BoxPool:
             spare.close()
 
     # -- the checks
-    def _what_is_left(self, box: Box) -> str | None:
+    def left_behind(self, box: Box) -> str | None:
+        """What the last test left in the box, in words; None when it is as a new box would be
+        (the tests' folder, the one thing a test may leave, is emptied then)."""
         if str(box.prefix) not in self._boxes or self._services is None:
             return "not a box of this pool"
         if box.keep or box.expect_crash or not box.auto_recover:
@@ -164,8 +166,8 @@ class BoxPool:
                 break
         return last
 
-    def _processes_once_settled(self, box: Box, expected: Counter, limit_s: float = 3) -> Counter:
-        """The processes, given a program that just finished time to end."""
+    def _processes_once_settled(self, box: Box, expected: Counter, limit_s: float = 0.5) -> Counter:
+        """The processes, given a program that has just finished a moment to be gone."""
         deadline = time.monotonic() + limit_s
         while True:
             now = self._process_names(box)

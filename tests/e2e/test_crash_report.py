@@ -394,80 +394,66 @@ class SystemPrograms(unittest.TestCase):
 
 
 class PooledBoxes(unittest.TestCase):
-    """kit/harness/box_pool.py: a box goes to the next test only as a new box would be; a box with
-    anything left in it is closed and deleted, and the next test gets a new one."""
+    """kit/harness/box_pool.py: a box goes to the next test only as a new box would be. Each thing
+    a test can leave is left, named by the pool, and taken away again, all in one box; then a
+    box left as new is handed on, and one with the shim service left is not."""
 
-    @classmethod
-    def setUpClass(cls):
-        cls.pool = BoxPool("crash-pool")
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.pool.close()
-
-    def assertRefused(self, box, why):
-        self.pool.give_back(box)
-        self.assertFalse(box.prefix.exists(), "a box with something left is closed and deleted")
-        self.assertIn(why, self.pool.refusals[-1])
-        self.assertIsNot(box, self.pool.spare, "and not kept for the next test")
-
-    def test_a_box_left_as_new_goes_to_the_next_test_with_a_fresh_log_and_folder(self):
-        box = self.pool.take()
+    def test_each_thing_left_behind_is_named_and_a_clean_box_is_handed_on(self):
+        pool = BoxPool("crash-pool")
+        self.addCleanup(pool.close)
+        box = pool.take()
+        self.assertIsNone(pool.left_behind(box), "a new box")
+        cases = [
+            ("a service", ["sc.exe", "create", "leftover", "binpath=", r"C:\windows\system32\notepad.exe"],
+             ["sc.exe", "delete", "leftover"], "services differ from its boot: added ['leftover']"),
+            ("a key of its own", ["reg.exe", "add", r"HKCU\Software\kmdtest_left", "/f"],
+             ["reg.exe", "delete", r"HKCU\Software\kmdtest_left", "/f"],
+             r"subkeys of HKCU\Software differ from its boot: added ['kmdtest_left']"),
+        ]
+        for what, leave, take_away, named in cases:
+            with self.subTest(what):
+                self.assertEqual(0, box.run(leave).returncode)
+                self.assertIn(named, pool.left_behind(box) or "")
+                self.assertEqual(0, box.run(take_away).returncode)
+                self.assertIsNone(pool.left_behind(box))
+        with self.subTest("a file outside the tests' folder"):
+            stray = box.prefix / "drive_c" / "windows" / "left.txt"
+            stray.write_text("left\n")
+            self.assertIn("files added outside drive_c/kmdtest: ['drive_c/windows/left.txt']", pool.left_behind(box) or "")
+            stray.unlink()
+            self.assertIsNone(pool.left_behind(box))
+        with self.subTest("a program still running"):
+            waiting = box.spawn(["cmd.exe", "/c", "set /p line="], stdin=subprocess.PIPE)
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and not any("set /p" in c for c in SystemPrograms.commands(box)):
+                time.sleep(0.05)
+            self.assertIn("processes differ from its boot: {'cmd.exe': 1} more", pool.left_behind(box) or "")
+            waiting.communicate(input="done\n", timeout=30)
+            self.assertIsNone(pool.left_behind(box))
+        with self.subTest("a crash report"):
+            box.crash_report.write_text("Unhandled exception: page fault\n")
+            self.assertEqual("a driver host crashed in it", pool.left_behind(box))
+            box.crash_report.unlink()
+        # Left as new: the next test gets this box, with the tests' folder empty and its own log.
         work = box.prefix / "drive_c" / "kmdtest"
         work.mkdir()
         (work / "mine.sys").write_bytes(DRIVER.read_bytes())
-        self.assertEqual(0, box.run(["cmd.exe", "/c", "echo hello"]).returncode)
-        box.run(["reg.exe", "query", r"HKLM\Software\no_such_key"])  # a failing program leaves nothing
         with box.kernel_log.open("a") as log:
             log.write("a line of the first test\n")
-        reused = self.pool.reused
-        self.pool.give_back(box)
-        again = self.pool.take()
-        self.addCleanup(self.pool.give_back, again)
-        self.assertIs(box, again, self.pool.refusals)
-        self.assertEqual(reused + 1, self.pool.reused)
+        pool.give_back(box)
+        self.assertIs(box, pool.spare, pool.refusals)
+        again = pool.take()
+        self.assertIs(box, again)
+        self.assertEqual(1, pool.reused)
         self.assertFalse(work.exists(), "the tests' folder starts empty")
         self.assertNotIn("a line of the first test", again.kernel_log_text())
-        self.assertEqual(0, again.run(["cmd.exe", "/c", "echo again"]).returncode)
-
-    def test_a_service_left_behind_means_a_new_box(self):
-        box = self.pool.take()
-        made = box.run(["sc.exe", "create", "leftover", "binpath=", r"C:\windows\system32\notepad.exe"])
-        self.assertEqual(0, made.returncode, made.describe())
-        self.assertRefused(box, "services differ from its boot: added ['leftover']")
-
-    def test_a_key_of_its_own_left_behind_means_a_new_box(self):
-        box = self.pool.take()
-        added = box.run(["reg.exe", "add", r"HKCU\Software\kmdtest_left", "/v", "A", "/t", "REG_SZ", "/d", "x", "/f"])
-        self.assertEqual(0, added.returncode, added.describe())
-        self.assertRefused(box, r"subkeys of HKCU\Software differ from its boot: added ['kmdtest_left']")
-
-    def test_a_driver_started_leaves_the_shim_service_so_a_new_box(self):
-        box = self.pool.take()
-        ran = box.run([KMDCTL, "run", DRIVER, "--no-ioctl", "--cleanup"])
+        # A driver started leaves the kit's shim service for the prefix's life: a new box next.
+        ran = again.run([KMDCTL, "run", DRIVER, "--no-ioctl", "--cleanup"])
         self.assertEqual(0, ran.returncode, ran.describe())
-        self.assertRefused(box, "added ['kmdhost_kmdhost']")
-
-    def test_a_program_still_running_means_a_new_box(self):
-        box = self.pool.take()
-        waiting = box.spawn(["cmd.exe", "/c", "set /p line="], stdin=subprocess.PIPE)
-        self.addCleanup(waiting.communicate)  # runs last: the box's close ended the program
-        self.addCleanup(waiting.kill)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not any("set /p" in c for c in SystemPrograms.commands(box)):
-            time.sleep(0.05)
-        self.assertRefused(box, "processes differ from its boot: {'cmd.exe': 1} more")
-
-    def test_a_file_added_outside_the_tests_folder_means_a_new_box(self):
-        box = self.pool.take()
-        (box.prefix / "drive_c" / "windows" / "left.txt").write_text("left\n")
-        self.assertRefused(box, "files added outside drive_c/kmdtest: ['drive_c/windows/left.txt']")
-
-    def test_a_crashed_box_is_never_handed_on(self):
-        box = self.pool.take()
-        box.expect_crash = True
-        box.crash_report.write_text("Unhandled exception: page fault\n")
-        self.assertRefused(box, "kept, or set up for a crash")
+        pool.give_back(again)
+        self.assertIn("added ['kmdhost_kmdhost']", pool.refusals[-1])
+        self.assertIsNone(pool.spare)
+        self.assertFalse(again.prefix.exists(), "a box with something left is closed and deleted")
 
 
 class SilentExit(unittest.TestCase):
