@@ -28,7 +28,7 @@ from __future__ import annotations
 import atexit
 import os
 import re
-import subprocess
+import shutil
 import sys
 import time
 from collections import Counter
@@ -55,6 +55,7 @@ class BoxPool:
         self._other_keys: dict[str, frozenset[str]] = {}
         self._processes: Counter | None = None
         self._boxes: set[str] = set()  # prefixes of the boxes this pool made
+        self._template_tree: dict[str, int | None] | None = None  # read once: it never changes
         self.reused = 0  # tests that got a given-back box (for the profile and the tests)
         self.refusals: list[str] = []  # why a given-back box was not kept, one line each
         atexit.register(self.close)
@@ -176,30 +177,34 @@ class BoxPool:
             time.sleep(0.05)
 
     @staticmethod
-    def _reset_files(box: Box) -> str | None:
-        template = ensure_template(box.wine_dir)
-        for dirpath, dirnames, filenames in os.walk(template):
-            for name in filenames:
-                original = Path(dirpath) / name
-                relative = original.relative_to(template)
-                copy = box.prefix / relative
-                try:
-                    same = copy.stat().st_ino == original.stat().st_ino
-                except OSError:
-                    return f"{relative} is gone"
-                if not same and original.suffix != ".reg":
-                    return f"{relative} was replaced"
-        added = []
-        for dirpath, dirnames, filenames in os.walk(box.prefix):
-            for name in [*dirnames, *filenames]:
-                relative = (Path(dirpath) / name).relative_to(box.prefix)
-                if not (template / relative).exists() and not (template / relative).is_symlink():
-                    added.append(relative)
-            dirnames[:] = [d for d in dirnames if (template / Path(dirpath).relative_to(box.prefix) / d).exists()]
-        outside = [str(a) for a in added if a != WORK_DIR and WORK_DIR not in a.parents]
+    def _tree(root: Path) -> dict[str, int | None]:
+        """Every path under root (symlinks not followed): its inode for a file, None otherwise."""
+        found: dict[str, int | None] = {}
+        stack = [""]
+        while stack:
+            relative = stack.pop()
+            with os.scandir(root / relative) as entries:
+                for entry in entries:
+                    path = f"{relative}/{entry.name}" if relative else entry.name
+                    if entry.is_dir(follow_symlinks=False):
+                        found[path] = None
+                        stack.append(path)
+                    else:
+                        found[path] = entry.inode() if entry.is_file(follow_symlinks=False) else None
+        return found
+
+    def _reset_files(self, box: Box) -> str | None:
+        if self._template_tree is None:
+            self._template_tree = self._tree(ensure_template(box.wine_dir))
+        tree = self._tree(box.prefix)
+        for path, inode in self._template_tree.items():
+            if path not in tree:
+                return f"{path} is gone"
+            if inode is not None and tree[path] != inode and not path.endswith(".reg"):
+                return f"{path} was replaced"
+        work = WORK_DIR.as_posix()
+        outside = sorted(p for p in tree if p not in self._template_tree and p != work and not p.startswith(work + "/"))
         if outside:
-            return f"files added outside {WORK_DIR}: {outside[:5]}"
-        work = box.prefix / WORK_DIR
-        if work.exists():
-            subprocess.run(["rm", "-rf", "--one-file-system", str(work)], check=True)
+            return f"files added outside {work}: {outside[:5]}"
+        shutil.rmtree(box.prefix / WORK_DIR, ignore_errors=True)
         return None
