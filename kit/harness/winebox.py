@@ -421,7 +421,7 @@ class Box:
         """A bare name of one of Wine's own programs (reg.exe, sc.exe, cmd.exe) as its full Windows
         path. Given a bare name, Wine starts start.exe, which searches the PATH, starts the
         program as a second Wine process in a job and waits for it: twice the processes, about
-        40 ms more a run (docs/performance.md). A name the box has no such program for, or a
+        40 ms more a run (docs/wine.md). A name the box has no such program for, or a
         path, is passed on as it is."""
         if re.search(r"[\\/:]", program) or not program.lower().endswith(".exe"):
             return program

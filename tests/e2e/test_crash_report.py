@@ -402,6 +402,7 @@ class PooledBoxes(unittest.TestCase):
         pool = BoxPool("crash-pool")
         self.addCleanup(pool.close)
         box = pool.take()
+        self.addCleanup(box.close)  # a failure half-way leaves it with the test, not the pool
         self.assertIsNone(pool.left_behind(box), "a new box")
         cases = [
             ("a service", ["sc.exe", "create", "leftover", "binpath=", r"C:\windows\system32\notepad.exe"],
