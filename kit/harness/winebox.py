@@ -602,11 +602,20 @@ class Box:
             socket = "no wineserver process of this box, so no socket directory"
         else:
             socket = f"{server_dir / 'socket'} {'present' if (server_dir / 'socket').exists() else 'MISSING'}"
+        # Debian's Wine names the socket's directory in this file (docs/wine.md); an empty or
+        # changed one makes Wine delete it and exit 1.
+        name_file = self.prefix / "wineserver"
+        try:
+            st = name_file.stat()
+            names = f"{name_file.read_text(errors='replace').strip()!r} (mode {st.st_mode & 0o777:o}, {st.st_nlink} links)"
+        except OSError as error:
+            names = f"unreadable: {error.strerror}"
         log = self.kernel_log_since(log_mark).splitlines()[-tail_lines:] if self._log_file else []
         return (f"--- winebox: exit {returncode} and no output at all; the box right after it\n"
                 f"session holder: {holder}\n"
                 f"wineserver: {'; '.join(servers) or 'NONE'}\n"
                 f"server socket: {socket}\n"
+                f"socket directory named in {name_file.name}: {names}\n"
                 f"other processes of the box: {len(others)}: {', '.join(o.split(' ', 2)[1] for o in others)}\n"
                 f"--- kernel log during the run, last {len(log)} lines ({self.kernel_log})\n"
                 + "".join(l + "\n" for l in log))

@@ -472,6 +472,7 @@ class SilentExit(unittest.TestCase):
         self.assertIn(f"session holder: running (pid {box._holder.pid})", quiet.post_mortem)
         self.assertRegex(quiet.post_mortem, r"wineserver: \d+ wineserver\S* ")
         self.assertRegex(quiet.post_mortem, r"server socket: \S+/socket present")
+        self.assertRegex(quiet.post_mortem, r"socket directory named in wineserver: 'wine-\w+' \(mode 400, \d+ links\)")
         self.assertIn("--- kernel log during the run", quiet.post_mortem)
         # The holder gone (killed here): the report says so, where before it said nothing at all.
         os.killpg(box._holder.pid, signal.SIGKILL)
