@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import atexit
 import os
-import re
 import shutil
 import sys
 import time
@@ -35,11 +34,12 @@ from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from winebox import Box, _box_processes, ensure_template  # noqa: E402
+from winebox import Box, _box_commands, ensure_template  # noqa: E402
 
 SERVICES_KEY = r"HKLM\System\CurrentControlSet\Services"
 # Keys whose subkeys must be the boot's too: where a test's own keys go (kmdctl batch's `reg add`).
 OTHER_KEYS = (r"HKLM\Software", r"HKCU\Software")
+KEYS = {SERVICES_KEY: "services", **{key: f"subkeys of {key}" for key in OTHER_KEYS}}  # key: its words
 WORK_DIR = Path("drive_c") / "kmdtest"  # the tests' own folder: what a test adds there goes
 
 
@@ -51,8 +51,7 @@ class BoxPool:
         self._made = 0
         # What a box of this pool has once booted (same template, same environment: the same for
         # every box), read from the first one; a box that ever differs is not handed on.
-        self._services: frozenset[str] | None = None
-        self._other_keys: dict[str, frozenset[str]] = {}
+        self._keys: dict[str, frozenset[str]] | None = None  # KEYS: their subkeys
         self._processes: Counter | None = None
         self._boxes: set[str] = set()  # prefixes of the boxes this pool made
         self._template_tree: dict[str, int | None] | None = None  # read once: it never changes
@@ -76,10 +75,9 @@ class BoxPool:
         box = Box(f"{self.name}-{self._made}", **self.box_args).create()
         box.start_session()
         self._boxes.add(str(box.prefix))
-        if self._services is None:
+        if self._keys is None:
             self._processes = self._settled_processes(box)
-            self._services = self._service_names(box)
-            self._other_keys = {key: self._subkeys(box, key) for key in OTHER_KEYS}
+            self._keys = {key: self._subkeys(box, key) for key in KEYS}
         return box
 
     def give_back(self, box: Box) -> None:
@@ -105,7 +103,7 @@ class BoxPool:
     def left_behind(self, box: Box) -> str | None:
         """What the last test left in the box, in words; None when it is as a new box would be
         (the tests' folder, the one thing a test may leave, is emptied then)."""
-        if str(box.prefix) not in self._boxes or self._services is None:
+        if str(box.prefix) not in self._boxes or self._keys is None:
             return "not a box of this pool"
         if box.keep or box.expect_crash or not box.auto_recover:
             return "kept, or set up for a crash"
@@ -113,24 +111,15 @@ class BoxPool:
             return "a driver host crashed in it"
         if not box.session_running():
             return "its session ended"
-        services = self._service_names(box)
-        if services != self._services:
-            added = sorted(services - self._services)
-            gone = sorted(self._services - services)
-            return f"services differ from its boot: added {added}, gone {gone}"
-        for key, at_boot in self._other_keys.items():
+        for key, at_boot in self._keys.items():
             now = self._subkeys(box, key)
             if now != at_boot:
-                return f"subkeys of {key} differ from its boot: added {sorted(now - at_boot)}, gone {sorted(at_boot - now)}"
+                return f"{KEYS[key]} differ from its boot: added {sorted(now - at_boot)}, gone {sorted(at_boot - now)}"
         processes = self._processes_once_settled(box, self._processes)
         if processes != self._processes:
             return f"processes differ from its boot: {dict(processes - self._processes)} more, " \
                    f"{dict(self._processes - processes)} fewer"
         return self._reset_files(box)
-
-    @classmethod
-    def _service_names(cls, box: Box) -> frozenset[str]:
-        return cls._subkeys(box, SERVICES_KEY)
 
     @staticmethod
     def _subkeys(box: Box, key: str) -> frozenset[str]:
@@ -145,14 +134,7 @@ class BoxPool:
 
     @staticmethod
     def _process_names(box: Box) -> Counter:
-        names = Counter()
-        for pid in _box_processes(box.prefix):
-            try:
-                argv0 = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")
-            except OSError:
-                continue  # ended meanwhile
-            names[re.split(r"[\\/]", argv0)[-1].lower()] += 1
-        return names
+        return Counter(name.lower() for _, name, _ in _box_commands(box.prefix))
 
     def _settled_processes(self, box: Box, quiet_s: float = 0.3, limit_s: float = 10) -> Counter:
         """The box's processes once its boot has finished starting them: unchanged for quiet_s."""

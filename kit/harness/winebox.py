@@ -213,17 +213,30 @@ def _box_processes(prefix: Path) -> list[int]:
     return pids
 
 
+def _box_commands(prefix: Path) -> list[tuple[int, str, list[str]]]:
+    """(pid, program's file name, argv) of each process of the box still there, by pid."""
+    found = []
+    for pid in sorted(_box_processes(prefix)):
+        try:
+            argv = [a.decode(errors="replace") for a in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0") if a]
+        except OSError:
+            continue  # gone meanwhile
+        if argv:
+            found.append((pid, re.split(r"[\\/]", argv[0])[-1], argv))
+    return found
+
+
 def _server_dir(prefix: Path) -> Path | None:
     """The box's wineserver's socket directory (.../server-DEV-INODE): the server's own working directory."""
-    for pid in _box_processes(prefix):
-        try:
-            if b"wineserver" in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0]:
+    for pid, name, _ in _box_commands(prefix):
+        if "wineserver" in name:
+            try:
                 # Read from outside a chroot (x86), the link is the host's path, under KMD_WINE_ROOT.
                 cwd = Path(os.readlink(f"/proc/{pid}/cwd"))
-                if cwd.name.startswith("server-"):
-                    return cwd
-        except OSError:
-            continue
+            except OSError:
+                continue
+            if cwd.name.startswith("server-"):
+                return cwd
     return None
 
 
@@ -588,15 +601,11 @@ class Box:
         else:
             holder = f"ended (exit status {self._holder.returncode})"
         servers, others = [], []
-        for pid in sorted(_box_processes(self.prefix)):
-            try:
-                argv = [a.decode(errors="replace") for a in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0") if a]
-            except OSError:
-                continue  # gone meanwhile
-            if not argv:
-                continue
-            name = re.split(r"[\\/]", argv[0])[-1]
-            (servers if name.startswith("wineserver") else others).append(f"{pid} {' '.join([name, *argv[1:]])[:80]}")
+        for pid, name, argv in _box_commands(self.prefix):
+            if name.startswith("wineserver"):
+                servers.append(f"{pid} {' '.join([name, *argv[1:]])[:80]}")
+            else:
+                others.append(name)
         server_dir = _server_dir(self.prefix)
         if server_dir is None:
             socket = "no wineserver process of this box, so no socket directory"
@@ -616,7 +625,7 @@ class Box:
                 f"wineserver: {'; '.join(servers) or 'NONE'}\n"
                 f"server socket: {socket}\n"
                 f"socket directory named in {name_file.name}: {names}\n"
-                f"other processes of the box: {len(others)}: {', '.join(o.split(' ', 2)[1] for o in others)}\n"
+                f"other processes of the box: {len(others)}: {', '.join(others)}\n"
                 f"--- kernel log during the run, last {len(log)} lines ({self.kernel_log})\n"
                 + "".join(l + "\n" for l in log))
 

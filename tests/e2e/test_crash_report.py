@@ -357,6 +357,20 @@ class BoundedWaits(unittest.TestCase):
         box.keep = False  # kept on purpose above; this test needs no post-mortem of its own
 
 
+def box_commands(box):
+    """Each process of the box as one line: its argv, joined."""
+    return [" ".join(argv) for _, _, argv in winebox._box_commands(box.prefix)]
+
+
+def spawn_waiting_cmd(box):
+    """A cmd.exe waiting for a line on its stdin, returned once it runs (ended by writing one)."""
+    waiting = box.spawn(["cmd.exe", "/c", "set /p line="], stdin=subprocess.PIPE)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not any("set /p" in c for c in box_commands(box)):
+        time.sleep(0.05)
+    return waiting
+
+
 class SystemPrograms(unittest.TestCase):
     """Wine's own programs named bare (reg.exe, sc.exe, cmd.exe) start as one Wine process: winebox
     passes their system32 path, since for a bare name Wine runs start.exe, which searches the
@@ -367,11 +381,8 @@ class SystemPrograms(unittest.TestCase):
         self.addCleanup(box.close)
         box.start_session()
         self.assertEqual([], self.start_exes(box), "the session holder itself")
-        waiting = box.spawn(["cmd.exe", "/c", "set /p line="], stdin=subprocess.PIPE)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not any("set /p" in c for c in self.commands(box)):
-            time.sleep(0.05)
-        self.assertTrue(any("set /p" in c for c in self.commands(box)), self.commands(box))
+        waiting = spawn_waiting_cmd(box)
+        self.assertTrue(any("set /p" in c for c in box_commands(box)), box_commands(box))
         self.assertEqual([], self.start_exes(box), "a program named bare")
         out, err = waiting.communicate(input="done\n", timeout=30)
         self.assertEqual(0, waiting.returncode, err)
@@ -380,17 +391,8 @@ class SystemPrograms(unittest.TestCase):
         self.assertNotEqual(0, missing.returncode, missing.describe())
 
     @staticmethod
-    def commands(box):
-        found = []
-        for pid in winebox._box_processes(box.prefix):
-            try:
-                found.append(Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace"))
-            except OSError:
-                continue
-        return found
-
-    def start_exes(self, box):
-        return [c for c in self.commands(box) if "start.exe" in c.lower()]
+    def start_exes(box):
+        return [c for c in box_commands(box) if "start.exe" in c.lower()]
 
 
 class PooledBoxes(unittest.TestCase):
@@ -424,10 +426,7 @@ class PooledBoxes(unittest.TestCase):
             stray.unlink()
             self.assertIsNone(pool.left_behind(box))
         with self.subTest("a program still running"):
-            waiting = box.spawn(["cmd.exe", "/c", "set /p line="], stdin=subprocess.PIPE)
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline and not any("set /p" in c for c in SystemPrograms.commands(box)):
-                time.sleep(0.05)
+            waiting = spawn_waiting_cmd(box)
             self.assertIn("processes differ from its boot: {'cmd.exe': 1} more", pool.left_behind(box) or "")
             waiting.communicate(input="done\n", timeout=30)
             self.assertIsNone(pool.left_behind(box))
