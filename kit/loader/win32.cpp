@@ -1,7 +1,6 @@
 #include "win32.hpp"
 
-#include <shellapi.h> // CommandLineToArgvW (WIN32_LEAN_AND_MEAN leaves it out of windows.h)
-
+#include "command_line.hpp"
 #include "trace.hpp"
 
 namespace kmd {
@@ -58,12 +57,19 @@ namespace kmd {
 std::vector<std::string> command_line_arguments()
 {
     std::vector<std::string> args;
-    int argc = 0;
-    wchar_t** argv = CommandLineToArgvW(GetCommandLineW(), &argc);
-    if (argv == nullptr) return args;
-    for (int i = 0; i < argc; ++i) args.push_back(narrow(argv[i]));
-    LocalFree(argv);
+    for (const std::wstring& word : split_command_line(GetCommandLineW())) args.push_back(narrow(word));
     return args;
+}
+
+void show_message_box(const std::wstring& text, const std::wstring& caption, UINT type)
+{
+    // user32 only when a box is asked for: imported, it comes with gdi32 and the font set-up in
+    // every start (about 24 ms each under Wine, docs/performance.md).
+    using MessageBoxWFn = int(WINAPI*)(HWND, LPCWSTR, LPCWSTR, UINT);
+    const Module user32(LoadLibraryW(L"user32.dll"));
+    if (!user32) return;
+    const auto message_box = reinterpret_cast<MessageBoxWFn>(reinterpret_cast<void*>(GetProcAddress(user32.get(), "MessageBoxW")));
+    if (message_box != nullptr) message_box(nullptr, text.c_str(), caption.c_str(), type);
 }
 
 Utf8Console::Utf8Console() : old_output_cp_(GetConsoleOutputCP())

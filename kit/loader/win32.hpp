@@ -57,9 +57,16 @@ struct RegKeyTraits {
     static void close(HKEY h) { RegCloseKey(h); }
 };
 
+struct ModuleTraits {
+    using handle_type = HMODULE;
+    static HMODULE invalid() { return nullptr; }
+    static void close(HMODULE h) { FreeLibrary(h); }
+};
+
 using ScHandle = UniqueHandle<ServiceHandleTraits>;
 using FileHandle = UniqueHandle<FileHandleTraits>;
 using RegKey = UniqueHandle<RegKeyTraits>;
+using Module = UniqueHandle<ModuleTraits>; // a LoadLibrary of our own
 
 // "The system cannot find the file specified." for 2, without the trailing newline.
 std::string error_text(DWORD error);
@@ -77,10 +84,13 @@ struct Failure {
 std::wstring widen(const std::string& s);
 std::string narrow(const std::wstring& s);
 
-// The program's arguments, argv[0] included, from the UTF-16 command line (GetCommandLineW +
-// CommandLineToArgvW) converted to UTF-8: main()'s char** argv is in the ANSI code page and
-// loses every character outside it ("C:\drvé", "ñame", "日本").
+// The program's arguments, argv[0] included, from the UTF-16 command line (GetCommandLineW, split
+// by CommandLineToArgvW's rules: command_line.hpp) converted to UTF-8: main()'s char** argv is in
+// the ANSI code page and loses every character outside it ("C:\drvé", "ñame", "日本").
 std::vector<std::string> command_line_arguments();
+
+// MessageBoxW, with user32.dll loaded for it alone (kmdctl hello --gui).
+void show_message_box(const std::wstring& text, const std::wstring& caption, UINT type);
 
 // While alive, the console (if output goes to one) shows UTF-8, which is what kmdctl prints;
 // the old code page comes back on destruction.

@@ -35,7 +35,7 @@ int cmd_hello(const Args& a)
     while (!greeting.empty() && greeting.back() == '\0') greeting.pop_back();
     std::printf("%s\n", greeting.c_str());
     std::fflush(stdout);
-    if (a.has("--gui")) MessageBoxW(nullptr, kmd::widen(greeting).c_str(), L"kmdctl hello", MB_OK | MB_ICONINFORMATION);
+    if (a.has("--gui")) kmd::show_message_box(kmd::widen(greeting), L"kmdctl hello", MB_OK | MB_ICONINFORMATION);
     return kExitOk;
 }
 
