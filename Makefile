@@ -54,8 +54,11 @@ endif
 
 # KMD_BOX_PIN=auto: each Wine box on its own CPU, round robin (kit/harness/winebox.py). Measured
 # (docs/performance.md): two boxes under ctest -j2 finished in 31-50 s pinned against 56-62 s not.
+# Three tests at a time on two CPUs: a Wine test waits on its box's processes a third of the time
+# (make test-profile, 2026-12-03: 143-153 s at -j3 against 163-209 s at -j2; -j4 151 s).
+TEST_JOBS ?= 3
 test: build
-	KMD_BOX_PIN=auto ctest --test-dir $(BUILD_DIR) --output-on-failure -j 2
+	KMD_BOX_PIN=auto ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(TEST_JOBS)
 
 # A lesson's check (docs/lessons/) on your copy of its starting point (tools/new-driver NAME --lesson N):
 #   make lesson N [DIR=drivers/NAME]     (or make lesson LESSON=N ...)
@@ -81,7 +84,7 @@ check: build
 # box phases (clone, boot, programs, teardown), payload builds and the rest, against the two lanes'
 # critical path (tools/test_profile.py; docs/performance.md). PROFILE_ARGS="-R e2e" for a part.
 test-profile: build
-	$(PYTHON) tools/test_profile.py --build-dir $(BUILD_DIR) $(PROFILE_ARGS)
+	$(PYTHON) tools/test_profile.py --build-dir $(BUILD_DIR) -j $(TEST_JOBS) $(PROFILE_ARGS)
 
 # The x86 drivers, kmdctl and device tests in ring 0 of a real NT kernel (ReactOS) under QEMU:
 #   make realkernel NT_ISO=path/to/reactos-bootcd.iso [RUNS=seed,device_tests,crash] [ACCEL=kvm]

@@ -46,6 +46,10 @@ READY_STAMP = ".skeleton-template-ready-3"  # -2: AeDebug writes crash reports t
 # DbgPrint goes to Wine's `debugstr` channel at warn level; nothing else is wanted.
 KERNEL_LOG_DEBUG = os.environ.get("SKELETON_KERNEL_DEBUG", "-all,warn+debugstr")  # e.g. "+ntoskrnl,+seh" to debug
 SESSION_MARKER = "skeleton-session-ready"
+# WINEDEBUG of a program run in a box: only the loader's and the memory manager's own errors, so
+# that a start Wine gives up on says why on the program's stderr (a start that failed with
+# STATUS_UNSUCCESSFUL, 0xC0000001, ends with Unix status 1 and no word otherwise: docs/wine.md).
+PROGRAM_DEBUG = os.environ.get("KMD_PROGRAM_DEBUG", "-all,err+module,err+virtual")
 # Wine's crash debugger, as the template sets it: full paths (the short form fails for services),
 # the report appended to a file inside the prefix, one report after another.
 CRASH_REPORT = r"C:\windows\crash-report.txt"
@@ -678,7 +682,7 @@ class Box:
                                  "without a restart that driver could not start again (error 6)")
         self.start_session()
 
-    def spawn(self, argv: list, env: dict[str, str] | None = None, debug: str = "-all",
+    def spawn(self, argv: list, env: dict[str, str] | None = None, debug: str = PROGRAM_DEBUG,
               stdin=subprocess.DEVNULL) -> subprocess.Popen:
         """Starts one Windows program in the box's session and returns at once (text pipes for
         stdout/stderr). The caller waits for it, or closing the box ends it."""
@@ -690,7 +694,7 @@ class Box:
                                 preexec_fn=self._preexec())
 
     def run(self, argv: list[str], timeout: float = 120, env: dict[str, str] | None = None,
-            input: str | None = None, debug: str = "-all") -> Run:
+            input: str | None = None, debug: str = PROGRAM_DEBUG) -> Run:
         """Runs one Windows program (a Unix path to an .exe, or a name Wine finds) to its end,
         inside the box's session (started on first use)."""
         self._ready_session()  # its boot is timed as such, not as the program's
