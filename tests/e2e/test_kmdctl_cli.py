@@ -2,14 +2,11 @@
 (non-ASCII) names and paths, the access each verb asks for, exit codes, and the IOCTL to send
 given by number, by name from a contract header, with typed input."""
 import json
-import os
 import re
 import unittest
-from pathlib import Path
-
-import pefile
 
 from e2e_support import BIN_DIR, DRIVER, KMDCTL, ROOT, BoxPool, windows_path
+from test_nt5_programs import PROGRAMS, X86_BIN, imports_read
 
 SKELETON_HEADER = ROOT / "samples" / "skeleton" / "include" / "skeleton" / "ioctl.h"
 # Wine turns the Unix argv into UTF-16 with the Unix locale's charset: UTF-8 here, so "ñ" arrives.
@@ -287,23 +284,17 @@ class KmdctlCli(unittest.TestCase):
         self.assertIn("undo: deleted service skeleton", failed.stdout)
 
 
-# The programs of kit/loader and tests/windows that run in the boxes, for each architecture built.
-PROGRAMS = ["kmdctl.exe", "hold_service.exe", "skeleton_bench.exe", "skeleton_stress.exe", "skeleton_device_tests.exe"]
-X86_BIN_DIR = Path(os.environ.get("KMD_X86_BIN_DIR", ROOT / "build" / "bin" / "x86"))
-
-
 class KmdctlStartsLight(unittest.TestCase):
     """kmdctl splits its own command line (kit/loader/command_line.cpp) and loads user32 only for
     `hello --gui`: shell32 and user32 imported brought gdi32 and Wine's font set-up into every
     start, about 24 ms each (docs/performance.md)."""
 
     def test_the_programs_import_neither_shell32_nor_user32(self):
-        images = [d / p for d in (BIN_DIR, X86_BIN_DIR) for p in PROGRAMS if (d / p).exists()]
+        # The programs of kit/loader and tests/windows, for each architecture built.
+        images = [d / p for d in (BIN_DIR, X86_BIN) for p in PROGRAMS if (d / p).exists()]
         self.assertIn(KMDCTL, images)
         for image in images:
-            pe = pefile.PE(str(image), fast_load=True)
-            pe.parse_data_directories(directories=[pefile.DIRECTORY_ENTRY["IMAGE_DIRECTORY_ENTRY_IMPORT"]])
-            dlls = {entry.dll.decode().lower() for entry in pe.DIRECTORY_ENTRY_IMPORT}
+            dlls = {entry.dll.decode().lower() for entry in imports_read(image).DIRECTORY_ENTRY_IMPORT}
             self.assertIn("kernel32.dll", dlls, image)
             self.assertFalse(dlls & {"shell32.dll", "user32.dll", "gdi32.dll"}, f"{image} imports {sorted(dlls)}")
 
