@@ -55,7 +55,7 @@ endif
 # KMD_BOX_PIN=auto: each Wine box on its own CPU, round robin (kit/harness/winebox.py). Measured
 # (docs/performance.md): two boxes under ctest -j2 finished in 31-50 s pinned against 56-62 s not.
 # Three tests at a time on two CPUs: a Wine test waits on its box's processes a third of the time
-# (make test-profile, 2026-12-03: 143-153 s at -j3 against 163-209 s at -j2; -j4 151 s).
+# (make test-profile, 2026-12-03: 112.4-113.9 s at -j3, three runs, against 182.0-188.3 s at -j2).
 TEST_JOBS ?= 3
 test: build
 	KMD_BOX_PIN=auto ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(TEST_JOBS)

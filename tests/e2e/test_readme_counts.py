@@ -1,7 +1,7 @@
 """The README's test count is what CTest registers, so it cannot drift again.
 
-README.md says how many tests `make test` runs ("CTest runs N tests, ... out of N"). The figure
-comes from the build itself: `ctest --show-only=json-v1` lists every registered test, and the tree's
+README.md says how many tests `make test` runs ("CTest runs N tests, K at a time, ... out of N").
+K is the Makefile's TEST_JOBS in words. The figure comes from the build itself: `ctest --show-only=json-v1` lists every registered test, and the tree's
 own are those not declared under drivers/ (a driver someone made with `tools/new-driver NAME`
 adds its own tests to their tree, not to the README's count). CTest: docs.readme_test_count.
 
@@ -19,8 +19,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
+MAKEFILE = ROOT / "Makefile"
 # The one sentence that states the count; both figures in it must be the registered count.
-COUNT_LINE = re.compile(r"CTest runs (\d+) tests, two at a time, and ends with `100% tests passed, 0 tests failed out of (\d+)`\.")
+COUNT_LINE = re.compile(r"CTest runs (\d+) tests, (\w+) at a time, and ends with `100% tests passed, 0 tests failed out of (\d+)`\.")
+NUMBER_WORDS = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five", 6: "six"}
 
 
 def build_dir() -> Path:
@@ -53,15 +55,32 @@ def tree_tests(listing: dict, root: Path = ROOT) -> list[str]:
             if not any(str(Path(f)).startswith(drivers) for f in declared_in(listing, t))]
 
 
-def stated_counts(readme_text: str) -> tuple[int, int]:
+def _count_line(readme_text: str) -> re.Match:
     m = COUNT_LINE.search(readme_text)
     if m is None:
         raise AssertionError(f"README.md has no line matching {COUNT_LINE.pattern}")
-    return int(m.group(1)), int(m.group(2))
+    return m
 
 
-def with_count(readme_text: str, count: int) -> str:
-    line = f"CTest runs {count} tests, two at a time, and ends with `100% tests passed, 0 tests failed out of {count}`."
+def stated_counts(readme_text: str) -> tuple[int, int]:
+    m = _count_line(readme_text)
+    return int(m.group(1)), int(m.group(3))
+
+
+def stated_lanes(readme_text: str) -> str:
+    return _count_line(readme_text).group(2)
+
+
+def make_test_lanes(makefile_text: str) -> str:
+    """How many tests `make test` runs at once (the Makefile's TEST_JOBS default), in words."""
+    m = re.search(r"^TEST_JOBS \?= (\d+)$", makefile_text, re.M)
+    if m is None:
+        raise AssertionError("the Makefile sets no TEST_JOBS default")
+    return NUMBER_WORDS[int(m.group(1))]
+
+
+def with_count(readme_text: str, count: int, lanes: str) -> str:
+    line = f"CTest runs {count} tests, {lanes} at a time, and ends with `100% tests passed, 0 tests failed out of {count}`."
     return COUNT_LINE.sub(lambda _: line, readme_text, count=1)
 
 
@@ -75,6 +94,10 @@ class ReadmeTestCount(unittest.TestCase):
         self.assertEqual(len(names), runs, f"README.md says `make test` runs {runs} tests; CTest registers {len(names)} ({fix})")
         self.assertEqual(len(names), out_of, f"README.md says 'out of {out_of}'; CTest registers {len(names)} ({fix})")
 
+    def test_the_readme_states_how_many_tests_make_test_runs_at_once(self):
+        lanes = make_test_lanes(MAKEFILE.read_text())
+        self.assertEqual(lanes, stated_lanes(README.read_text()), f"the Makefile's TEST_JOBS is {lanes}")
+
 
 class TheCheckItself(unittest.TestCase):
     """The check above must be able to fail: a wrong figure, and what counts."""
@@ -82,7 +105,9 @@ class TheCheckItself(unittest.TestCase):
     def test_a_figure_off_by_one_is_read_as_such(self):
         text = "CTest runs 83 tests, two at a time, and ends with `100% tests passed, 0 tests failed out of 82`.\n"
         self.assertEqual((83, 82), stated_counts(text))
-        self.assertEqual((5, 5), stated_counts(with_count(text, 5)))
+        self.assertEqual((5, 5), stated_counts(with_count(text, 5, "two")))
+        self.assertEqual("three", stated_lanes(with_count(text, 5, "three")))
+        self.assertEqual("three", make_test_lanes("X ?= 1\nTEST_JOBS ?= 3\n"))
         with self.assertRaises(AssertionError):
             stated_counts("CTest runs many tests.\n")
 
@@ -106,7 +131,7 @@ def main() -> int:
     count = len(tree_tests(ctest_listing(build)))
     text = README.read_text()
     before = stated_counts(text)
-    README.write_text(with_count(text, count))
+    README.write_text(with_count(text, count, make_test_lanes(MAKEFILE.read_text())))
     print(f"README.md: {before[0]} / {before[1]} -> {count} (CTest in {build} registers {count} tests of this tree)")
     return 0
 
