@@ -14,7 +14,7 @@ import time
 import unittest
 from pathlib import Path
 
-from e2e_support import BIN_DIR, DRIVER, KMDCTL, ROOT, Box, BoxPool, driver_host_pids
+from e2e_support import BIN_DIR, DRIVER, KMDCTL, ROOT, Box, BoxPool, driver_host_pids, windows_path
 import winebox  # noqa: E402  (e2e_support put kit/harness on the path)
 
 CRASH_DRIVER = BIN_DIR / "crash_on_ioctl.sys"
@@ -490,6 +490,19 @@ class SilentExit(unittest.TestCase):
         said = box.run(["cmd.exe", "/c", "echo why & exit 5"])
         self.assertEqual(5, said.returncode, said.describe())
         self.assertEqual("", said.post_mortem)
+
+    def test_a_start_the_loader_gives_up_on_says_why(self):
+        # Wine's loader tells why a start failed only through ERR (docs/wine.md); programs get
+        # its errors (winebox.PROGRAM_DEBUG). Here: an import from a DLL no box has.
+        box = Box("crash-loader-words").create()
+        self.addCleanup(box.close)
+        image = (BIN_DIR / "foreign_check.exe").read_bytes()
+        self.assertEqual(1, image.count(b"msvcrt.dll"), "the one import name to change")
+        broken = box.prefix / "drive_c" / "needs_msvcrz.exe"
+        broken.write_bytes(image.replace(b"msvcrt.dll", b"msvcrz.dll"))
+        result = box.run([windows_path(broken)])
+        self.assertNotEqual(0, result.returncode, result.describe())
+        self.assertRegex(result.stderr, r"err:module:\w+ Library msvcrz\.dll .*not found", result.describe())
 
 
 class KernelCallTrace(unittest.TestCase):
