@@ -2,7 +2,7 @@
 // A Windows command line split into words by CommandLineToArgvW's rules, in plain C++ (tested
 // natively: tests/host/command_line_tests.cpp). kmdctl splits its own line with it instead of
 // calling CommandLineToArgvW, whose shell32.dll brings user32.dll and the font set-up with it:
-// about 24 ms more each time a program starts under Wine (docs/performance.md).
+// up to half of a short kmdctl run under Wine (docs/performance.md).
 //
 // The rules (shell32's, as Wine implements and tests them):
 //  - word 0, the program, ends at the next double quote if it starts with one, else at the

@@ -64,7 +64,7 @@ std::vector<std::string> command_line_arguments()
 void show_message_box(const std::wstring& text, const std::wstring& caption, UINT type)
 {
     // user32 only when a box is asked for: imported, it comes with gdi32 and the font set-up in
-    // every start (about 24 ms each under Wine, docs/performance.md).
+    // every start (up to half of a short kmdctl run under Wine, docs/performance.md).
     using MessageBoxWFn = int(WINAPI*)(HWND, LPCWSTR, LPCWSTR, UINT);
     const Module user32(LoadLibraryW(L"user32.dll"));
     if (!user32) return;

@@ -287,7 +287,7 @@ class KmdctlCli(unittest.TestCase):
 class KmdctlStartsLight(unittest.TestCase):
     """kmdctl splits its own command line (kit/loader/command_line.cpp) and loads user32 only for
     `hello --gui`: shell32 and user32 imported brought gdi32 and Wine's font set-up into every
-    start, about 24 ms each (docs/performance.md)."""
+    start: up to half of a short kmdctl run (docs/performance.md)."""
 
     def test_the_programs_import_neither_shell32_nor_user32(self):
         # The programs of kit/loader and tests/windows, for each architecture built.
