@@ -25,6 +25,7 @@ Shell:    winebox.py run [--box NAME] [--timeout S] [--kernel-log] [--trace-kern
 from __future__ import annotations
 
 import argparse
+import ctypes
 import fcntl
 import os
 import re
@@ -61,6 +62,27 @@ AEDEBUG_KEY = r"Software\Microsoft\Windows NT\CurrentVersion\AeDebug"
 # into that root (at their own paths, so every path here means the same inside and out); every
 # Wine command then goes through chroot, and prefixes are WINEARCH=win32. Unset: the host's Wine.
 WINE_ROOT = os.environ.get("KMD_WINE_ROOT") or None
+
+
+# Linux's personality flag that turns address randomization off for a process and what it starts.
+ADDR_NO_RANDOMIZE = 0x0040000
+_personality = ctypes.CDLL(None, use_errno=True).personality  # looked up here: not between fork and exec
+_personality.argtypes = [ctypes.c_ulong]
+
+
+def fixed_layout() -> None:
+    """In a new Wine process before exec (preexec_fn): address randomization off, for it and all
+    it starts (wineserver, services.exe, winedevice.exe, a program's children).
+
+    Debian's Wine has no preloader: its loader is a non-PIE at 0x7d000000, and Linux 6.x spreads a
+    64-bit process's brk heap over 1 GiB above it (sbrk(0) of such a binary, 2000 starts:
+    0x7d076000-0xbcfdf000). When the heap lands on 0x7ffe0000, where Wine must map the shared user
+    data, the process dies before its first instruction: `err:virtual:virtual_alloc_first_teb
+    wine: failed to map the shared user data: c0000018`, exit 1 - a program failed in 0.0 s, once
+    in a few thousand starts (docs/wine.md). Unrandomized, the heap starts right after the loader."""
+    current = _personality(0xFFFFFFFF)  # reads it
+    if current != -1:
+        _personality(current | ADDR_NO_RANDOMIZE)
 
 
 def wine_command(argv: list) -> list[str]:
@@ -198,9 +220,9 @@ def bugcheck_report(log_text: str, search_dirs: list[Path]) -> str:
 
 def _kill_wineserver(prefix: Path) -> None:
     subprocess.run(wine_command(["wineserver", "-k"]), env=_base_env(prefix), stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL, timeout=60, check=False)
+                   stderr=subprocess.DEVNULL, timeout=60, check=False, preexec_fn=fixed_layout)
     subprocess.run(wine_command(["wineserver", "-w"]), env=_base_env(prefix), stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL, timeout=60, check=False)
+                   stderr=subprocess.DEVNULL, timeout=60, check=False, preexec_fn=fixed_layout)
 
 
 def _box_processes(prefix: Path) -> list[int]:
@@ -285,11 +307,11 @@ def _make_template(wine_dir: Path, template: Path) -> Path:
         env = _base_env(staging)
         try:
             subprocess.run(wine_command(["wineboot", "--init"]), env=env, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL, timeout=300, check=True)
+                           stderr=subprocess.DEVNULL, timeout=300, check=True, preexec_fn=fixed_layout)
             # Let wineboot's work finish (services, registry flush) before the template is
             # frozen: a 32-bit prefix cut short here fails its first StartService with 1053.
             subprocess.run(wine_command(["wineserver", "-w"]), env=env, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL, timeout=300, check=False)
+                           stderr=subprocess.DEVNULL, timeout=300, check=False, preexec_fn=fixed_layout)
         finally:
             _kill_wineserver(staging)
         reg_set(staging / "system.reg", AEDEBUG_KEY, "Debugger", AEDEBUG_DEBUGGER)
@@ -428,11 +450,15 @@ class Box:
 
     # -- session
     def _preexec(self):
-        """For Popen: pins the new process (and so everything it starts) to the box's CPU."""
-        if self.cpu is None:
-            return None
+        """For Popen: the new process (and so everything it starts) with a fixed address layout
+        (fixed_layout) and pinned to the box's CPU, if the box has one."""
         cpu = self.cpu
-        return lambda: os.sched_setaffinity(0, {cpu})
+
+        def setup():
+            fixed_layout()
+            if cpu is not None:
+                os.sched_setaffinity(0, {cpu})
+        return setup
 
     def _system_program(self, program: str) -> str:
         """A bare name of one of Wine's own programs (reg.exe, sc.exe, cmd.exe) as its full Windows

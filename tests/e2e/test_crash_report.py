@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 from pathlib import Path
@@ -503,6 +504,37 @@ class SilentExit(unittest.TestCase):
         result = box.run([windows_path(broken)])
         self.assertNotEqual(0, result.returncode, result.describe())
         self.assertRegex(result.stderr, r"err:module:\w+ Library msvcrz\.dll .*not found", result.describe())
+
+
+class FixedLayout(unittest.TestCase):
+    """Every Wine process of a box runs with Linux's address randomization off (winebox.fixed_layout):
+    Debian's Wine has no preloader, and a brk heap randomized over 1 GiB above the loader lands on
+    Wine's shared user data (0x7ffe0000) once in a few thousand starts, which kills the program
+    before it runs (`failed to map the shared user data: c0000018`, seen in e2e.foreign_drivers).
+    Unrandomized, every process's heap starts right after the loader (0x7d000000)."""
+
+    def test_every_process_of_a_box_has_its_heap_right_after_the_loader(self):
+        box = Box("crash-fixed-layout").create()
+        self.addCleanup(box.close)
+        # A program (cmd.exe waiting for its input) and every process of the session: wineserver,
+        # services.exe and its services, the holder.
+        program = box.spawn(["cmd.exe"], stdin=subprocess.PIPE)
+        self.addCleanup(program.communicate, "exit\n", 60)
+        program.stdin.write("echo %OS%-ready\n")  # prints Windows_NT-ready once cmd.exe runs
+        program.stdin.flush()
+        up = threading.Event()
+        threading.Thread(target=lambda: any("Windows_NT-ready" in line and up.set() is None for line in program.stdout),
+                         daemon=True).start()
+        self.assertTrue(up.wait(60), "cmd.exe did not answer in 60 s")
+        processes = winebox._box_commands(box.prefix)
+        self.assertIn(program.pid, [pid for pid, _, _ in processes])
+        self.assertGreaterEqual(len(processes), 5, processes)
+        for pid, name, _ in processes:
+            personality = int(Path(f"/proc/{pid}/personality").read_text(), 16)  # ADDR_NO_RANDOMIZE: 0x0040000
+            self.assertTrue(personality & 0x0040000, f"{name} (pid {pid}): personality {personality:#x}")
+            heaps = [line for line in Path(f"/proc/{pid}/maps").read_text().splitlines() if line.endswith("[heap]")]
+            if "wineserver" not in name:  # the server is a plain Unix program, not the loader
+                self.assertTrue(heaps and all(line.startswith("7d") for line in heaps), f"{name} (pid {pid}): {heaps}")
 
 
 class KernelCallTrace(unittest.TestCase):
